@@ -1,0 +1,767 @@
+/*
+ * config.c - load ssprd.ini into an immutable struct config (see config.h).
+ *
+ * The file is read through inih with a reader of our own, which counts lines
+ * (so every message names one), refuses lines inih would silently split
+ * (longer than its buffer) or cut (NUL bytes), and recognises section headers
+ * as they go by. Every key is described once, in the table `keys` below: its
+ * section, type, default and range. Defaults are run through the same parsers
+ * as the admin's values, so a default can never be invalid. Relations between
+ * keys are checked after the whole file is read (check_relations()).
+ *
+ * Never aborts on a bad file; reports and returns NULL instead.
+ */
+#include "build.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+#include <sodium.h>
+
+#include "config/config.h"
+#include "config/values.h"
+
+enum key_type {
+	K_STRING,	/* header-safe text */
+	K_PATH,		/* absolute path, not opened */
+	K_FILE,		/* absolute path of a readable file; "" = unset */
+	K_SECRET,	/* secret file: checked, not read */
+	K_PASSWORD,	/* secret file: checked and read into bind_password */
+	K_BANNED,	/* word list file: read into policy.banned */
+	K_UINT,
+	K_BOOL,
+	K_ENUM,
+	K_DN,
+	K_DN_LIST,	/* repeatable; "" adds nothing */
+	K_URIS,		/* repeatable */
+	K_FILTER,
+	K_ATTR,
+	K_ATTR_OPT,	/* attribute or "" / "(none)" for unset */
+	K_METHODS,
+	K_LISTEN,	/* host:port or "" for off */
+	K_COMMAND,
+	K_SASL_MECH,
+	K_USER,		/* a user name */
+};
+
+static const char *const log_level_names[] = {
+	"error", "warning", "info", "debug", NULL
+};
+static const char *const dir_type_names[] = { "ad", "openldap", NULL };
+static const char *const bind_names[] = { "simple", "sasl", NULL };
+static const char *const history_names[] = { "auto", "yes", "no", NULL };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t off;		/* into struct config */
+	const char *def;	/* NULL: no default */
+	unsigned min, max;	/* K_UINT */
+	const char *const *names;	/* K_ENUM */
+};
+
+#define O(f) offsetof(struct config, f)
+
+static const struct key keys[] = {
+	{ "daemon", "queue_dir", K_PATH, O(daemon.queue_dir), "/run/ssprd/queue", 0, 0, NULL },
+	{ "daemon", "state_dir", K_PATH, O(daemon.state_dir), "/var/lib/ssprd", 0, 0, NULL },
+	{ "daemon", "log_level", K_ENUM, O(daemon.log_level), "info", 0, 0, log_level_names },
+	{ "daemon", "metrics", K_LISTEN, O(daemon.metrics_host), "127.0.0.1:9469", 0, 0, NULL },
+	{ "daemon", "answer_ttl", K_UINT, O(daemon.answer_ttl), "3600", 60, 7 * 86400, NULL },
+	{ "daemon", "rescan_interval", K_UINT, O(daemon.rescan_interval), "30", 1, 3600, NULL },
+	{ "daemon", "shutdown_timeout", K_UINT, O(daemon.shutdown_timeout), "20", 1, 600, NULL },
+	{ "daemon", "user", K_USER, O(daemon.user), "ssprd", 0, 0, NULL },
+
+	{ "directory", "type", K_ENUM, O(directory.type), NULL, 0, 0, dir_type_names },
+	{ "directory", "uri", K_URIS, O(directory.uris), NULL, 0, 0, NULL },
+	{ "directory", "base_dn", K_DN, O(directory.base_dn), NULL, 0, 0, NULL },
+	{ "directory", "user_filter", K_FILTER, O(directory.user_filter), NULL, 0, 0, NULL },
+	{ "directory", "bind", K_ENUM, O(directory.bind), "simple", 0, 0, bind_names },
+	{ "directory", "bind_dn", K_DN, O(directory.bind_dn), NULL, 0, 0, NULL },
+	{ "directory", "bind_password_file", K_PASSWORD, O(directory.bind_password_file), NULL, 0, 0, NULL },
+	{ "directory", "sasl_mech", K_SASL_MECH, O(directory.sasl_mech), "EXTERNAL", 0, 0, NULL },
+	{ "directory", "sasl_authz_id", K_STRING, O(directory.sasl_authz_id), "", 0, 0, NULL },
+	{ "directory", "sasl_keytab", K_SECRET, O(directory.sasl_keytab), "", 0, 0, NULL },
+	{ "directory", "ca_file", K_FILE, O(directory.ca_file), "", 0, 0, NULL },
+	{ "directory", "tls_cert_file", K_FILE, O(directory.tls_cert_file), "", 0, 0, NULL },
+	{ "directory", "tls_key_file", K_SECRET, O(directory.tls_key_file), "", 0, 0, NULL },
+	{ "directory", "starttls", K_BOOL, O(directory.starttls), "no", 0, 0, NULL },
+	{ "directory", "connections", K_UINT, O(directory.connections), "4", 1, 64, NULL },
+	{ "directory", "timeout", K_UINT, O(directory.timeout), "10", 1, 300, NULL },
+	{ "directory", "unlock_on_reset", K_BOOL, O(directory.unlock_on_reset), "yes", 0, 0, NULL },
+	{ "directory", "enforce_history", K_ENUM, O(directory.enforce_history), "auto", 0, 0, history_names },
+
+	{ "policy", "allowed_groups", K_DN_LIST, O(policy.allowed_groups), "", 0, 0, NULL },
+	{ "policy", "admin_groups", K_DN_LIST, O(policy.admin_groups), "", 0, 0, NULL },
+	{ "policy", "methods", K_METHODS, O(policy.methods), "email", 0, 0, NULL },
+	{ "policy", "methods_required", K_UINT, O(policy.methods_required), "1", 1, 3, NULL },
+	{ "policy", "admin_methods", K_METHODS, O(policy.admin_methods), NULL, 0, 0, NULL },
+	{ "policy", "admin_methods_required", K_UINT, O(policy.admin_methods_required), "2", 1, 3, NULL },
+	{ "policy", "min_length", K_UINT, O(policy.min_length), "15", 8, 256, NULL },
+	{ "policy", "max_length", K_UINT, O(policy.max_length), "256", 8, 1024, NULL },
+	{ "policy", "banned_passwords", K_BANNED, O(policy.banned_passwords), "", 0, 0, NULL },
+	{ "policy", "code_length", K_UINT, O(policy.code_length), "8", 6, 12, NULL },
+	{ "policy", "code_ttl", K_UINT, O(policy.code_ttl), "600", 60, 86400, NULL },
+	{ "policy", "max_attempts", K_UINT, O(policy.max_attempts), "5", 1, 20, NULL },
+	{ "policy", "max_starts_per_hour", K_UINT, O(policy.max_starts_per_hour), "5", 1, 100, NULL },
+	{ "policy", "max_starts_per_client_hour", K_UINT, O(policy.max_starts_per_client_hour), "30", 1, 100000, NULL },
+	{ "policy", "lockout_failures", K_UINT, O(policy.lockout_failures), "5", 1, 100, NULL },
+	{ "policy", "lockout_time", K_UINT, O(policy.lockout_time), "86400", 60, 30 * 86400, NULL },
+
+	{ "email", "command", K_COMMAND, O(email.command), "/usr/sbin/sendmail -t -oi", 0, 0, NULL },
+	{ "email", "attribute", K_ATTR, O(email.attribute), "mail", 0, 0, NULL },
+	{ "email", "from", K_STRING, O(email.from), "SSPR <ssprd@localhost>", 0, 0, NULL },
+
+	{ "sms", "command", K_COMMAND, O(sms.command), NULL, 0, 0, NULL },
+	{ "sms", "attribute", K_ATTR, O(sms.attribute), "mobile", 0, 0, NULL },
+
+	{ "questions", "attribute", K_ATTR_OPT, O(questions.attribute), "", 0, 0, NULL },
+	{ "questions", "required", K_UINT, O(questions.required), "3", 1, 10, NULL },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const sections[] = {
+	"daemon", "directory", "policy", "email", "sms", "questions", NULL
+};
+
+struct loader {
+	const char *path;
+	FILE *f;
+	char *buf;
+	size_t bufsz;
+	unsigned lineno;
+	unsigned section_line[sizeof(sections) / sizeof(sections[0])];
+	bool unknown_section;	/* keys are skipped until the next header */
+	unsigned key_line[NKEYS];	/* 0: not set in the file */
+	bool key_set[NKEYS];		/* set by file or default */
+	struct config *cfg;
+	struct config_diag *diag;
+	struct pending { unsigned line, seq; char *text; bool error; } *msgs;
+	size_t nmsgs;
+};
+
+static void __attribute__((format(printf, 4, 5)))
+diag_add(struct loader *ld, unsigned line, bool error, const char *fmt, ...)
+{
+	struct pending *p;
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	ld->msgs = xreallocarray(ld->msgs, ld->nmsgs + 1, sizeof(*ld->msgs));
+	p = &ld->msgs[ld->nmsgs];
+	p->line = line;
+	p->seq = (unsigned)ld->nmsgs++;
+	p->error = error;
+	p->text = xasprintf("%s:%u: %s%s", ld->path, line,
+	    error ? "" : "warning: ", msg ? msg : "(out of memory)");
+	free(msg);
+}
+
+static int
+cmp_pending(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+/* Hand the messages to the caller in line order. */
+static void
+flush_diag(struct loader *ld)
+{
+	struct config_diag *d = ld->diag;
+
+	if (ld->nmsgs == 0)
+		return;
+	qsort(ld->msgs, ld->nmsgs, sizeof(*ld->msgs), cmp_pending);
+	d->lines = xreallocarray(d->lines, d->n + ld->nmsgs, sizeof(*d->lines));
+	for (size_t i = 0; i < ld->nmsgs; i++) {
+		d->lines[d->n++] = ld->msgs[i].text;
+		if (ld->msgs[i].error)
+			d->errors++;
+	}
+	free(ld->msgs);
+	ld->msgs = NULL;
+	ld->nmsgs = 0;
+}
+
+static int
+section_index(const char *name)
+{
+	for (int i = 0; sections[i] != NULL; i++)
+		if (strcmp(sections[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static size_t
+key_index(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return i;
+	return NKEYS;
+}
+
+/* The line to blame for a key: where it was set, else its section header,
+ * else the end of the file. */
+static unsigned
+blame_line(const struct loader *ld, size_t k)
+{
+	int s;
+
+	if (ld->key_line[k] != 0)
+		return ld->key_line[k];
+	s = section_index(keys[k].section);
+	if (s >= 0 && ld->section_line[s] != 0)
+		return ld->section_line[s];
+	return ld->lineno;
+}
+
+#define FIELD(cfg, k, type) ((type *)(void *)((char *)(cfg) + keys[k].off))
+
+/* Parse one value into the config. Returns an error message or NULL. */
+static const char *
+set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
+{
+	const struct key *key = &keys[k];
+	struct config *cfg = ld->cfg;
+	const char *err = NULL;
+	char **str = FIELD(cfg, k, char *);
+	bool empty = (*v == '\0');
+	int idx;
+
+	switch (key->type) {
+	case K_STRING:
+		if (empty)
+			break;
+		if ((err = value_header_text(v)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_USER:
+		if (strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != strlen(v) ||
+		    empty || v[0] == '-')
+			err = "must be a user name (lower case letters, digits, _ - .)";
+		else
+			*str = xstrdup(v);
+		break;
+	case K_PATH:
+		if ((err = value_abs_path(v)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_FILE:
+		if (empty)
+			break;
+		if ((err = value_readable_file(v, msg)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_SECRET:
+		if (empty)
+			break;
+		if ((err = value_secret_file(v, false, NULL, NULL, msg)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_PASSWORD:
+		err = value_secret_file(v, true, &cfg->directory.bind_password,
+		    &cfg->directory.bind_password_len, msg);
+		if (err == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_BANNED:
+		if (empty)
+			break;
+		if ((err = value_readable_file(v, msg)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_UINT:
+		err = value_uint(v, key->min, key->max, FIELD(cfg, k, unsigned), msg);
+		break;
+	case K_BOOL:
+		err = value_bool(v, FIELD(cfg, k, bool));
+		break;
+	case K_ENUM:
+		if ((err = value_enum(v, key->names, &idx, msg)) == NULL)
+			*FIELD(cfg, k, int) = idx;
+		break;
+	case K_DN:
+		if ((err = value_dn(v)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_DN_LIST:
+		if (empty)
+			break;
+		if ((err = value_dn(v)) == NULL)
+			strlist_add(FIELD(cfg, k, struct strlist), v);
+		break;
+	case K_URIS:
+		err = value_uri_list(v, FIELD(cfg, k, struct strlist), msg);
+		break;
+	case K_FILTER:
+		if ((err = value_user_filter(v)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_ATTR_OPT:
+		if (empty || strcmp(v, "(none)") == 0)
+			break;
+		/* FALLTHROUGH */
+	case K_ATTR:
+		if ((err = value_attribute(v)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_METHODS:
+		err = value_methods(v, FIELD(cfg, k, unsigned), msg);
+		break;
+	case K_LISTEN:
+		if (empty)
+			break;
+		err = value_host_port(v, &cfg->daemon.metrics_host,
+		    &cfg->daemon.metrics_port);
+		break;
+	case K_COMMAND:
+		err = value_command(v, FIELD(cfg, k, struct command));
+		break;
+	case K_SASL_MECH:
+		if (empty || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+		    strlen(v) || strlen(v) > 20)
+			err = "must be a SASL mechanism name such as EXTERNAL or GSSAPI";
+		else
+			*str = xstrdup(v);
+		break;
+	}
+	return err;
+}
+
+/* Keys that may be given more than once (lists), and continuation lines. */
+static bool
+repeatable(const struct key *key)
+{
+	return key->type == K_DN_LIST || key->type == K_URIS;
+}
+
+static int
+on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *ld = user;
+	char msg[VALUE_MSG_MAX];
+	const char *err;
+	size_t k;
+
+	if (ld->unknown_section)
+		return 1;	/* reported at its header */
+	k = key_index(section, name);
+	if (k == NKEYS) {
+		diag_add(ld, ld->lineno, true, "unknown key '%s' in section [%s]",
+		    name, section);
+		return 1;
+	}
+	if (ld->key_line[k] != 0 && !repeatable(&keys[k])) {
+		diag_add(ld, ld->lineno, true,
+		    "'%s' is already set at line %u", name, ld->key_line[k]);
+		return 1;
+	}
+	ld->key_line[k] = ld->lineno;
+	if ((err = set_value(ld, k, value, msg)) != NULL)
+		diag_add(ld, ld->lineno, true, "%s: %s", name, err);
+	else
+		ld->key_set[k] = true;
+	return 1;	/* keep going: report every problem at once */
+}
+
+/* Section headers are tracked here, where the line number is known. */
+static void
+note_section(struct loader *ld, const char *line)
+{
+	const char *p = line + strspn(line, " \t"), *end;
+	char name[64];
+	int s;
+
+	if (*p != '[')
+		return;
+	end = strchr(p, ']');
+	if (end == NULL)
+		return;		/* inih reports the syntax error */
+	if ((size_t)(end - p - 1) >= sizeof(name)) {
+		ld->unknown_section = true;
+		diag_add(ld, ld->lineno, true, "unknown section");
+		return;
+	}
+	memcpy(name, p + 1, (size_t)(end - p - 1));
+	name[end - p - 1] = '\0';
+	s = section_index(name);
+	ld->unknown_section = (s < 0);
+	if (s < 0)
+		diag_add(ld, ld->lineno, true, "unknown section [%s]", name);
+	else if (ld->section_line[s] == 0)
+		ld->section_line[s] = ld->lineno;
+}
+
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct loader *ld = stream;
+	ssize_t n;
+
+	n = getline(&ld->buf, &ld->bufsz, ld->f);
+	if (n < 0)
+		return NULL;
+	ld->lineno++;
+	if (memchr(ld->buf, '\0', (size_t)n) != NULL) {
+		diag_add(ld, ld->lineno, true, "line contains a NUL byte");
+		snprintf(str, (size_t)num, "#\n");
+		return str;
+	}
+	if (n >= num) {
+		diag_add(ld, ld->lineno, true,
+		    "line is longer than %d characters; continue lists on "
+		    "indented lines", num - 2);
+		snprintf(str, (size_t)num, "#\n");
+		return str;
+	}
+	memcpy(str, ld->buf, (size_t)n + 1);
+	note_section(ld, str);
+	return str;
+}
+
+static void
+apply_defaults(struct loader *ld)
+{
+	char msg[VALUE_MSG_MAX];
+	const char *err;
+
+	for (size_t k = 0; k < NKEYS; k++) {
+		if (ld->key_line[k] != 0 || keys[k].def == NULL)
+			continue;
+		if ((err = set_value(ld, k, keys[k].def, msg)) != NULL)
+			diag_add(ld, blame_line(ld, k), true,
+			    "default of %s (%s) is unusable: %s", keys[k].name,
+			    keys[k].def, err);
+		else
+			ld->key_set[k] = true;
+	}
+}
+
+static unsigned
+count_bits(unsigned v)
+{
+	return (unsigned)__builtin_popcount(v);
+}
+
+#define KEY(section, name) key_index(section, name)
+#define BLAME(section, name) blame_line(ld, KEY(section, name))
+#define IS_SET(section, name) (ld->key_set[KEY(section, name)])
+#define REQUIRE(section, name, why) do { \
+	if (!IS_SET(section, name) && ld->key_line[KEY(section, name)] == 0) \
+		diag_add(ld, BLAME(section, name), true, \
+		    "[%s] %s is required%s", section, name, why); \
+} while (0)
+
+static void
+check_directory(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	bool need_cert = false;
+
+	REQUIRE("directory", "type", " (ad or openldap)");
+	REQUIRE("directory", "uri", "");
+	REQUIRE("directory", "base_dn", "");
+	if (!IS_SET("directory", "user_filter") &&
+	    ld->key_line[KEY("directory", "user_filter")] == 0)
+		cfg->directory.user_filter = xstrdup(
+		    cfg->directory.type == DIR_TYPE_AD ?
+		    "(&(objectClass=user)(sAMAccountName=%s))" :
+		    "(&(objectClass=inetOrgPerson)(uid=%s))");
+
+	for (size_t i = 0; i < cfg->directory.uris.n; i++) {
+		const char *u = cfg->directory.uris.v[i];
+
+		if (strncmp(u, "ldapi:", 6) == 0) {
+			if (cfg->directory.type == DIR_TYPE_AD)
+				diag_add(ld, BLAME("directory", "uri"), true,
+				    "%s: Active Directory has no ldapi:// listener",
+				    u);
+		} else if (strncmp(u, "ldaps:", 6) == 0) {
+			need_cert = true;
+		} else {
+			need_cert = true;
+			if (!cfg->directory.starttls)
+				diag_add(ld, BLAME("directory", "uri"), true,
+				    "%s would carry passwords in clear: use "
+				    "ldaps:// or set starttls = yes", u);
+		}
+	}
+
+	if (cfg->directory.bind == BIND_SIMPLE) {
+		REQUIRE("directory", "bind_dn", " for bind = simple");
+		REQUIRE("directory", "bind_password_file", " for bind = simple");
+	} else if (cfg->directory.sasl_mech != NULL) {
+		const char *mech = cfg->directory.sasl_mech;
+
+		if (strcmp(mech, "EXTERNAL") == 0) {
+			if (need_cert && cfg->directory.tls_cert_file == NULL)
+				diag_add(ld, BLAME("directory", "sasl_mech"), true,
+				    "sasl_mech = EXTERNAL over ldap(s):// needs "
+				    "tls_cert_file and tls_key_file");
+		} else if (strcmp(mech, "GSSAPI") != 0) {
+			REQUIRE("directory", "bind_dn",
+			    " (the SASL user name) for this mechanism");
+			REQUIRE("directory", "bind_password_file",
+			    " for this mechanism");
+		}
+	}
+	if ((cfg->directory.tls_cert_file == NULL) !=
+	    (cfg->directory.tls_key_file == NULL))
+		diag_add(ld, BLAME("directory", "tls_cert_file"), true,
+		    "tls_cert_file and tls_key_file go together");
+}
+
+static void
+check_policy(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	struct config *c = cfg;
+	unsigned admin;
+
+	if (c->policy.methods == 0)
+		diag_add(ld, BLAME("policy", "methods"), true,
+		    "methods must list at least one of email, sms, questions");
+	if (c->policy.methods_required > count_bits(c->policy.methods))
+		diag_add(ld, BLAME("policy", "methods_required"), true,
+		    "methods_required = %u but methods lists only %u",
+		    c->policy.methods_required, count_bits(c->policy.methods));
+
+	if (!IS_SET("policy", "admin_methods")) {
+		c->policy.admin_methods =
+		    c->policy.methods & (METHOD_EMAIL | METHOD_SMS);
+	} else {
+		admin = c->policy.admin_methods;
+		if (admin & METHOD_QUESTIONS)
+			diag_add(ld, BLAME("policy", "admin_methods"), true,
+			    "admin_methods: security questions never count "
+			    "for admins");
+		if (admin & ~c->policy.methods)
+			diag_add(ld, BLAME("policy", "admin_methods"), true,
+			    "admin_methods lists a method that methods does not");
+	}
+	if (c->policy.admin_methods_required > count_bits(c->policy.admin_methods))
+		diag_add(ld, BLAME("policy", "admin_methods_required"), false,
+		    "admin_methods_required = %u but only %u admin methods are "
+		    "available: admins cannot reset their passwords here",
+		    c->policy.admin_methods_required,
+		    count_bits(c->policy.admin_methods));
+
+	if (c->policy.min_length > c->policy.max_length)
+		diag_add(ld, BLAME("policy", "min_length"), true,
+		    "min_length (%u) is greater than max_length (%u)",
+		    c->policy.min_length, c->policy.max_length);
+
+	if ((c->policy.methods & METHOD_SMS) && c->sms.command.argc == 0)
+		diag_add(ld, BLAME("policy", "methods"), true,
+		    "methods includes sms but [sms] command is not set");
+	if ((c->policy.methods & METHOD_QUESTIONS) && c->questions.attribute == NULL)
+		diag_add(ld, BLAME("policy", "methods"), true,
+		    "methods includes questions but [questions] attribute is "
+		    "not set");
+}
+
+/* Commands may be installed after the configuration is written, so a
+ * missing one is a warning; the notifier reports it again when used. */
+static void
+check_command(struct loader *ld, const char *section, const struct command *c)
+{
+	if (c->argc == 0)
+		return;
+	if (access(c->argv[0], X_OK) != 0)
+		diag_add(ld, BLAME(section, "command"), false,
+		    "[%s] command %s is not executable here: %s", section,
+		    c->argv[0], strerror(errno));
+}
+
+/* One word per line; blank lines and lines starting with # are skipped.
+ * Stored ASCII-lower-cased and sorted for binary search. */
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+load_banned(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (cfg->policy.banned_passwords == NULL)
+		return;
+	f = fopen(cfg->policy.banned_passwords, "re");
+	if (f == NULL) {
+		diag_add(ld, BLAME("policy", "banned_passwords"), true,
+		    "cannot read %s: %s", cfg->policy.banned_passwords,
+		    strerror(errno));
+		return;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		for (ssize_t i = 0; i < n; i++)
+			if (line[i] >= 'A' && line[i] <= 'Z')
+				line[i] = (char)(line[i] - 'A' + 'a');
+		strlist_add(&cfg->policy.banned, line);
+	}
+	free(line);
+	fclose(f);
+	if (cfg->policy.banned.n > 0)
+		qsort(cfg->policy.banned.v, cfg->policy.banned.n,
+		    sizeof(*cfg->policy.banned.v), cmp_str);
+}
+
+struct config *
+config_load(const char *path, struct config_diag *diag)
+{
+	struct loader ld = { .path = path, .diag = diag };
+	struct config *cfg;
+	int rc;
+
+	ld.f = fopen(path, "re");
+	if (ld.f == NULL) {
+		diag_add(&ld, 0, true, "cannot open: %s", strerror(errno));
+		flush_diag(&ld);
+		return NULL;
+	}
+	if (sodium_init() < 0) {
+		fclose(ld.f);
+		diag_add(&ld, 0, true, "libsodium failed to initialise");
+		flush_diag(&ld);
+		return NULL;
+	}
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->path = xstrdup(path);
+	ld.cfg = cfg;
+
+	rc = ini_parse_stream(reader, &ld, on_key, &ld);
+	free(ld.buf);
+	fclose(ld.f);
+	if (rc > 0) {
+		/* inih reports only its first syntax error. */
+		diag_add(&ld, (unsigned)rc, true,
+		    "syntax error: expected [section], key = value or a comment");
+	} else if (rc < 0) {
+		diag_add(&ld, 0, true, "cannot parse (out of memory)");
+	}
+
+	apply_defaults(&ld);
+	check_directory(&ld);
+	check_policy(&ld);
+	check_command(&ld, "email", &cfg->email.command);
+	check_command(&ld, "sms", &cfg->sms.command);
+	load_banned(&ld);
+
+	flush_diag(&ld);
+	if (diag->errors > 0) {
+		config_free(cfg);
+		cfg = NULL;
+	}
+	return cfg;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t k = 0; k < NKEYS; k++) {
+		switch (keys[k].type) {
+		case K_UINT:
+		case K_BOOL:
+		case K_ENUM:
+		case K_METHODS:
+			break;
+		case K_DN_LIST:
+		case K_URIS:
+			strlist_free(FIELD(cfg, k, struct strlist));
+			break;
+		case K_COMMAND:
+			command_free(FIELD(cfg, k, struct command));
+			break;
+		default:
+			free(*FIELD(cfg, k, char *));
+			break;
+		}
+	}
+	if (cfg->directory.bind_password != NULL)
+		sodium_free(cfg->directory.bind_password);	/* wipes */
+	strlist_free(&cfg->policy.banned);
+	free(cfg->path);
+	free(cfg);
+}
+
+void
+config_diag_free(struct config_diag *diag)
+{
+	for (size_t i = 0; i < diag->n; i++)
+		free(diag->lines[i]);
+	free(diag->lines);
+	memset(diag, 0, sizeof(*diag));
+}
+
+const char *
+config_log_level_name(enum log_level level)
+{
+	return log_level_names[level];
+}
+
+const char *
+config_dir_type_name(enum dir_type type)
+{
+	return dir_type_names[type];
+}
+
+const char *
+config_method_name(enum method m)
+{
+	switch (m) {
+	case METHOD_EMAIL:
+		return "email";
+	case METHOD_SMS:
+		return "sms";
+	case METHOD_QUESTIONS:
+		return "questions";
+	}
+	return "?";
+}
+
+int
+config_check(const char *path)
+{
+	struct config_diag diag = { 0 };
+	struct config *cfg = config_load(path, &diag);
+	int rc = cfg != NULL ? 0 : 1;
+
+	for (size_t i = 0; i < diag.n; i++)
+		fprintf(stderr, "%s\n", diag.lines[i]);
+	if (cfg != NULL)
+		printf("%s: configuration OK\n", path);
+	config_diag_free(&diag);
+	config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,173 @@
+/*
+ * config.h - ssprd's configuration: one typed, immutable snapshot of the INI.
+ *
+ * config_load() reads an INI file (see ssprd.ini(5) and
+ * config/ssprd.ini.example), validates every key and the relations between
+ * keys, reads the secret files it names and returns a struct config that
+ * nobody modifies afterwards. A reload builds a new snapshot beside the old
+ * one and swaps the pointer only when the new one is complete, so a broken
+ * file never replaces a working configuration.
+ *
+ * Problems are collected, not stopped at: config_load() reports every error
+ * it finds as "FILE:LINE: message", in line order, so an admin fixes a file in
+ * one pass. Warnings (things that work but look wrong, such as a notifier
+ * command that is not installed yet) are reported the same way and do not fail
+ * the load.
+ *
+ * Secrets (the bind password) live in memory obtained from sodium_malloc()
+ * and are wiped when the snapshot is freed; they are never printed.
+ */
+#ifndef SSPRD_CONFIG_H
+#define SSPRD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MUST_USE __attribute__((warn_unused_result))
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+enum dir_type {
+	DIR_TYPE_AD,		/* replace/delete+add unicodePwd */
+	DIR_TYPE_OPENLDAP,	/* RFC 3062 password modify + ppolicy */
+};
+
+enum bind_kind {
+	BIND_SIMPLE,
+	BIND_SASL,
+};
+
+enum enforce_history {
+	HISTORY_AUTO,		/* send the policy-hints control when offered */
+	HISTORY_YES,		/* refuse resets when it is not offered */
+	HISTORY_NO,		/* never send it */
+};
+
+/* Challenge methods, as a bit set. */
+enum method {
+	METHOD_EMAIL = 1 << 0,
+	METHOD_SMS = 1 << 1,
+	METHOD_QUESTIONS = 1 << 2,
+};
+
+struct strlist {
+	size_t n;
+	char **v;
+};
+
+/* A notifier command, split into argv like a shell would (quotes, no
+ * expansion). argv[0] is an absolute path; argv is NULL-terminated. */
+struct command {
+	char **argv;
+	size_t argc;
+};
+
+struct config {
+	char *path;			/* the file this was loaded from */
+
+	struct {
+		char *queue_dir;
+		char *state_dir;
+		enum log_level log_level;
+		char *metrics_host;	/* NULL: metrics off */
+		unsigned metrics_port;
+		unsigned answer_ttl;		/* seconds */
+		unsigned rescan_interval;	/* seconds */
+		unsigned shutdown_timeout;	/* seconds */
+		char *user;			/* account to drop to when started as root */
+	} daemon;
+
+	struct {
+		enum dir_type type;
+		struct strlist uris;	/* failover order */
+		char *base_dn;
+		char *user_filter;	/* exactly one %s */
+		enum bind_kind bind;
+		char *bind_dn;
+		char *bind_password_file;
+		char *bind_password;	/* sodium_malloc()ed, NUL-terminated */
+		size_t bind_password_len;
+		char *sasl_mech;
+		char *sasl_authz_id;
+		char *sasl_keytab;
+		char *ca_file;		/* NULL: the system store */
+		char *tls_cert_file;	/* client certificate (SASL EXTERNAL) */
+		char *tls_key_file;
+		bool starttls;
+		unsigned connections;
+		unsigned timeout;	/* seconds per operation */
+		bool unlock_on_reset;
+		enum enforce_history enforce_history;
+	} directory;
+
+	struct {
+		struct strlist allowed_groups;	/* empty: everyone */
+		struct strlist admin_groups;
+		unsigned methods;		/* enum method bits */
+		unsigned methods_required;
+		unsigned admin_methods;
+		unsigned admin_methods_required;
+		unsigned min_length;		/* characters */
+		unsigned max_length;
+		char *banned_passwords;		/* file name or NULL */
+		struct strlist banned;		/* its lines, ASCII case-folded, sorted */
+		unsigned code_length;
+		unsigned code_ttl;
+		unsigned max_attempts;
+		unsigned max_starts_per_hour;
+		unsigned max_starts_per_client_hour;
+		unsigned lockout_failures;
+		unsigned lockout_time;
+	} policy;
+
+	struct {
+		struct command command;
+		char *attribute;
+		char *from;
+	} email;
+
+	struct {
+		struct command command;
+		char *attribute;
+	} sms;
+
+	struct {
+		char *attribute;	/* NULL: questions unavailable */
+		unsigned required;
+	} questions;
+};
+
+/* Diagnostics from a load: each is "FILE:LINE: message" (warnings say
+ * "warning: " after the location). Owned by the caller; free with
+ * config_diag_free(). */
+struct config_diag {
+	size_t n;
+	size_t errors;		/* how many of them are errors */
+	char **lines;
+};
+
+/*
+ * Load and validate PATH. On success returns a new snapshot (free with
+ * config_free()) and diag may hold warnings; on failure returns NULL and diag
+ * holds at least one error. diag must be zeroed by the caller.
+ */
+struct config *config_load(const char *path, struct config_diag *diag) MUST_USE;
+void config_free(struct config *cfg);
+void config_diag_free(struct config_diag *diag);
+
+/* ssprd -t / ssprctl check-config: print every diagnostic to stderr, then
+ * "PATH: configuration OK" to stdout when the file is usable. Returns the
+ * exit status: 0 usable, 1 not. */
+int config_check(const char *path);
+
+/* Names for enums, for logs and ssprctl. */
+const char *config_log_level_name(enum log_level level);
+const char *config_dir_type_name(enum dir_type type);
+const char *config_method_name(enum method m);
+
+#endif

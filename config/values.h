@@ -1,0 +1,56 @@
+/*
+ * values.h - parsers for the value types of the INI file (config/ internal).
+ *
+ * Each parser takes the raw text of one value and either fills its output and
+ * returns NULL, or returns a static or caller-buffered message that says what
+ * is wrong, phrased to follow "key: ". None of them keeps a pointer to its
+ * input. Allocation failures are fatal (the loader is not a place to limp on).
+ */
+#ifndef SSPRD_CONFIG_VALUES_H
+#define SSPRD_CONFIG_VALUES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "common/xalloc.h"
+
+/* Room for a composed message. */
+#define VALUE_MSG_MAX 256
+
+const char *value_uint(const char *s, unsigned min, unsigned max, unsigned *out,
+    char msg[VALUE_MSG_MAX]);
+const char *value_bool(const char *s, bool *out);
+/* names is a NULL-terminated list; *out becomes the index of the match. */
+const char *value_enum(const char *s, const char *const *names, int *out,
+    char msg[VALUE_MSG_MAX]);
+const char *value_abs_path(const char *s);
+const char *value_dn(const char *s);
+/* Appends each whitespace-separated URI of s to list. */
+const char *value_uri_list(const char *s, struct strlist *list,
+    char msg[VALUE_MSG_MAX]);
+const char *value_user_filter(const char *s);
+const char *value_attribute(const char *s);
+const char *value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX]);
+const char *value_host_port(const char *s, char **host, unsigned *port);
+const char *value_header_text(const char *s);
+const char *value_command(const char *s, struct command *out);
+
+/*
+ * A secret file must be a regular file that neither group nor other may
+ * access. With want_content, its first line (at most 4 KiB, no NUL) is
+ * returned in sodium_malloc()ed memory: the caller wipes it with
+ * sodium_free().
+ */
+const char *value_secret_file(const char *path, bool want_content,
+    char **content, size_t *len, char msg[VALUE_MSG_MAX]);
+const char *value_readable_file(const char *path, char msg[VALUE_MSG_MAX]);
+
+/* RFC 4515 structure check of a complete filter (no %s left in it). */
+bool value_filter_ok(const char *f);
+
+void strlist_add(struct strlist *l, const char *s);
+void strlist_free(struct strlist *l);
+void command_free(struct command *c);
+
+#endif

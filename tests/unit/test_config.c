@@ -1,0 +1,638 @@
+/*
+ * test_config.c - the INI loader: defaults, every value type, every relation
+ * between keys, and every error path with the line it must blame.
+ */
+#include "build.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+
+static char tmpdir[] = "/tmp/ssprd-test-config.XXXXXX";
+static char secret[256], ini[256], cafile[256], banned[256], script[256];
+
+static void
+write_file(const char *path, const char *body, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(body, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int
+setup(void **state)
+{
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(secret, sizeof(secret), "%s/bind.secret", tmpdir);
+	snprintf(ini, sizeof(ini), "%s/ssprd.ini", tmpdir);
+	snprintf(cafile, sizeof(cafile), "%s/ca.pem", tmpdir);
+	snprintf(banned, sizeof(banned), "%s/banned.txt", tmpdir);
+	snprintf(script, sizeof(script), "%s/send-sms", tmpdir);
+	write_file(secret, "s3cret pass\n", 0600);
+	write_file(cafile, "not parsed here\n", 0644);
+	write_file(banned, "# comment\nPassword123\n\nletmein\r\nCorrectHorse\n", 0644);
+	write_file(script, "#!/bin/sh\nexit 0\n", 0755);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	const char *files[] = { secret, ini, cafile, banned, script };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlink(files[i]);
+	return rmdir(tmpdir);
+}
+
+/* The smallest valid file; %s is where a test adds lines. */
+static char *
+minimal(const char *extra_directory, const char *rest)
+{
+	char *buf;
+
+	if (asprintf(&buf,
+	    "[directory]\n"				/* 1 */
+	    "type = openldap\n"				/* 2 */
+	    "uri = ldaps://127.0.0.1:636\n"		/* 3 */
+	    "base_dn = dc=example,dc=org\n"		/* 4 */
+	    "bind_dn = cn=svc,dc=example,dc=org\n"	/* 5 */
+	    "bind_password_file = %s\n"			/* 6 */
+	    "%s"					/* 7... */
+	    "%s",
+	    secret, extra_directory, rest) < 0)
+		fail();
+	return buf;
+}
+
+static struct config *
+load_text(const char *text, struct config_diag *diag)
+{
+	write_file(ini, text, 0644);
+	memset(diag, 0, sizeof(*diag));
+	return config_load(ini, diag);
+}
+
+/* Expect the load to fail with a message at LINE containing WHAT. */
+static void
+expect_error(const char *text, unsigned line, const char *what)
+{
+	struct config_diag diag;
+	struct config *cfg = load_text(text, &diag);
+	char prefix[300];
+	bool found = false;
+
+	snprintf(prefix, sizeof(prefix), "%s:%u: ", ini, line);
+	for (size_t i = 0; i < diag.n; i++) {
+		if (strncmp(diag.lines[i], prefix, strlen(prefix)) == 0 &&
+		    strstr(diag.lines[i], what) != NULL &&
+		    strstr(diag.lines[i], "warning:") == NULL)
+			found = true;
+	}
+	if (!found || cfg != NULL) {
+		print_error("wanted error at line %u containing '%s'; got %zu "
+		    "line(s):\n", line, what, diag.n);
+		for (size_t i = 0; i < diag.n; i++)
+			print_error("  %s\n", diag.lines[i]);
+	}
+	assert_null(cfg);
+	assert_true(found);
+	config_diag_free(&diag);
+}
+
+static void
+expect_error_in(const char *extra_directory, const char *rest, unsigned line,
+    const char *what)
+{
+	char *text = minimal(extra_directory, rest);
+
+	expect_error(text, line, what);
+	free(text);
+}
+
+static struct config *
+expect_ok(const char *text)
+{
+	struct config_diag diag;
+	struct config *cfg = load_text(text, &diag);
+
+	if (cfg == NULL)
+		for (size_t i = 0; i < diag.n; i++)
+			print_error("  %s\n", diag.lines[i]);
+	assert_non_null(cfg);
+	config_diag_free(&diag);
+	return cfg;
+}
+
+static void
+test_defaults(void **state)
+{
+	char *text = minimal("", "");
+	struct config *cfg = expect_ok(text);
+
+	assert_string_equal(cfg->daemon.queue_dir, "/run/ssprd/queue");
+	assert_string_equal(cfg->daemon.state_dir, "/var/lib/ssprd");
+	assert_int_equal(cfg->daemon.log_level, LOG_LEVEL_INFO);
+	assert_string_equal(cfg->daemon.metrics_host, "127.0.0.1");
+	assert_int_equal(cfg->daemon.metrics_port, 9469);
+	assert_int_equal(cfg->daemon.answer_ttl, 3600);
+	assert_string_equal(cfg->daemon.user, "ssprd");
+	assert_int_equal(cfg->directory.type, DIR_TYPE_OPENLDAP);
+	assert_int_equal(cfg->directory.uris.n, 1);
+	assert_string_equal(cfg->directory.user_filter,
+	    "(&(objectClass=inetOrgPerson)(uid=%s))");
+	assert_int_equal(cfg->directory.bind, BIND_SIMPLE);
+	assert_string_equal(cfg->directory.bind_password, "s3cret pass");
+	assert_int_equal(cfg->directory.bind_password_len, 11);
+	assert_null(cfg->directory.ca_file);
+	assert_false(cfg->directory.starttls);
+	assert_int_equal(cfg->directory.connections, 4);
+	assert_int_equal(cfg->directory.timeout, 10);
+	assert_true(cfg->directory.unlock_on_reset);
+	assert_int_equal(cfg->directory.enforce_history, HISTORY_AUTO);
+	assert_int_equal(cfg->policy.allowed_groups.n, 0);
+	assert_int_equal(cfg->policy.methods, METHOD_EMAIL);
+	assert_int_equal(cfg->policy.methods_required, 1);
+	assert_int_equal(cfg->policy.admin_methods, METHOD_EMAIL);
+	assert_int_equal(cfg->policy.admin_methods_required, 2);
+	assert_int_equal(cfg->policy.min_length, 15);
+	assert_int_equal(cfg->policy.max_length, 256);
+	assert_int_equal(cfg->policy.code_length, 8);
+	assert_int_equal(cfg->policy.code_ttl, 600);
+	assert_int_equal(cfg->policy.max_attempts, 5);
+	assert_int_equal(cfg->policy.max_starts_per_hour, 5);
+	assert_int_equal(cfg->policy.lockout_failures, 5);
+	assert_int_equal(cfg->policy.lockout_time, 86400);
+	assert_int_equal(cfg->email.command.argc, 3);
+	assert_string_equal(cfg->email.command.argv[0], "/usr/sbin/sendmail");
+	assert_string_equal(cfg->email.attribute, "mail");
+	assert_string_equal(cfg->sms.attribute, "mobile");
+	assert_null(cfg->questions.attribute);
+	assert_int_equal(cfg->questions.required, 3);
+	config_free(cfg);
+	free(text);
+}
+
+static void
+test_ad_default_filter(void **state)
+{
+	char text[1024];
+	struct config *cfg;
+
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = ad\nuri = ldaps://dc1.example.com\n"
+	    "base_dn = DC=example,DC=com\nbind_dn = CN=svc,DC=example,DC=com\n"
+	    "bind_password_file = %s\n", secret);
+	cfg = expect_ok(text);
+	assert_string_equal(cfg->directory.user_filter,
+	    "(&(objectClass=user)(sAMAccountName=%s))");
+	config_free(cfg);
+}
+
+static void
+test_full_values(void **state)
+{
+	char *text, *rest;
+	struct config *cfg;
+
+	if (asprintf(&rest,
+	    "uri = ldap://third.example.org:3389\n"
+	    "starttls = yes\n"
+	    "ca_file = %s\n"
+	    "connections = 64\n"
+	    "enforce_history = yes\n"
+	    "[daemon]\n"
+	    "log_level = debug\n"
+	    "metrics = [::1]:9100\n"
+	    "[policy]\n"
+	    "allowed_groups = cn=sspr users,ou=groups,dc=example,dc=org\n"
+	    "allowed_groups = cn=more,ou=groups,dc=example,dc=org\n"
+	    "admin_groups = cn=admins,ou=groups,dc=example,dc=org\n"
+	    "methods = email, sms,questions\n"
+	    "methods_required = 2\n"
+	    "admin_methods = sms\n"
+	    "admin_methods_required = 1\n"
+	    "banned_passwords = %s\n"
+	    "[sms]\n"
+	    "command = %s --from 'SSPR Desk' \"two words\" back\\ slash\n"
+	    "[questions]\n"
+	    "attribute = sspQuestions\n",
+	    cafile, banned, script) < 0)
+		fail();
+	text = minimal("", rest);
+	cfg = expect_ok(text);
+	/* uri repeated: the second adds to the first (failover order) */
+	assert_int_equal(cfg->directory.uris.n, 2);
+	assert_string_equal(cfg->directory.uris.v[1], "ldap://third.example.org:3389");
+	assert_true(cfg->directory.starttls);
+	assert_string_equal(cfg->directory.ca_file, cafile);
+	assert_int_equal(cfg->directory.connections, 64);
+	assert_int_equal(cfg->directory.enforce_history, HISTORY_YES);
+	assert_int_equal(cfg->daemon.log_level, LOG_LEVEL_DEBUG);
+	assert_string_equal(cfg->daemon.metrics_host, "::1");
+	assert_int_equal(cfg->daemon.metrics_port, 9100);
+	assert_int_equal(cfg->policy.allowed_groups.n, 2);
+	assert_string_equal(cfg->policy.allowed_groups.v[1],
+	    "cn=more,ou=groups,dc=example,dc=org");
+	assert_int_equal(cfg->policy.methods,
+	    METHOD_EMAIL | METHOD_SMS | METHOD_QUESTIONS);
+	assert_int_equal(cfg->policy.admin_methods, METHOD_SMS);
+	assert_int_equal(cfg->sms.command.argc, 5);
+	assert_string_equal(cfg->sms.command.argv[2], "SSPR Desk");
+	assert_string_equal(cfg->sms.command.argv[3], "two words");
+	assert_string_equal(cfg->sms.command.argv[4], "back slash");
+	assert_string_equal(cfg->questions.attribute, "sspQuestions");
+	/* banned: lower-cased, sorted, comments and blanks dropped */
+	assert_int_equal(cfg->policy.banned.n, 3);
+	assert_string_equal(cfg->policy.banned.v[0], "correcthorse");
+	assert_string_equal(cfg->policy.banned.v[1], "letmein");
+	assert_string_equal(cfg->policy.banned.v[2], "password123");
+	config_free(cfg);
+	free(text);
+	free(rest);
+}
+
+static void
+test_uri_continuation(void **state)
+{
+	char text[1024];
+	struct config *cfg;
+
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = ad\n"
+	    "uri = ldaps://dc1.example.com\n"
+	    "      ldaps://dc2.example.com ldaps://dc3.example.com:3269\n"
+	    "base_dn = DC=example,DC=com\nbind_dn = CN=svc,DC=example,DC=com\n"
+	    "bind_password_file = %s\n", secret);
+	cfg = expect_ok(text);
+	assert_int_equal(cfg->directory.uris.n, 3);
+	assert_string_equal(cfg->directory.uris.v[0], "ldaps://dc1.example.com");
+	assert_string_equal(cfg->directory.uris.v[2], "ldaps://dc3.example.com:3269");
+	config_free(cfg);
+}
+
+static void
+test_sasl_external_ldapi(void **state)
+{
+	const char *text =
+	    "[directory]\ntype = openldap\nuri = ldapi:///\n"
+	    "base_dn = dc=example,dc=org\nbind = sasl\n";
+	struct config *cfg = expect_ok(text);
+
+	assert_int_equal(cfg->directory.bind, BIND_SASL);
+	assert_string_equal(cfg->directory.sasl_mech, "EXTERNAL");
+	assert_null(cfg->directory.bind_password);
+	config_free(cfg);
+}
+
+static void
+test_syntax_errors(void **state)
+{
+	expect_error("[daemon]\nthis line has no equals sign\n", 2, "syntax error");
+	expect_error("[daemon\nlog_level = info\n", 1, "syntax error");
+	expect_error("[nosuch]\nkey = 1\n", 1, "unknown section [nosuch]");
+	expect_error_in("", "[daemon]\nlog_levle = info\n", 8,
+	    "unknown key 'log_levle' in section [daemon]");
+	expect_error_in("connections = 2\nconnections = 3\n", "", 8,
+	    "'connections' is already set at line 7");
+}
+
+static void
+test_long_line_and_nul(void **state)
+{
+	char text[2048], longv[400];
+
+	memset(longv, 'a', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	snprintf(text, sizeof(text), "[daemon]\n; fine\nqueue_dir = /%s\n", longv);
+	expect_error(text, 3, "line is longer than");
+
+	write_file(ini, "", 0644);
+	{
+		FILE *f = fopen(ini, "w");
+		static const char body[] = "[daemon]\nlog_level = in\0fo\n";
+
+		fwrite(body, 1, sizeof(body) - 1, f);
+		fclose(f);
+	}
+	{
+		struct config_diag diag = { 0 };
+		struct config *cfg = config_load(ini, &diag);
+		char want[300];
+
+		snprintf(want, sizeof(want), "%s:2: line contains a NUL byte", ini);
+		assert_null(cfg);
+		assert_true(diag.n >= 1);
+		assert_string_equal(diag.lines[0], want);
+		config_diag_free(&diag);
+	}
+}
+
+static void
+test_value_errors(void **state)
+{
+	expect_error_in("connections = many\n", "", 7, "connections: must be a whole number");
+	expect_error_in("connections = 0\n", "", 7, "must be between 1 and 64");
+	expect_error_in("connections = 65\n", "", 7, "must be between 1 and 64");
+	expect_error_in("timeout = -1\n", "", 7, "timeout: must be a whole number");
+	expect_error_in("timeout = 99999999999999999999\n", "", 7, "must be between");
+	expect_error_in("starttls = maybe\n", "", 7, "starttls: must be yes or no");
+	expect_error_in("enforce_history = sometimes\n", "", 7,
+	    "must be one of: auto, yes, no");
+	expect_error_in("", "[daemon]\nlog_level = verbose\n", 8,
+	    "log_level: must be one of: error, warning, info, debug");
+	expect_error_in("", "[daemon]\nqueue_dir = run/queue\n", 8,
+	    "queue_dir: must be an absolute path");
+	expect_error_in("", "[daemon]\nmetrics = 9469\n", 8, "metrics: must be host:port");
+	expect_error_in("", "[daemon]\nmetrics = 127.0.0.1:0\n", 8,
+	    "port must be between 1 and 65535");
+	expect_error_in("", "[daemon]\nmetrics = :9469\n", 8, "must name a host");
+	expect_error_in("", "[daemon]\nuser = Root User\n", 8, "user: must be a user name");
+	expect_error_in("", "[email]\nfrom = SSPR\t<x@y>\n", 8,
+	    "from: may not contain control characters");
+	expect_error_in("", "[email]\ncommand = sendmail -t\n", 8,
+	    "command: must start with the absolute path");
+	expect_error_in("", "[email]\ncommand = /bin/mail 'unterminated\n", 8,
+	    "command: has an unterminated quote");
+	expect_error_in("", "[email]\nattribute = mail;binary\n", 8,
+	    "attribute: must be an attribute name");
+	expect_error_in("", "[policy]\nmin_length = 7\n", 8, "must be between 8 and 256");
+	expect_error_in("", "[policy]\ncode_length = 4\n", 8, "must be between 6 and 12");
+	expect_error_in("", "[policy]\nmethods = email, fax\n", 8, "unknown method 'fax'");
+	expect_error_in("", "[policy]\nmethods = email, email\n", 8,
+	    "method 'email' is listed twice");
+	expect_error_in("", "[policy]\nallowed_groups = not a dn\n", 8,
+	    "allowed_groups: is not a valid distinguished name");
+	expect_error_in("", "[questions]\nrequired = 11\n", 8, "must be between 1 and 10");
+}
+
+static void
+test_directory_errors(void **state)
+{
+	char text[1024];
+
+	expect_error("[directory]\ntype = novell\n", 2, "type: must be one of: ad, openldap");
+	/* type given but invalid: no second "required" message */
+	snprintf(text, sizeof(text),
+	    "[directory]\nuri = ldaps://x.example\nbase_dn = dc=x\n"
+	    "bind_dn = cn=a,dc=x\nbind_password_file = %s\n", secret);
+	expect_error(text, 1, "[directory] type is required");
+	snprintf(text, sizeof(text),
+	    "[daemon]\n[directory]\ntype = ad\nbase_dn = dc=x\n"
+	    "bind_dn = cn=a,dc=x\nbind_password_file = %s\n", secret);
+	expect_error(text, 2, "[directory] uri is required");
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = ad\nuri = ldaps://x.example\n"
+	    "bind_dn = cn=a,dc=x\nbind_password_file = %s\n", secret);
+	expect_error(text, 1, "[directory] base_dn is required");
+	expect_error("[directory]\ntype = ad\nuri = ldaps://x.example\n"
+	    "base_dn = dc=x\n", 1, "[directory] bind_dn is required for bind = simple");
+	expect_error("[directory]\ntype = ad\nuri = ldaps://x.example\n"
+	    "base_dn = dc=x\nbind_dn = cn=a,dc=x\n", 1,
+	    "[directory] bind_password_file is required for bind = simple");
+	/* ldaps://127.0.0.1:636 is line 3 */
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = openldap\nuri = http://x.example\n"
+	    "base_dn = dc=x\nbind_dn = cn=a,dc=x\nbind_password_file = %s\n", secret);
+	expect_error(text, 3, "'http://x.example' is not an LDAP URI");
+	expect_error_in("uri = ldaps://x.example/dc=example??sub\n", "", 7,
+	    "must be scheme://host[:port] only");
+	expect_error_in("uri = ldap://x.example\n", "", 7,
+	    "ldap://x.example would carry passwords in clear");
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = ad\nuri = ldapi:///\nbase_dn = dc=x\n"
+	    "bind_dn = cn=a,dc=x\nbind_password_file = %s\n", secret);
+	expect_error(text, 3, "Active Directory has no ldapi:// listener");
+	expect_error_in("user_filter = (uid=admin)\n", "", 7,
+	    "must contain %s where the user name goes");
+	expect_error_in("user_filter = (|(uid=%s)(mail=%s))\n", "", 7,
+	    "must contain %s exactly once");
+	expect_error_in("user_filter = (uid=%d)\n", "", 7,
+	    "may contain no % other than the one %s");
+	expect_error_in("user_filter = (&(uid=%s)\n", "", 7,
+	    "is not a valid LDAP filter");
+	expect_error_in("user_filter = uid=%s\n", "", 7,
+	    "is not a valid LDAP filter");
+	expect_error_in("user_filter = (uid=%s)(cn=x)\n", "", 7,
+	    "is not a valid LDAP filter");
+	expect_error_in("user_filter = (uid=%s\\zz)\n", "", 7,
+	    "is not a valid LDAP filter");
+	expect_error_in("bind = sasl\nsasl_mech = external\n", "", 8,
+	    "sasl_mech: must be a SASL mechanism name");
+	expect_error_in("bind = sasl\n", "", 1,
+	    "sasl_mech = EXTERNAL over ldap(s):// needs tls_cert_file");
+	snprintf(text, sizeof(text), "tls_cert_file = %s\n", cafile);
+	expect_error_in(text, "", 7, "tls_cert_file and tls_key_file go together");
+	expect_error_in("ca_file = /nonexistent/ca.pem\n", "", 7,
+	    "ca_file: cannot read /nonexistent/ca.pem: No such file");
+	expect_error_in("ca_file = ca.pem\n", "", 7, "ca_file: must be an absolute path");
+	expect_error_in("base_dn = dc=a,,dc=b\n", "", 7, "already set at line 4");
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = ad\nuri = ldaps://x.example\nbase_dn = dc=a,,dc=b\n"
+	    "bind_dn = cn=a,dc=x\nbind_password_file = %s\n", secret);
+	expect_error(text, 4, "base_dn: is not a valid distinguished name");
+}
+
+static void
+test_secret_files(void **state)
+{
+	char path[300], text[1024];
+
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = ad\nuri = ldaps://x.example\nbase_dn = dc=x\n"
+	    "bind_dn = cn=a,dc=x\nbind_password_file = %s/missing\n", tmpdir);
+	expect_error(text, 6, "cannot read secret file");
+
+	snprintf(path, sizeof(path), "%s/open.secret", tmpdir);
+	write_file(path, "pw\n", 0640);
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = ad\nuri = ldaps://x.example\nbase_dn = dc=x\n"
+	    "bind_dn = cn=a,dc=x\nbind_password_file = %s\n", path);
+	expect_error(text, 6, "is accessible by group or other (mode 0640)");
+	chmod(path, 0604);
+	expect_error(text, 6, "is accessible by group or other (mode 0604)");
+	write_file(path, "\n", 0600);
+	expect_error(text, 6, "must hold one non-empty line");
+	write_file(path, "two\nlines\n", 0600);
+	expect_error(text, 6, "must hold one non-empty line");
+	write_file(path, "crlf-ok\r\n", 0600);
+	{
+		struct config *cfg = expect_ok(text);
+
+		assert_string_equal(cfg->directory.bind_password, "crlf-ok");
+		config_free(cfg);
+	}
+	unlink(path);
+
+	snprintf(text, sizeof(text),
+	    "[directory]\ntype = ad\nuri = ldaps://x.example\nbase_dn = dc=x\n"
+	    "bind_dn = cn=a,dc=x\nbind_password_file = %s\n", tmpdir);
+	expect_error(text, 6, "is not a regular file");
+
+	snprintf(text, sizeof(text), "tls_key_file = %s\n", cafile);	/* 0644 */
+	expect_error_in(text, "", 7, "tls_key_file: secret file");
+}
+
+static void
+test_policy_relations(void **state)
+{
+	char rest[512];
+
+	expect_error_in("", "[policy]\nmethods_required = 2\n", 8,
+	    "methods_required = 2 but methods lists only 1");
+	snprintf(rest, sizeof(rest),
+	    "[policy]\nmethods = email, questions\nadmin_methods = email, questions\n"
+	    "[questions]\nattribute = q\n");
+	expect_error_in("", rest, 9, "security questions never count for admins");
+	expect_error_in("", "[policy]\nadmin_methods = sms\n", 8,
+	    "admin_methods lists a method that methods does not");
+	expect_error_in("", "[policy]\nmin_length = 40\nmax_length = 30\n", 8,
+	    "min_length (40) is greater than max_length (30)");
+	expect_error_in("", "[policy]\nmethods = email, sms\n", 8,
+	    "methods includes sms but [sms] command is not set");
+	expect_error_in("", "[policy]\nmethods = questions\n", 8,
+	    "methods includes questions but [questions] attribute is not set");
+	expect_error_in("", "[policy]\nbanned_passwords = /nonexistent\n", 8,
+	    "banned_passwords: cannot read /nonexistent");
+}
+
+static void
+test_many_errors_in_order(void **state)
+{
+	const char *text =
+	    "[directory]\n"
+	    "type = ad\n"
+	    "connections = zero\n"
+	    "uri = ftp://x\n"
+	    "[bogus]\n"
+	    "[policy]\n"
+	    "min_length = 1\n";
+	struct config_diag diag = { 0 };
+	struct config *cfg = load_text(text, &diag);
+	unsigned last = 0;
+
+	assert_null(cfg);
+	assert_true(diag.errors >= 5);
+	for (size_t i = 0; i < diag.n; i++) {
+		unsigned line;
+
+		assert_int_equal(sscanf(diag.lines[i] + strlen(ini), ":%u:", &line), 1);
+		assert_true(line >= last);
+		last = line;
+	}
+	config_diag_free(&diag);
+}
+
+static void
+test_warnings_do_not_fail(void **state)
+{
+	char *text = minimal("", "[email]\ncommand = /nonexistent/sendmail -t\n");
+	struct config_diag diag;
+	struct config *cfg = load_text(text, &diag);
+	bool found = false;
+
+	assert_non_null(cfg);
+	assert_int_equal(diag.errors, 0);
+	for (size_t i = 0; i < diag.n; i++)
+		found |= strstr(diag.lines[i], ":8: warning: [email] command "
+		    "/nonexistent/sendmail is not executable") != NULL;
+	assert_true(found);
+	config_diag_free(&diag);
+	config_free(cfg);
+	free(text);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct config_diag diag = { 0 };
+	struct config *cfg = config_load("/nonexistent/ssprd.ini", &diag);
+
+	assert_null(cfg);
+	assert_int_equal(diag.n, 1);
+	assert_string_equal(diag.lines[0],
+	    "/nonexistent/ssprd.ini:0: cannot open: No such file or directory");
+	config_diag_free(&diag);
+}
+
+/* The shipped example, with its secret file pointed at ours. */
+static void
+test_shipped_example(void **state)
+{
+	const char *srcdir = getenv("SRCDIR");
+	char path[512], *line = NULL, *text = NULL;
+	size_t cap = 0, len = 0;
+	FILE *in, *out;
+	struct config *cfg;
+
+	snprintf(path, sizeof(path), "%s/config/ssprd.ini.example",
+	    srcdir ? srcdir : "..");
+	in = fopen(path, "r");
+	assert_non_null(in);
+	out = open_memstream(&text, &len);
+	while (getline(&line, &cap, in) >= 0) {
+		if (strncmp(line, "bind_password_file = ", 21) == 0)
+			fprintf(out, "bind_password_file = %s\n", secret);
+		else
+			fputs(line, out);
+	}
+	fclose(out);
+	fclose(in);
+	free(line);
+	cfg = expect_ok(text);
+	assert_int_equal(cfg->directory.type, DIR_TYPE_AD);
+	assert_int_equal(cfg->directory.uris.n, 2);
+	config_free(cfg);
+	free(text);
+}
+
+static void
+test_config_check_status(void **state)
+{
+	char *text = minimal("", "");
+
+	write_file(ini, text, 0644);
+	assert_int_equal(config_check(ini), 0);
+	write_file(ini, "[directory]\ntype = x\n", 0644);
+	assert_int_equal(config_check(ini), 1);
+	free(text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_ad_default_filter),
+		cmocka_unit_test(test_full_values),
+		cmocka_unit_test(test_uri_continuation),
+		cmocka_unit_test(test_sasl_external_ldapi),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_long_line_and_nul),
+		cmocka_unit_test(test_value_errors),
+		cmocka_unit_test(test_directory_errors),
+		cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_policy_relations),
+		cmocka_unit_test(test_many_errors_in_order),
+		cmocka_unit_test(test_warnings_do_not_fail),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_shipped_example),
+		cmocka_unit_test(test_config_check_status),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, setup, teardown);
+}
