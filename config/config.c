@@ -190,7 +190,10 @@ flush_diag(struct loader *ld)
 		return;
 	qsort(ld->msgs, ld->nmsgs, sizeof(*ld->msgs), cmp_pending);
 	d->lines = xreallocarray(d->lines, d->n + ld->nmsgs, sizeof(*d->lines));
+	d->is_error = xreallocarray(d->is_error, d->n + ld->nmsgs,
+	    sizeof(*d->is_error));
 	for (size_t i = 0; i < ld->nmsgs; i++) {
+		d->is_error[d->n] = ld->msgs[i].error;
 		d->lines[d->n++] = ld->msgs[i].text;
 		if (ld->msgs[i].error)
 			d->errors++;
@@ -721,6 +724,7 @@ config_diag_free(struct config_diag *diag)
 	for (size_t i = 0; i < diag->n; i++)
 		free(diag->lines[i]);
 	free(diag->lines);
+	free(diag->is_error);
 	memset(diag, 0, sizeof(*diag));
 }
 

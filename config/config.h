@@ -149,6 +149,7 @@ struct config_diag {
 	size_t n;
 	size_t errors;		/* how many of them are errors */
 	char **lines;
+	bool *is_error;		/* per line: error (true) or warning */
 };
 
 /*

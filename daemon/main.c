@@ -37,20 +37,6 @@ usage(int code)
 	exit(code);
 }
 
-static struct config *
-load_or_die(const char *path)
-{
-	struct config_diag diag = { 0 };
-	struct config *cfg = config_load(path, &diag);
-
-	for (size_t i = 0; i < diag.n; i++)
-		log_warnx("config: %s", diag.lines[i]);
-	config_diag_free(&diag);
-	if (cfg == NULL)
-		fatalx("config: %s is not usable; not starting", path);
-	return cfg;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -86,7 +72,9 @@ main(int argc, char **argv)
 	log_init(d.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
-	d.cfg = load_or_die(d.config_path);
+	d.cfg = service_load_config(d.config_path);
+	if (d.cfg == NULL)
+		fatalx("config: %s is not usable; not starting", d.config_path);
 	if (!d.debug)
 		log_set_level(d.cfg->daemon.log_level);
 

@@ -79,23 +79,31 @@ monotonic_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-bool
-service_reload(struct ssprd *d)
+struct config *
+service_load_config(const char *path)
 {
 	struct config_diag diag = { 0 };
-	struct config *next;
+	struct config *cfg = config_load(path, &diag);
 
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)monotonic_usec());
-	log_info("config: reloading %s", d->config_path);
-	next = config_load(d->config_path, &diag);
 	for (size_t i = 0; i < diag.n; i++) {
-		if (next == NULL)
+		if (diag.is_error[i])
 			log_errorx("config: %s", diag.lines[i]);
 		else
 			log_warnx("config: %s", diag.lines[i]);
 	}
 	config_diag_free(&diag);
+	return cfg;
+}
+
+bool
+service_reload(struct ssprd *d)
+{
+	struct config *next;
+
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)monotonic_usec());
+	log_info("config: reloading %s", d->config_path);
+	next = service_load_config(d->config_path);
 	if (next == NULL) {
 		log_errorx("config: reload refused; the running configuration "
 		    "stays in force");
@@ -108,6 +116,9 @@ service_reload(struct ssprd *d)
 	if (!d->debug)
 		log_set_level(next->daemon.log_level);
 	log_info("config: reloaded %s", d->config_path);
+	log_debug("config: now type %s, %zu URI(s), log_level %s",
+	    config_dir_type_name(next->directory.type), next->directory.uris.n,
+	    config_log_level_name(next->daemon.log_level));
 	sd_notify(0, "READY=1");
 	service_status(d, "ready");
 	return true;

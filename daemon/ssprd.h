@@ -33,6 +33,7 @@ struct ssprd {
 };
 
 /* service.c: signals, reload, shutdown, systemd notifications */
+struct config *service_load_config(const char *path);
 void service_init(struct ssprd *d);
 void service_ready(struct ssprd *d);
 void service_status(struct ssprd *d, const char *fmt, ...)
