@@ -48,9 +48,11 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 failed=0
-ok() { echo "ok - $*"; }
+checks=0
+ok() { checks=$((checks + 1)); echo "ok $checks - $*"; }
 notok() {
-	echo "not ok - $*"
+	checks=$((checks + 1))
+	echo "not ok $checks - $*"
 	failed=1
 }
 # Show a command's output as TAP diagnostics.
@@ -187,4 +189,5 @@ else
 	notok "too-short password refused with 0000052D (rc=$rc, want 19)"
 fi
 
+echo "1..$checks"
 exit "$failed"

@@ -1,0 +1,232 @@
+/*
+ * dir.h - the directory, as the daemon sees it. The only API outside ldap/
+ * that touches Active Directory or OpenLDAP.
+ *
+ * What this module takes off the caller's hands: connections (a pool of
+ * [directory] connections, servers tried in the configured order with
+ * backoff and failover, dead connections replaced), TLS (always verified),
+ * binds (simple or SASL), escaping of user names into filters, the encoding
+ * of passwords (UTF-16LE for AD), the choice of write (unicodePwd modify or
+ * RFC 3062 password modify with the ppolicy control) and the meaning of the
+ * server's answer (struct dir_result). The caller never sees an LDAP *, a
+ * BerValue or a libldap result code.
+ *
+ * How to use it: dir_new() once per configuration; then start operations,
+ * each with a callback that is called exactly once, from the event loop, with
+ * the outcome: success, a reason from SPEC's list, or DIR_UNAVAILABLE when no
+ * server answered before the operation's deadline ([directory] timeout).
+ * Operations queue while no connection is ready; they are never sent twice.
+ * A write whose connection died after it was sent comes back with
+ * maybe_applied set: whether it took effect must be decided by reading the
+ * directory (see dir_lookup_user()'s pwd_changed).
+ *
+ * Ownership: strings passed in are copied (passwords into memory that is
+ * wiped when the operation ends); results passed to callbacks live until the
+ * callback returns.
+ */
+#ifndef SSPRD_DIR_H
+#define SSPRD_DIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config/config.h"
+
+#ifndef MUST_USE
+#define MUST_USE __attribute__((warn_unused_result))
+/* A user as the directory describes them. */
+struct dir_user {
+	bool found;		/* exactly one entry matched user_filter */
+	char *dn;		/* as returned by the server */
+	struct strlist mail;	/* [email] attribute values */
+	struct strlist mobile;	/* [sms] attribute values */
+	char *questions;	/* [questions] attribute value, or NULL */
+	bool disabled;		/* AD: userAccountControl ACCOUNTDISABLE */
+	bool locked;		/* AD: lockoutTime != 0; OpenLDAP: pwdAccountLockedTime */
+	bool admin;		/* in admin_groups, or AD adminCount = 1 */
+	bool allowed;		/* in allowed_groups (or that list is empty) */
+	/* When the password last changed, as the server says it (AD
+	 * pwdLastSet, OpenLDAP pwdChangedTime): compare before and after a
+	 * write whose answer was lost. Empty when unknown. */
+	char pwd_changed[32];
+};
+
+/* What a connection learned about its server (root DSE). */
+struct dir_server_info {
+	const char *uri;
+	char vendor[128];		/* vendorName / vendorVersion, or "" */
+	char policy_hints_oid[32];	/* AD ...4.2239, else ...4.2066, else "" */
+	bool ppolicy;			/* the ppolicy control is supported */
+	bool passwd_exop;		/* RFC 3062 is supported */
+};
+
+typedef void dir_done_fn(const struct dir_result *res, void *arg);
+typedef void dir_user_fn(const struct dir_result *res,
+    const struct dir_user *user, void *arg);
+
+/* Once per process, before the event base is created (it makes libevent
+ * thread-aware and keeps libldap from reading ldap.conf / ~/.ldaprc). */
+void dir_init(void);
+
+/* The pool. dir_new() starts connecting at once, in the background; it keeps
+ * a reference to cfg and a copy of the bind password. */
+struct dir *dir_new(struct event_base *base, struct config *cfg) MUST_USE;
+/* Ends every pending operation with DIR_UNAVAILABLE, closes connections. */
+void dir_free(struct dir *d);
+
+/* Find a user by name (escaped into user_filter) with their contacts,
+ * groups and account state. Not found is a success with user->found false. */
+void dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg);
+
+/* Admin reset: set the password without knowing the old one (AD: replace
+ * unicodePwd, with lockoutTime: 0 when unlock_on_reset; OpenLDAP: password
+ * modify extended operation with the ppolicy control). */
+void dir_reset_password(struct dir *d, const char *dn, const char *password,
+    size_t len, dir_done_fn *cb, void *arg);
+
+/* User change: the server checks the old password (AD: delete old + add new
+ * unicodePwd in one modify; OpenLDAP: password modify with oldPasswd). */
+void dir_change_password(struct dir *d, const char *dn, const char *old_pw,
+    size_t old_len, const char *new_pw, size_t new_len, dir_done_fn *cb,
+    void *arg);
+
+/* Unlock without a reset (AD: lockoutTime: 0; OpenLDAP: delete
+ * pwdAccountLockedTime). */
+void dir_unlock(struct dir *d, const char *dn, dir_done_fn *cb, void *arg);
+
+/* Does this password bind as this DN? (A one-off connection as the user;
+ * counts as a failed login at the server when wrong.) */
+void dir_check_password(struct dir *d, const char *dn, const char *password,
+    size_t len, dir_done_fn *cb, void *arg);
+
+/* Connection state, for status and metrics. */
+struct dir_stats {
+	unsigned connections;	/* configured */
+	unsigned ready;		/* bound and usable */
+	unsigned queued;	/* operations waiting for a connection */
+	unsigned in_flight;	/* operations sent, answer pending */
+};
+void dir_get_stats(const struct dir *d, struct dir_stats *st);
+
+void dir_user_clear(struct dir_user *u);
+
+#endif
+
+struct dir;
+
+/* Outcomes, mapped to SPEC's reason codes by dir_reason_code(). */
+enum dir_reason {
+	DIR_OK = 0,
+	DIR_POLICY,		/* password-policy; see violations */
+	DIR_WRONG_PASSWORD,	/* wrong-password */
+	DIR_PASSWORD_EXPIRED,	/* right password, but expired or must change */
+	DIR_ACCOUNT_LOCKED,	/* account-locked */
+	DIR_ACCOUNT_DISABLED,	/* account-disabled */
+	DIR_NOT_ALLOWED,	/* not-allowed: the service account may not do this */
+	DIR_UNAVAILABLE,	/* directory-unavailable: try again later */
+	DIR_INTERNAL,		/* internal: misconfiguration or a server bug */
+};
+
+/* Password policy violations the directory can name, as bits. */
+enum dir_violation {
+	DIR_V_TOO_SHORT = 1 << 0,
+	DIR_V_TOO_LONG = 1 << 1,
+	DIR_V_COMPLEXITY = 1 << 2,	/* quality / complexity rules */
+	DIR_V_HISTORY = 1 << 3,
+	DIR_V_TOO_YOUNG = 1 << 4,
+	DIR_V_DIRECTORY = 1 << 5,	/* refused without saying which rule */
+};
+
+struct dir_result {
+	enum dir_reason reason;
+	unsigned violations;	/* enum dir_violation bits, with DIR_POLICY */
+	bool maybe_applied;	/* a write was sent but its answer was lost */
+	const char *server;	/* URI of the server that answered, or NULL */
+	char detail[256];	/* the server's own words, for the log only */
+};
+
+const char *dir_reason_code(enum dir_reason r);	/* "password-policy", ... */
+/* Violation names in SPEC's words, for bits set in v, into names (NULL-
+ * terminated, at most 7 entries). */
+void dir_violation_names(unsigned v, const char *names[7]);
+
+/* A user as the directory describes them. */
+struct dir_user {
+	bool found;		/* exactly one entry matched user_filter */
+	char *dn;		/* as returned by the server */
+	struct strlist mail;	/* [email] attribute values */
+	struct strlist mobile;	/* [sms] attribute values */
+	char *questions;	/* [questions] attribute value, or NULL */
+	bool disabled;		/* AD: userAccountControl ACCOUNTDISABLE */
+	bool locked;		/* AD: lockoutTime != 0; OpenLDAP: pwdAccountLockedTime */
+	bool admin;		/* in admin_groups, or AD adminCount = 1 */
+	bool allowed;		/* in allowed_groups (or that list is empty) */
+	/* When the password last changed, as the server says it (AD
+	 * pwdLastSet, OpenLDAP pwdChangedTime): compare before and after a
+	 * write whose answer was lost. Empty when unknown. */
+	char pwd_changed[32];
+};
+
+/* What a connection learned about its server (root DSE). */
+struct dir_server_info {
+	const char *uri;
+	char vendor[128];		/* vendorName / vendorVersion, or "" */
+	char policy_hints_oid[32];	/* AD ...4.2239, else ...4.2066, else "" */
+	bool ppolicy;			/* the ppolicy control is supported */
+	bool passwd_exop;		/* RFC 3062 is supported */
+};
+
+typedef void dir_done_fn(const struct dir_result *res, void *arg);
+typedef void dir_user_fn(const struct dir_result *res,
+    const struct dir_user *user, void *arg);
+
+/* Once per process, before the event base is created (it makes libevent
+ * thread-aware and keeps libldap from reading ldap.conf / ~/.ldaprc). */
+void dir_init(void);
+
+/* The pool. dir_new() starts connecting at once, in the background; it keeps
+ * a reference to cfg and a copy of the bind password. */
+struct dir *dir_new(struct event_base *base, struct config *cfg) MUST_USE;
+/* Ends every pending operation with DIR_UNAVAILABLE, closes connections. */
+void dir_free(struct dir *d);
+
+/* Find a user by name (escaped into user_filter) with their contacts,
+ * groups and account state. Not found is a success with user->found false. */
+void dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg);
+
+/* Admin reset: set the password without knowing the old one (AD: replace
+ * unicodePwd, with lockoutTime: 0 when unlock_on_reset; OpenLDAP: password
+ * modify extended operation with the ppolicy control). */
+void dir_reset_password(struct dir *d, const char *dn, const char *password,
+    size_t len, dir_done_fn *cb, void *arg);
+
+/* User change: the server checks the old password (AD: delete old + add new
+ * unicodePwd in one modify; OpenLDAP: password modify with oldPasswd). */
+void dir_change_password(struct dir *d, const char *dn, const char *old_pw,
+    size_t old_len, const char *new_pw, size_t new_len, dir_done_fn *cb,
+    void *arg);
+
+/* Unlock without a reset (AD: lockoutTime: 0; OpenLDAP: delete
+ * pwdAccountLockedTime). */
+void dir_unlock(struct dir *d, const char *dn, dir_done_fn *cb, void *arg);
+
+/* Does this password bind as this DN? (A one-off connection as the user;
+ * counts as a failed login at the server when wrong.) */
+void dir_check_password(struct dir *d, const char *dn, const char *password,
+    size_t len, dir_done_fn *cb, void *arg);
+
+/* Connection state, for status and metrics. */
+struct dir_stats {
+	unsigned connections;	/* configured */
+	unsigned ready;		/* bound and usable */
+	unsigned queued;	/* operations waiting for a connection */
+	unsigned in_flight;	/* operations sent, answer pending */
+};
+void dir_get_stats(const struct dir *d, struct dir_stats *st);
+
+void dir_user_clear(struct dir_user *u);
+
+#endif
