@@ -658,6 +658,7 @@ config_load(const char *path, struct config_diag *diag)
 		return NULL;
 	}
 	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->refs = 1;
 	cfg->path = xstrdup(path);
 	ld.cfg = cfg;
 
@@ -687,10 +688,17 @@ config_load(const char *path, struct config_diag *diag)
 	return cfg;
 }
 
+struct config *
+config_ref(struct config *cfg)
+{
+	cfg->refs++;
+	return cfg;
+}
+
 void
 config_free(struct config *cfg)
 {
-	if (cfg == NULL)
+	if (cfg == NULL || --cfg->refs > 0)
 		return;
 	for (size_t k = 0; k < NKEYS; k++) {
 		switch (keys[k].type) {

@@ -69,6 +69,7 @@ struct command {
 
 struct config {
 	char *path;			/* the file this was loaded from */
+	unsigned refs;			/* config_ref() / config_free() */
 
 	struct {
 		char *queue_dir;
@@ -158,6 +159,9 @@ struct config_diag {
  * holds at least one error. diag must be zeroed by the caller.
  */
 struct config *config_load(const char *path, struct config_diag *diag) MUST_USE;
+/* Snapshots are shared by reference (the directory pool keeps the one it was
+ * built from across a reload); config_free() drops one reference. */
+struct config *config_ref(struct config *cfg);
 void config_free(struct config *cfg);
 void config_diag_free(struct config_diag *diag);
 

@@ -1,0 +1,101 @@
+/*
+ * utf8.c - strict UTF-8 decoding and UTF-16LE encoding (see utf8.h).
+ */
+#include "build.h"
+
+#include "common/utf8.h"
+
+size_t
+utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	uint32_t c, min;
+	size_t n;
+
+	if (len == 0)
+		return 0;
+	c = s[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		n = 2, c &= 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, c &= 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4, c &= 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+long
+utf8_chars(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	long count = 0;
+	uint32_t cp;
+	size_t n;
+
+	while (len > 0) {
+		if ((n = utf8_decode(p, len, &cp)) == 0 || cp == 0)
+			return -1;
+		p += n;
+		len -= n;
+		count++;
+	}
+	return count;
+}
+
+size_t
+utf16le_size(size_t len, bool quoted)
+{
+	/* Each UTF-8 byte yields at most one UTF-16 unit (4 bytes -> 2). */
+	return 2 * len + (quoted ? 4 : 0);
+}
+
+static unsigned char *
+put16(unsigned char *o, uint32_t u)
+{
+	o[0] = (unsigned char)(u & 0xff);
+	o[1] = (unsigned char)(u >> 8);
+	return o + 2;
+}
+
+size_t
+utf8_to_utf16le(const char *s, size_t len, bool quoted, unsigned char *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char *o = out;
+	uint32_t cp;
+	size_t n;
+
+	if (quoted)
+		o = put16(o, '"');
+	while (len > 0) {
+		if ((n = utf8_decode(p, len, &cp)) == 0 || cp == 0)
+			return 0;
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			o = put16(o, 0xd800 | (cp >> 10));
+			o = put16(o, 0xdc00 | (cp & 0x3ff));
+		} else {
+			o = put16(o, cp);
+		}
+		p += n;
+		len -= n;
+	}
+	if (quoted)
+		o = put16(o, '"');
+	return (size_t)(o - out);
+}

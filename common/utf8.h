@@ -1,0 +1,33 @@
+/*
+ * utf8.h - strict UTF-8: validation, character counts, UTF-16LE.
+ *
+ * Passwords are taken exactly as the user typed them: no normalisation, no
+ * truncation. "Strict" means what RFC 3629 says: no overlong forms, no
+ * surrogate code points, nothing above U+10FFFF; such input is refused, never
+ * repaired.
+ */
+#ifndef SSPRD_UTF8_H
+#define SSPRD_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decode one code point at s (len bytes available). Returns its length in
+ * bytes (1-4) and sets *cp, or 0 when the bytes there are not valid UTF-8. */
+size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+
+/* Characters (code points) in s, or -1 when s is not valid UTF-8 or holds
+ * a NUL. */
+long utf8_chars(const char *s, size_t len);
+
+/*
+ * Encode s as UTF-16LE into out (surrogate pairs above the BMP), optionally
+ * between double quotes (AD's unicodePwd). out must hold
+ * utf16le_size(len, quoted) bytes. Returns the bytes written, or 0 when s
+ * is not valid UTF-8.
+ */
+size_t utf16le_size(size_t len, bool quoted);
+size_t utf8_to_utf16le(const char *s, size_t len, bool quoted, unsigned char *out);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * dirint.h - what the files of ldap/ share with each other (never included
+ * outside ldap/).
+ *
+ *   session.c  opening one bound, TLS-protected connection (blocking, with
+ *              timeouts; run on a worker thread by pool.c, directly by
+ *              ssprctl test-bind)
+ *   pool.c     the connections, the operation queue, deadlines, failover
+ *   lookup.c   finding a user and their groups
+ *   write.c    password writes and unlocks, AD and OpenLDAP
+ *   errmap.c   the server's answer -> struct dir_result
+ */
+#ifndef SSPRD_DIRINT_H
+#define SSPRD_DIRINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/queue.h>
+
+#include <ldap.h>
+
+#include "config/config.h"
+#include "ldap/dir.h"
+#include "ldap/errmap.h"
+
+/* Operations one connection carries at once (LDAP multiplexes by msgid). */
+#define DIR_MAX_IN_FLIGHT 16
+
+/* What a session needs from the configuration; owned by the pool, copied
+ * from struct config so a reload cannot pull it away from a worker. */
+struct session_cfg {
+	enum dir_type type;
+	char *ca_file;
+	char *tls_cert_file;
+	char *tls_key_file;
+	bool starttls;
+	unsigned timeout;
+	enum bind_kind bind;
+	char *bind_dn;
+	char *bind_password;		/* sodium_malloc()ed */
+	size_t bind_password_len;
+	char *sasl_mech;
+	char *sasl_authz_id;
+};
+
+/* Who a session binds as: the service account (dn == NULL) or a user. */
+struct session_creds {
+	const char *dn;
+	const char *password;
+	size_t len;
+};
+
+/*
+ * One request to the directory, as pool.c carries it. The file that builds a
+ * request gives a class: send() writes it on a bound handle (returning an
+ * LDAP code; *msgid set on success), done() receives the complete answer
+ * (a whole search chain) and fail() is told when no answer will come
+ * (deadline passed, connection lost, pool shut down; res says which).
+ * Exactly one of done()/fail() is called, then destroy(). The pool frees the
+ * op itself.
+ */
+struct dir_op;
+struct dir_op_class {
+	const char *name;
+	int (*send)(struct dir_op *op, LDAP *ld, int *msgid);
+	void (*done)(struct dir_op *op, LDAP *ld, LDAPMessage *answer);
+	void (*fail)(struct dir_op *op, const struct dir_result *res);
+	void (*destroy)(void *priv);
+};
+
+struct dir_op {
+	TAILQ_ENTRY(dir_op) entry;
+	struct dir *dir;
+	const struct dir_op_class *cls;
+	void *priv;
+	enum dir_op_kind kind;
+	bool idempotent;	/* safe to send again after a lost connection */
+	bool sent;
+	int msgid;
+	struct conn *conn;	/* while sent */
+	const struct dir_server_info *server;	/* while sent */
+	struct event *ev_deadline;
+};
+
+/* pool.c: everything the request files need from the pool */
+struct dir_op *dir_op_new(struct dir *d, const struct dir_op_class *cls,
+    void *priv, enum dir_op_kind kind, bool idempotent);
+void dir_op_submit(struct dir_op *op);
+const struct config *dir_config(const struct dir *d);
+enum dir_type dir_type(const struct dir *d);
+/* Bind as a user on a one-off connection, on a worker thread, and with
+ * new_pw also change their password there (OpenLDAP: only the user may
+ * have slapd check an old password). cb gets the mapped outcome. */
+void dir_pool_user_job(struct dir *d, const char *dn, const char *pw,
+    size_t len, const char *new_pw, size_t new_len, dir_done_fn *cb,
+    void *arg);
+
+/* ssprctl test-bind listens to each step; the daemon passes NULL. */
+typedef void session_report_fn(void *arg, const char *step, bool ok,
+    const char *detail);
+
+void session_global_init(void);
+struct session_cfg *session_cfg_new(const struct config *cfg);
+void session_cfg_free(struct session_cfg *sc);
+
+/*
+ * Connect to uri, verify TLS, bind, and (for the service account) read the
+ * root DSE into info. Blocking, bounded by sc->timeout per step. Returns the
+ * bound handle, or NULL with res filled (DIR_UNAVAILABLE for transport and
+ * TLS failures, the mapped reason for a refused bind).
+ */
+LDAP *session_open(const struct session_cfg *sc, const char *uri,
+    const struct session_creds *creds, struct dir_server_info *info,
+    struct dir_result *res, session_report_fn *report, void *arg);
+
+/* On a session bound as the user: RFC 3062 password modify of their own
+ * entry with oldPasswd and the ppolicy control. res holds the outcome. */
+int session_change_own(LDAP *ld, const struct session_cfg *sc,
+    const struct session_creds *creds, const char *new_pw, size_t new_len,
+    struct dir_result *res);
+
+/* The ppolicy response control's error in ctrls, or -1. */
+int session_ppolicy_error(LDAP *ld, LDAPControl **ctrls);
+/* Fill res from a result code, the handle's diagnostic and controls. */
+void session_map_result(LDAP *ld, enum dir_type type, enum dir_op_kind kind,
+    int rc, const char *matched_msg, LDAPControl **ctrls, bool sent,
+    struct dir_result *res);
+
+#endif

@@ -1,0 +1,525 @@
+/*
+ * lookup.c - find a user, their contacts, groups and account state.
+ *
+ * The name goes into [directory] user_filter escaped per RFC 4515 (so
+ * "*)(uid=*" is a name no one has, not a filter), and a search that matches
+ * more than one entry finds no one: ssprd never guesses which account a
+ * request means. Group membership is nested on both kinds of server: AD
+ * evaluates it with the in-chain matching rule (1.2.840.113556.1.4.1941), one
+ * search for allowed_groups and one for admin_groups; on OpenLDAP the
+ * groupOfNames/groupOfUniqueNames that list the user are followed upwards,
+ * breadth first, at most 8 levels. Every search is idempotent, so the pool may
+ * resend it on another connection.
+ */
+#include "build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "config/values.h"
+#include "ldap/dirint.h"
+
+#define NAME_MAX_LEN 256
+#define GROUP_DEPTH 8
+#define IN_CHAIN "1.2.840.113556.1.4.1941"
+#define UF_ACCOUNTDISABLE 0x2
+#define UF_LOCKOUT 0x10
+#define OPENLDAP_ADMIN_LOCK "000001010000Z"
+
+struct lookup;
+typedef void step_fn(struct lookup *lk, LDAP *ld, LDAPMessage *answer);
+
+struct lookup {
+	struct dir *dir;
+	dir_user_fn *cb;
+	void *arg;
+	struct dir_user user;
+	struct dir_result res;
+	/* the search in flight */
+	char *base;
+	int scope;
+	char *filter;
+	char **attrs;
+	int sizelimit;
+	step_fn *step;
+	/* OpenLDAP group walk */
+	struct strlist frontier;
+	struct strlist groups;		/* normalised DNs found so far */
+	int depth;
+	int ad_stage;			/* AD: 0 allowed next, 1 admin next, 2 done */
+};
+
+static void lookup_search(struct lookup *lk, const char *base, int scope,
+    char *filter, const char **attrs, int sizelimit, step_fn *step);
+static void search_strings_free(struct lookup *lk);
+
+static void
+lookup_end(struct lookup *lk)
+{
+	lk->cb(&lk->res, &lk->user, lk->arg);
+	dir_user_clear(&lk->user);
+	search_strings_free(lk);
+	strlist_free(&lk->frontier);
+	strlist_free(&lk->groups);
+	free(lk);
+}
+
+void
+dir_user_clear(struct dir_user *u)
+{
+	free(u->dn);
+	strlist_free(&u->mail);
+	strlist_free(&u->mobile);
+	free(u->questions);
+	memset(u, 0, sizeof(*u));
+}
+
+/* RFC 4515 escaping of one assertion value. */
+static char *
+escape_value(const char *v)
+{
+	struct berval in = { .bv_len = strlen(v), .bv_val = (char *)v }, out;
+	char *copy;
+
+	if (ldap_bv2escaped_filter_value(&in, &out) != 0)
+		fatalx("ldap: out of memory escaping a filter value");
+	copy = xstrdup(out.bv_val);
+	ber_memfree(out.bv_val);
+	return copy;
+}
+
+/* user_filter has exactly one %s (config.c checked). */
+static char *
+user_filter(const char *tmpl, const char *name)
+{
+	const char *pct = strstr(tmpl, "%s");
+	char *esc = escape_value(name), *f;
+
+	f = xasprintf("%.*s%s%s", (int)(pct - tmpl), tmpl, esc, pct + 2);
+	free(esc);
+	return f;
+}
+
+/* --- the search op class -------------------------------------------------- */
+
+static int
+search_send(struct dir_op *op, LDAP *ld, int *msgid)
+{
+	struct lookup *lk = op->priv;
+	struct timeval tv = { .tv_sec = dir_config(lk->dir)->directory.timeout };
+
+	return ldap_search_ext(ld, lk->base, lk->scope, lk->filter, lk->attrs,
+	    0, NULL, NULL, &tv, lk->sizelimit, msgid);
+}
+
+static void
+search_done(struct dir_op *op, LDAP *ld, LDAPMessage *answer)
+{
+	struct lookup *lk = op->priv;
+
+	lk->res.server = op->server ? op->server->uri : NULL;
+	lk->step(lk, ld, answer);
+}
+
+static void
+search_fail(struct dir_op *op, const struct dir_result *res)
+{
+	struct lookup *lk = op->priv;
+
+	lk->res = *res;
+	lk->user.found = false;
+	lookup_end(lk);
+}
+
+static void
+search_destroy(void *priv)
+{
+	/* The lookup outlives each of its searches; only the per-search
+	 * strings go. (lookup_end() frees the lookup itself.) */
+	(void)priv;
+}
+
+static const struct dir_op_class search_class = {
+	.name = "search",
+	.send = search_send,
+	.done = search_done,
+	.fail = search_fail,
+	.destroy = search_destroy,
+};
+
+static void
+search_strings_free(struct lookup *lk)
+{
+	free(lk->base);
+	free(lk->filter);
+	if (lk->attrs != NULL)
+		for (size_t i = 0; lk->attrs[i] != NULL; i++)
+			free(lk->attrs[i]);
+	free(lk->attrs);
+	lk->base = lk->filter = NULL;
+	lk->attrs = NULL;
+}
+
+static void
+lookup_search(struct lookup *lk, const char *base, int scope, char *filter,
+    const char **attrs, int sizelimit, step_fn *step)
+{
+	size_t n = 0;
+
+	search_strings_free(lk);
+	lk->base = xstrdup(base);
+	lk->scope = scope;
+	lk->filter = filter;
+	while (attrs[n] != NULL)
+		n++;
+	lk->attrs = xcalloc(n + 1, sizeof(*lk->attrs));
+	for (size_t i = 0; i < n; i++)
+		lk->attrs[i] = xstrdup(attrs[i]);
+	lk->sizelimit = sizelimit;
+	lk->step = step;
+	dir_op_submit(dir_op_new(lk->dir, &search_class, lk, DIR_OPK_SEARCH, true));
+}
+
+/* The result code of a search chain; res filled when it is not success. */
+static int
+chain_result(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
+{
+	LDAPMessage *r = NULL;
+	char *text = NULL;
+	int err = LDAP_OTHER;
+
+	for (LDAPMessage *m = ldap_first_message(ld, answer); m != NULL;
+	    m = ldap_next_message(ld, m))
+		if (ldap_msgtype(m) == LDAP_RES_SEARCH_RESULT)
+			r = m;
+	if (r == NULL || ldap_parse_result(ld, r, &err, NULL, &text, NULL, NULL,
+	    0) != LDAP_SUCCESS)
+		err = LDAP_OTHER;
+	if (err != LDAP_SUCCESS && err != LDAP_SIZELIMIT_EXCEEDED) {
+		session_map_result(ld, dir_type(lk->dir), DIR_OPK_SEARCH, err,
+		    text, NULL, true, &lk->res);
+	}
+	ldap_memfree(text);
+	return err;
+}
+
+/* --- reading the user entry ---------------------------------------------- */
+
+static void
+values(LDAP *ld, LDAPMessage *e, const char *attr, struct strlist *out)
+{
+	struct berval **v;
+	char *s;
+
+	if (attr == NULL || (v = ldap_get_values_len(ld, e, attr)) == NULL)
+		return;
+	for (size_t i = 0; v[i] != NULL; i++) {
+		s = xstrndup(v[i]->bv_val, v[i]->bv_len);
+		if (strlen(s) == v[i]->bv_len)	/* no NULs smuggled in */
+			strlist_add(out, s);
+		free(s);
+	}
+	ldap_value_free_len(v);
+}
+
+static bool
+value(LDAP *ld, LDAPMessage *e, const char *attr, char *out, size_t size)
+{
+	struct berval **v = ldap_get_values_len(ld, e, attr);
+	bool found = false;
+
+	if (v != NULL && v[0] != NULL && v[0]->bv_len < size) {
+		memcpy(out, v[0]->bv_val, v[0]->bv_len);
+		out[v[0]->bv_len] = '\0';
+		found = true;
+	}
+	ldap_value_free_len(v);
+	return found;
+}
+
+static long long
+value_int(LDAP *ld, LDAPMessage *e, const char *attr, long long dflt)
+{
+	char buf[32], *end;
+	long long v;
+
+	if (!value(ld, e, attr, buf, sizeof(buf)))
+		return dflt;
+	v = strtoll(buf, &end, 10);
+	return *end == '\0' ? v : dflt;
+}
+
+static void
+read_entry(struct lookup *lk, LDAP *ld, LDAPMessage *e)
+{
+	const struct config *cfg = dir_config(lk->dir);
+	struct dir_user *u = &lk->user;
+	char *dn = ldap_get_dn(ld, e);
+	char buf[64];
+
+	u->found = true;
+	u->dn = xstrdup(dn ? dn : "");
+	ldap_memfree(dn);
+	values(ld, e, cfg->email.attribute, &u->mail);
+	values(ld, e, cfg->sms.attribute, &u->mobile);
+	if (cfg->questions.attribute != NULL) {
+		struct strlist q = { 0 };
+
+		values(ld, e, cfg->questions.attribute, &q);
+		if (q.n > 0)
+			u->questions = xstrdup(q.v[0]);
+		strlist_free(&q);
+	}
+	if (cfg->directory.type == DIR_TYPE_AD) {
+		long long uac = value_int(ld, e, "userAccountControl", 0);
+		long long computed = value_int(ld, e,
+		    "msDS-User-Account-Control-Computed", -1);
+
+		u->disabled = (uac & UF_ACCOUNTDISABLE) != 0;
+		u->locked = computed >= 0 ? (computed & UF_LOCKOUT) != 0 :
+		    value_int(ld, e, "lockoutTime", 0) != 0;
+		u->admin = value_int(ld, e, "adminCount", 0) == 1;
+		value(ld, e, "pwdLastSet", u->pwd_changed, sizeof(u->pwd_changed));
+	} else {
+		if (value(ld, e, "pwdAccountLockedTime", buf, sizeof(buf))) {
+			if (strcmp(buf, OPENLDAP_ADMIN_LOCK) == 0)
+				u->disabled = true;
+			else
+				u->locked = true;
+		}
+		value(ld, e, "pwdChangedTime", u->pwd_changed,
+		    sizeof(u->pwd_changed));
+	}
+	u->allowed = cfg->policy.allowed_groups.n == 0;
+}
+
+/* --- group membership ----------------------------------------------------- */
+
+static char *
+normalise_dn(const char *dn)
+{
+	char *out = NULL, *copy;
+
+	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &out,
+	    LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || out == NULL)
+		return xstrdup(dn);
+	copy = xstrdup(out);
+	ldap_memfree(out);
+	return copy;
+}
+
+static bool
+list_has_dn(const struct strlist *normalised, const char *dn)
+{
+	char *n = normalise_dn(dn);
+	bool found = false;
+
+	for (size_t i = 0; i < normalised->n && !found; i++)
+		found = strcasecmp(normalised->v[i], n) == 0;
+	free(n);
+	return found;
+}
+
+static bool
+any_member(const struct strlist *groups, const struct strlist *wanted)
+{
+	for (size_t i = 0; i < wanted->n; i++)
+		if (list_has_dn(groups, wanted->v[i]))
+			return true;
+	return false;
+}
+
+/* (|(memberOf:IN_CHAIN:=G1)(memberOf:IN_CHAIN:=G2)...) */
+static char *
+in_chain_filter(const struct strlist *groups)
+{
+	char *f = xstrdup("(|"), *next, *esc;
+
+	for (size_t i = 0; i < groups->n; i++) {
+		esc = escape_value(groups->v[i]);
+		next = xasprintf("%s(memberOf:" IN_CHAIN ":=%s)", f, esc);
+		free(esc);
+		free(f);
+		f = next;
+	}
+	next = xasprintf("%s)", f);
+	free(f);
+	return next;
+}
+
+static void ad_groups_next(struct lookup *lk);
+
+static void
+ad_member_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
+{
+	int rc = chain_result(lk, ld, answer);
+	bool member = ldap_count_entries(ld, answer) > 0;
+
+	if (rc != LDAP_SUCCESS) {
+		lk->user.found = false;
+		lookup_end(lk);
+		return;
+	}
+	if (lk->ad_stage == 1)
+		lk->user.allowed |= member;
+	else
+		lk->user.admin |= member;
+	ad_groups_next(lk);
+}
+
+/* At most two base searches on the user entry: allowed, then admin. */
+static void
+ad_groups_next(struct lookup *lk)
+{
+	const struct config *cfg = dir_config(lk->dir);
+	static const char *none[] = { "1.1", NULL };
+
+	if (lk->ad_stage == 0) {
+		lk->ad_stage = 1;
+		if (cfg->policy.allowed_groups.n > 0) {
+			lookup_search(lk, lk->user.dn, LDAP_SCOPE_BASE,
+			    in_chain_filter(&cfg->policy.allowed_groups), none, 0,
+			    ad_member_answer);
+			return;
+		}
+	}
+	if (lk->ad_stage == 1) {
+		lk->ad_stage = 2;
+		if (cfg->policy.admin_groups.n > 0 && !lk->user.admin) {
+			lookup_search(lk, lk->user.dn, LDAP_SCOPE_BASE,
+			    in_chain_filter(&cfg->policy.admin_groups), none, 0,
+			    ad_member_answer);
+			return;
+		}
+	}
+	lookup_end(lk);
+}
+
+static void openldap_groups_next(struct lookup *lk);
+
+static void
+openldap_group_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
+{
+	struct strlist next = { 0 };
+
+	if (chain_result(lk, ld, answer) != LDAP_SUCCESS) {
+		lk->user.found = false;
+		lookup_end(lk);
+		return;
+	}
+	for (LDAPMessage *e = ldap_first_entry(ld, answer); e != NULL;
+	    e = ldap_next_entry(ld, e)) {
+		char *dn = ldap_get_dn(ld, e), *n;
+
+		if (dn == NULL)
+			continue;
+		n = normalise_dn(dn);
+		if (!list_has_dn(&lk->groups, n)) {
+			strlist_add(&lk->groups, n);
+			strlist_add(&next, dn);
+		}
+		free(n);
+		ldap_memfree(dn);
+	}
+	strlist_free(&lk->frontier);
+	lk->frontier = next;
+	lk->depth++;
+	openldap_groups_next(lk);
+}
+
+static void
+openldap_groups_next(struct lookup *lk)
+{
+	const struct config *cfg = dir_config(lk->dir);
+	static const char *none[] = { "1.1", NULL };
+	char *f, *next, *esc;
+
+	if (lk->frontier.n == 0 || lk->depth >= GROUP_DEPTH) {
+		const struct dir_user *u = &lk->user;
+
+		lk->user.allowed = u->allowed ||
+		    any_member(&lk->groups, &cfg->policy.allowed_groups);
+		lk->user.admin = any_member(&lk->groups, &cfg->policy.admin_groups);
+		lookup_end(lk);
+		return;
+	}
+	f = xstrdup("(&(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))(|");
+	for (size_t i = 0; i < lk->frontier.n; i++) {
+		esc = escape_value(lk->frontier.v[i]);
+		next = xasprintf("%s(member=%s)(uniqueMember=%s)", f, esc, esc);
+		free(esc);
+		free(f);
+		f = next;
+	}
+	next = xasprintf("%s))", f);
+	free(f);
+	lookup_search(lk, cfg->directory.base_dn, LDAP_SCOPE_SUBTREE, next, none,
+	    0, openldap_group_answer);
+}
+
+static void
+user_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
+{
+	const struct config *cfg = dir_config(lk->dir);
+	int rc = chain_result(lk, ld, answer);
+	int n = ldap_count_entries(ld, answer);
+
+	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+		lookup_end(lk);
+		return;
+	}
+	if (n != 1 || rc == LDAP_SIZELIMIT_EXCEEDED) {
+		if (n > 1 || rc == LDAP_SIZELIMIT_EXCEEDED)
+			log_warnx("ldap: user_filter matches more than one entry "
+			    "for one name; treating it as unknown");
+		lookup_end(lk);
+		return;
+	}
+	read_entry(lk, ld, ldap_first_entry(ld, answer));
+	if (cfg->policy.allowed_groups.n == 0 && cfg->policy.admin_groups.n == 0) {
+		lookup_end(lk);
+	} else if (cfg->directory.type == DIR_TYPE_AD) {
+		ad_groups_next(lk);
+	} else {
+		strlist_add(&lk->frontier, lk->user.dn);
+		openldap_groups_next(lk);
+	}
+}
+
+void
+dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg)
+{
+	const struct config *cfg = dir_config(d);
+	struct lookup *lk = xcalloc(1, sizeof(*lk));
+	const char *attrs[12];
+	size_t n = 0;
+
+	lk->dir = d;
+	lk->cb = cb;
+	lk->arg = arg;
+	if (*name == '\0' || strlen(name) > NAME_MAX_LEN) {
+		lookup_end(lk);		/* no such user, without asking */
+		return;
+	}
+	attrs[n++] = cfg->email.attribute;
+	attrs[n++] = cfg->sms.attribute;
+	if (cfg->questions.attribute != NULL)
+		attrs[n++] = cfg->questions.attribute;
+	if (cfg->directory.type == DIR_TYPE_AD) {
+		attrs[n++] = "userAccountControl";
+		attrs[n++] = "msDS-User-Account-Control-Computed";
+		attrs[n++] = "lockoutTime";
+		attrs[n++] = "adminCount";
+		attrs[n++] = "pwdLastSet";
+	} else {
+		attrs[n++] = "pwdAccountLockedTime";
+		attrs[n++] = "pwdChangedTime";
+	}
+	attrs[n] = NULL;
+	/* Two is enough to know that one name matched more than one entry. */
+	lookup_search(lk, cfg->directory.base_dn, LDAP_SCOPE_SUBTREE,
+	    user_filter(cfg->directory.user_filter, name), attrs, 2, user_answer);
+}

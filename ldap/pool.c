@@ -1,0 +1,834 @@
+/*
+ * pool.c - the directory connections and the operations they carry.
+ *
+ * [directory] connections connections, each bound as the service account to
+ * one server of the uri list. Opening a connection (TCP, TLS, bind, root DSE)
+ * blocks inside libldap, so it runs on a short-lived worker thread
+ * (session_open()); the bound handle then belongs to the event loop, which
+ * sends requests without waiting and reads answers when the socket is
+ * readable (ldap_result() with a zero timeout, until it has nothing more).
+ *
+ * Failover: a connection tries the servers in the configured order, skipping
+ * those in backoff (1 s after a failure, doubling to 30 s). A connection that
+ * ended up on a later server goes back to the first one when it is idle and
+ * the first server is out of backoff (checked every 30 s).
+ *
+ * Guarantees:
+ * - every operation ends exactly once: answered, or DIR_UNAVAILABLE at its
+ *   deadline ([directory] timeout after it was started) or at shutdown;
+ * - an operation waits in the queue while no connection is ready, and a lost
+ *   connection never loses a queued operation;
+ * - an operation that is not idempotent (a password write) is never sent
+ *   twice: when its connection dies after it was sent, it ends with
+ *   maybe_applied set, for the caller to settle by reading the directory;
+ * - an operation that timed out after it was sent is abandoned, and its
+ *   connection, which may be hung, is replaced.
+ */
+#include "build.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "ldap/dirint.h"
+
+#define BACKOFF_MAX 30		/* seconds */
+#define FAILBACK_EVERY 30	/* seconds */
+
+struct server {
+	char *uri;
+	unsigned failures;
+	double next_try;		/* monotonic seconds */
+	struct dir_server_info info;	/* from the last bind */
+	bool info_valid;
+};
+
+/* Shared between the loop and one worker thread; the mutex guards
+ * `abandoned` and the hand-over (see opening_done()). */
+struct opening {
+	pthread_mutex_t mu;
+	bool abandoned;
+	struct event *ev_done;		/* loop side; freed only under mu */
+	struct session_cfg *sc;		/* shared, reference counted */
+	/* in */
+	size_t n;
+	int order[16];			/* server indexes to try, in order */
+	char *uris[16];
+	struct session_creds creds;	/* user bind; password sodium_malloc()ed */
+	char *new_pw;			/* user change: sodium_malloc()ed */
+	size_t new_len;
+	/* out */
+	LDAP *ld;
+	int server;			/* index that worked, or -1 */
+	bool failed[16];		/* servers that refused or timed out */
+	char why[16][256];		/* ... and what they said */
+	struct dir_result res;
+	struct dir_server_info info;
+	/* whom to tell: a connection, or a check_bind callback */
+	struct conn *conn;
+	dir_done_fn *cb;
+	void *cb_arg;
+	struct dir *dir;
+	LIST_ENTRY(opening) checks;	/* outstanding user binds */
+};
+
+enum conn_state { CONN_DOWN, CONN_OPENING, CONN_READY };
+
+struct conn {
+	struct dir *dir;
+	unsigned idx;
+	enum conn_state state;
+	LDAP *ld;
+	int server;
+	struct event *ev_read;
+	struct event *ev_retry;
+	struct opening *job;
+	TAILQ_HEAD(, dir_op) inflight;
+	unsigned n_inflight;
+};
+
+TAILQ_HEAD(opq, dir_op);
+
+struct dir {
+	struct event_base *base;
+	struct config *cfg;
+	struct session_cfg *sc;
+	unsigned sc_refs;		/* held by workers, guarded by refs_mu */
+	pthread_mutex_t refs_mu;
+	struct server *servers;
+	size_t nservers;
+	struct conn *conns;
+	size_t nconns;
+	struct opq queue;
+	unsigned queued;
+	struct event *ev_failback;
+	LIST_HEAD(, opening) checks;	/* user binds in progress */
+	bool closing;
+};
+
+static void conn_schedule(struct conn *c, double delay);
+static void dispatch(struct dir *d);
+
+static double
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct timeval
+tv_of(double s)
+{
+	struct timeval tv;
+
+	if (s < 0)
+		s = 0;
+	tv.tv_sec = (time_t)s;
+	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+const struct config *
+dir_config(const struct dir *d)
+{
+	return d->cfg;
+}
+
+enum dir_type
+dir_type(const struct dir *d)
+{
+	return d->cfg->directory.type;
+}
+
+/* --- session configuration shared with workers -------------------------- */
+
+static struct session_cfg *
+sc_hold(struct dir *d)
+{
+	pthread_mutex_lock(&d->refs_mu);
+	d->sc_refs++;
+	pthread_mutex_unlock(&d->refs_mu);
+	return d->sc;
+}
+
+static void
+sc_release(struct dir *d)
+{
+	bool last;
+
+	pthread_mutex_lock(&d->refs_mu);
+	last = (--d->sc_refs == 0);
+	pthread_mutex_unlock(&d->refs_mu);
+	if (last) {
+		session_cfg_free(d->sc);
+		pthread_mutex_destroy(&d->refs_mu);
+		free(d);
+	}
+}
+
+/* --- operations ---------------------------------------------------------- */
+
+static void
+op_free(struct dir_op *op)
+{
+	if (op->ev_deadline != NULL)
+		event_free(op->ev_deadline);
+	if (op->cls->destroy != NULL)
+		op->cls->destroy(op->priv);
+	free(op);
+}
+
+static void
+op_fail(struct dir_op *op, enum dir_reason reason, bool maybe_applied,
+    const char *detail)
+{
+	struct dir_result res = { .reason = reason };
+
+	res.maybe_applied = maybe_applied;
+	res.server = op->server ? op->server->uri : NULL;
+	snprintf(res.detail, sizeof(res.detail), "%s", detail);
+	op->cls->fail(op, &res);
+	op_free(op);
+}
+
+static void
+conn_forget_op(struct conn *c, struct dir_op *op)
+{
+	TAILQ_REMOVE(&c->inflight, op, entry);
+	c->n_inflight--;
+	op->conn = NULL;
+}
+
+static void conn_break(struct conn *c, const char *why);
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct dir_op *op = arg;
+	struct dir *d = op->dir;
+	struct conn *c = op->conn;
+
+	if (c == NULL) {
+		TAILQ_REMOVE(&d->queue, op, entry);
+		d->queued--;
+		op_fail(op, DIR_UNAVAILABLE, false,
+		    "no directory connection became ready in time");
+		return;
+	}
+	/* Sent and unanswered: abandon it, and do not trust the connection
+	 * any more (a server that accepts and never answers looks so). */
+	ldap_abandon_ext(c->ld, op->msgid, NULL, NULL);
+	conn_forget_op(c, op);
+	log_warnx("ldap: %s: %s got no answer within %u s; replacing the "
+	    "connection", c->dir->servers[c->server].uri, op->cls->name,
+	    d->cfg->directory.timeout);
+	op_fail(op, DIR_UNAVAILABLE, !op->idempotent,
+	    "the directory did not answer in time");
+	conn_break(c, "an operation timed out");
+}
+
+struct dir_op *
+dir_op_new(struct dir *d, const struct dir_op_class *cls, void *priv,
+    enum dir_op_kind kind, bool idempotent)
+{
+	struct dir_op *op = xcalloc(1, sizeof(*op));
+
+	op->dir = d;
+	op->cls = cls;
+	op->priv = priv;
+	op->kind = kind;
+	op->idempotent = idempotent;
+	op->msgid = -1;
+	return op;
+}
+
+void
+dir_op_submit(struct dir_op *op)
+{
+	struct dir *d = op->dir;
+	struct timeval tv = { .tv_sec = d->cfg->directory.timeout };
+
+	if (d->closing) {
+		op_fail(op, DIR_UNAVAILABLE, false, "ssprd is shutting down");
+		return;
+	}
+	op->ev_deadline = evtimer_new(d->base, on_deadline, op);
+	if (op->ev_deadline == NULL || evtimer_add(op->ev_deadline, &tv) != 0)
+		fatalx("ldap: cannot arm an operation deadline");
+	TAILQ_INSERT_TAIL(&d->queue, op, entry);
+	d->queued++;
+	dispatch(d);
+}
+
+/* --- reading answers ----------------------------------------------------- */
+
+static void
+on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval zero = { 0, 0 };
+
+	while (c->state == CONN_READY) {
+		LDAPMessage *msg = NULL;
+		struct dir_op *op;
+		int rc, id;
+
+		rc = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ALL, &zero, &msg);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			conn_break(c, "connection lost");
+			return;
+		}
+		id = ldap_msgid(msg);
+		TAILQ_FOREACH(op, &c->inflight, entry)
+			if (op->msgid == id)
+				break;
+		if (op == NULL) {
+			/* An answer to an abandoned request. */
+			ldap_msgfree(msg);
+			continue;
+		}
+		conn_forget_op(c, op);
+		op->cls->done(op, c->ld, msg);
+		ldap_msgfree(msg);
+		op_free(op);
+	}
+	dispatch(c->dir);
+}
+
+/* --- sending ------------------------------------------------------------- */
+
+static struct conn *
+least_busy(struct dir *d)
+{
+	struct conn *best = NULL;
+
+	for (size_t i = 0; i < d->nconns; i++) {
+		struct conn *c = &d->conns[i];
+
+		if (c->state != CONN_READY || c->n_inflight >= DIR_MAX_IN_FLIGHT)
+			continue;
+		if (best == NULL || c->n_inflight < best->n_inflight)
+			best = c;
+	}
+	return best;
+}
+
+static void
+dispatch(struct dir *d)
+{
+	struct dir_op *op;
+	struct conn *c;
+
+	while ((op = TAILQ_FIRST(&d->queue)) != NULL &&
+	    (c = least_busy(d)) != NULL) {
+		int rc, msgid = -1;
+
+		TAILQ_REMOVE(&d->queue, op, entry);
+		d->queued--;
+		op->server = &d->servers[c->server].info;
+		rc = op->cls->send(op, c->ld, &msgid);
+		if (rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT) {
+			/* Nothing reached the server: the op goes back to the
+			 * head of the queue, the connection is replaced. */
+			op->server = NULL;
+			TAILQ_INSERT_HEAD(&d->queue, op, entry);
+			d->queued++;
+			conn_break(c, "sending failed");
+			continue;
+		}
+		if (rc != LDAP_SUCCESS) {
+			struct dir_result res;
+
+			session_map_result(NULL, d->cfg->directory.type,
+			    op->kind, rc, ldap_err2string(rc), NULL, false, &res);
+			res.server = d->servers[c->server].uri;
+			op->cls->fail(op, &res);
+			op_free(op);
+			continue;
+		}
+		op->sent = true;
+		op->msgid = msgid;
+		op->conn = c;
+		TAILQ_INSERT_TAIL(&c->inflight, op, entry);
+		c->n_inflight++;
+	}
+}
+
+/* --- opening connections on worker threads ------------------------------- */
+
+static void opening_free(struct opening *job);
+
+static void *
+opening_run(void *arg)
+{
+	struct opening *job = arg;
+	bool abandoned;
+
+	job->server = -1;
+	for (size_t i = 0; i < job->n; i++) {
+		job->ld = session_open(job->sc, job->uris[i],
+		    job->creds.dn ? &job->creds : NULL, &job->info, &job->res,
+		    NULL, NULL);
+		if (job->ld != NULL) {
+			job->server = job->order[i];
+			if (job->new_pw != NULL)
+				session_change_own(job->ld, job->sc, &job->creds,
+				    job->new_pw, job->new_len, &job->res);
+			break;
+		}
+		/* A refused bind is the account's problem, not the
+		 * server's: no point trying the next one. */
+		if (job->res.reason != DIR_UNAVAILABLE) {
+			job->server = job->order[i];
+			break;
+		}
+		job->failed[i] = true;
+		snprintf(job->why[i], sizeof(job->why[i]), "%s", job->res.detail);
+	}
+	pthread_mutex_lock(&job->mu);
+	abandoned = job->abandoned;
+	if (!abandoned)
+		event_active(job->ev_done, 0, 0);
+	pthread_mutex_unlock(&job->mu);
+	if (abandoned)
+		opening_free(job);
+	return NULL;
+}
+
+static void
+opening_free(struct opening *job)
+{
+	struct dir *d = job->dir;
+
+	if (job->ld != NULL)
+		ldap_unbind_ext_s(job->ld, NULL, NULL);
+	for (size_t i = 0; i < job->n; i++)
+		free(job->uris[i]);
+	if (job->creds.password != NULL)
+		sodium_free((void *)job->creds.password);
+	if (job->new_pw != NULL)
+		sodium_free(job->new_pw);
+	free((void *)job->creds.dn);
+	pthread_mutex_destroy(&job->mu);
+	free(job);
+	sc_release(d);
+}
+
+/* Loop side gives up on a job: the worker frees it when it returns. */
+static void
+opening_abandon(struct opening *job)
+{
+	pthread_mutex_lock(&job->mu);
+	job->abandoned = true;
+	event_free(job->ev_done);
+	job->ev_done = NULL;
+	pthread_mutex_unlock(&job->mu);
+}
+
+static void on_opened(evutil_socket_t fd, short what, void *arg);
+
+static struct opening *
+opening_start(struct dir *d, struct conn *c)
+{
+	struct opening *job = xcalloc(1, sizeof(*job));
+	double now = now_mono();
+	pthread_attr_t attr;
+	pthread_t tid;
+
+	pthread_mutex_init(&job->mu, NULL);
+	job->dir = d;
+	job->conn = c;
+	job->sc = sc_hold(d);
+	for (size_t i = 0; i < d->nservers && job->n < 16; i++) {
+		if (d->servers[i].next_try > now)
+			continue;
+		job->order[job->n] = (int)i;
+		job->uris[job->n++] = xstrdup(d->servers[i].uri);
+	}
+	job->ev_done = event_new(d->base, -1, 0, on_opened, job);
+	if (job->ev_done == NULL)
+		fatalx("ldap: cannot create an event");
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, opening_run, job) != 0)
+		fatal("ldap: cannot start a connection thread");
+	pthread_attr_destroy(&attr);
+	return job;
+}
+
+static void
+server_failed(struct dir *d, int i, const char *why)
+{
+	struct server *s = &d->servers[i];
+	unsigned backoff;
+
+	s->failures++;
+	backoff = s->failures >= 6 ? BACKOFF_MAX : 1u << (s->failures - 1);
+	if (backoff > BACKOFF_MAX)
+		backoff = BACKOFF_MAX;
+	s->next_try = now_mono() + backoff;
+	log_warnx("ldap: %s unavailable (%s); next try in %u s", s->uri, why,
+	    backoff);
+}
+
+static double
+earliest_retry(struct dir *d)
+{
+	double t = -1, now = now_mono();
+
+	for (size_t i = 0; i < d->nservers; i++)
+		if (t < 0 || d->servers[i].next_try < t)
+			t = d->servers[i].next_try;
+	return t > now ? t - now : 1;
+}
+
+static void
+conn_ready(struct conn *c, LDAP *ld, int server, const struct dir_server_info *info)
+{
+	struct dir *d = c->dir;
+	struct server *s = &d->servers[server];
+	int fd = -1;
+
+	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS || fd < 0) {
+		ldap_unbind_ext_s(ld, NULL, NULL);
+		conn_schedule(c, 1);
+		return;
+	}
+	if (s->failures > 0 || !s->info_valid) {
+		log_info("ldap: connected to %s (%s)", s->uri,
+		    *info->vendor ? info->vendor : "vendor not announced");
+		if (d->cfg->directory.type == DIR_TYPE_AD &&
+		    *info->policy_hints_oid == '\0' &&
+		    d->cfg->directory.enforce_history != HISTORY_NO)
+			log_warnx("ldap: %s offers no policy hints control: "
+			    "password history is not enforced on resets%s", s->uri,
+			    d->cfg->directory.enforce_history == HISTORY_YES ?
+			    ", so resets through it are refused "
+			    "(enforce_history = yes)" : "");
+	}
+	s->failures = 0;
+	s->next_try = 0;
+	s->info = *info;
+	s->info.uri = s->uri;
+	s->info_valid = true;
+	c->ld = ld;
+	c->server = server;
+	c->state = CONN_READY;
+	c->ev_read = event_new(d->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	if (c->ev_read == NULL || event_add(c->ev_read, NULL) != 0)
+		fatalx("ldap: cannot watch a connection");
+	dispatch(d);
+}
+
+static void
+on_opened(evutil_socket_t fd, short what, void *arg)
+{
+	struct opening *job = arg;
+	struct dir *d = job->dir;
+	struct conn *c = job->conn;
+	LDAP *ld = job->ld;
+
+	for (size_t i = 0; i < job->n; i++)
+		if (job->failed[i])
+			server_failed(d, job->order[i], job->why[i]);
+	job->ld = NULL;
+	c->job = NULL;
+	if (ld != NULL) {
+		conn_ready(c, ld, job->server, &job->info);
+	} else {
+		if (job->server >= 0)
+			/* The server refused the service account: say so
+			 * loudly, it will not fix itself. */
+			log_errorx("ldap: %s refused the service account's bind: "
+			    "%s (%s)", d->servers[job->server].uri,
+			    dir_reason_code(job->res.reason), job->res.detail);
+		c->state = CONN_DOWN;
+		conn_schedule(c, job->server >= 0 ? BACKOFF_MAX : earliest_retry(d));
+	}
+	opening_abandon(job);
+	opening_free(job);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state != CONN_DOWN || c->dir->closing)
+		return;
+	c->state = CONN_OPENING;
+	c->job = opening_start(c->dir, c);
+}
+
+static void
+conn_schedule(struct conn *c, double delay)
+{
+	struct timeval tv = tv_of(delay);
+
+	c->state = CONN_DOWN;
+	if (evtimer_add(c->ev_retry, &tv) != 0)
+		fatalx("ldap: cannot schedule a reconnect");
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->ev_read != NULL) {
+		event_free(c->ev_read);
+		c->ev_read = NULL;
+	}
+	if (c->ld != NULL) {
+		ldap_unbind_ext_s(c->ld, NULL, NULL);
+		c->ld = NULL;
+	}
+}
+
+/* The connection is gone or untrusted. Sent idempotent operations go back
+ * to the queue; sent writes end with maybe_applied. */
+static void
+conn_break(struct conn *c, const char *why)
+{
+	struct dir *d = c->dir;
+	struct dir_op *op;
+
+	if (c->state != CONN_READY)
+		return;
+	log_warnx("ldap: %s: %s; %u operation(s) in flight",
+	    d->servers[c->server].uri, why, c->n_inflight);
+	conn_close(c);
+	while ((op = TAILQ_LAST(&c->inflight, opq)) != NULL) {
+		conn_forget_op(c, op);
+		if (op->idempotent) {
+			op->sent = false;
+			op->server = NULL;
+			TAILQ_INSERT_HEAD(&d->queue, op, entry);
+			d->queued++;
+		} else {
+			op_fail(op, DIR_UNAVAILABLE, true,
+			    "the connection was lost before the answer came");
+		}
+	}
+	conn_schedule(c, 0);
+}
+
+/* Connections that failed over go home when the first server is back. */
+static void
+on_failback(evutil_socket_t fd, short what, void *arg)
+{
+	struct dir *d = arg;
+
+	if (d->servers[0].next_try > now_mono())
+		return;
+	for (size_t i = 0; i < d->nconns; i++) {
+		struct conn *c = &d->conns[i];
+
+		if (c->state == CONN_READY && c->server > 0 && c->n_inflight == 0) {
+			log_info("ldap: moving a connection from %s back to %s",
+			    d->servers[c->server].uri, d->servers[0].uri);
+			conn_close(c);
+			conn_schedule(c, 0);
+		}
+	}
+}
+
+/* --- one-off user binds -------------------------------------------------- */
+
+static void
+checks_remove(struct opening *job)
+{
+	LIST_REMOVE(job, checks);
+}
+
+static void
+on_checked(evutil_socket_t fd, short what, void *arg)
+{
+	struct opening *job = arg;
+
+	for (size_t i = 0; i < job->n; i++)
+		if (job->failed[i])
+			server_failed(job->dir, job->order[i], job->why[i]);
+	checks_remove(job);
+	if (job->ld != NULL) {
+		/* Bound: a check succeeded; a change left its outcome in res. */
+		ldap_unbind_ext_s(job->ld, NULL, NULL);
+		job->ld = NULL;
+		if (job->new_pw == NULL)
+			memset(&job->res, 0, sizeof(job->res));
+	}
+	if (job->server >= 0)
+		job->res.server = job->dir->servers[job->server].uri;
+	job->cb(&job->res, job->cb_arg);
+	opening_abandon(job);
+	opening_free(job);
+}
+
+static char *
+secret_dup(const char *s, size_t len)
+{
+	char *copy = sodium_malloc(len + 1);
+
+	if (copy == NULL)
+		fatalx("ldap: out of protected memory");
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	return copy;
+}
+
+void
+dir_pool_user_job(struct dir *d, const char *dn, const char *pw, size_t len,
+    const char *new_pw, size_t new_len, dir_done_fn *cb, void *arg)
+{
+	struct opening *job = xcalloc(1, sizeof(*job));
+	double now = now_mono();
+	pthread_t tid;
+
+	pthread_mutex_init(&job->mu, NULL);
+	job->dir = d;
+	job->cb = cb;
+	job->cb_arg = arg;
+	job->sc = sc_hold(d);
+	job->creds.dn = xstrdup(dn);
+	job->creds.password = secret_dup(pw, len);
+	job->creds.len = len;
+	if (new_pw != NULL) {
+		job->new_pw = secret_dup(new_pw, new_len);
+		job->new_len = new_len;
+	}
+	for (size_t i = 0; i < d->nservers && job->n < 16; i++) {
+		if (d->servers[i].next_try > now && i + 1 < d->nservers)
+			continue;
+		job->order[job->n] = (int)i;
+		job->uris[job->n++] = xstrdup(d->servers[i].uri);
+	}
+	job->ev_done = event_new(d->base, -1, 0, on_checked, job);
+	if (job->ev_done == NULL)
+		fatalx("ldap: cannot create an event");
+	LIST_INSERT_HEAD(&d->checks, job, checks);
+	if (pthread_create(&tid, NULL, opening_run, job) != 0)
+		fatal("ldap: cannot start a bind thread");
+	pthread_detach(tid);
+}
+
+/* --- the pool ------------------------------------------------------------ */
+
+static bool initialised;
+
+void
+dir_init(void)
+{
+	session_global_init();
+	/* Workers wake the loop with event_active(): the base must have
+	 * locks, so this comes before event_base_new(). */
+	if (evthread_use_pthreads() != 0)
+		fatalx("ldap: libevent has no thread support");
+	initialised = true;
+}
+
+struct dir *
+dir_new(struct event_base *base, struct config *cfg)
+{
+	struct timeval every = { .tv_sec = FAILBACK_EVERY };
+	struct dir *d = xcalloc(1, sizeof(*d));
+
+	if (!initialised)
+		fatalx("ldap: dir_init() was not called before the event base");
+
+	d->base = base;
+	d->cfg = config_ref(cfg);
+	d->sc = session_cfg_new(cfg);
+	d->sc_refs = 1;
+	pthread_mutex_init(&d->refs_mu, NULL);
+	TAILQ_INIT(&d->queue);
+	LIST_INIT(&d->checks);
+	d->nservers = cfg->directory.uris.n;
+	d->servers = xcalloc(d->nservers, sizeof(*d->servers));
+	for (size_t i = 0; i < d->nservers; i++)
+		d->servers[i].uri = xstrdup(cfg->directory.uris.v[i]);
+	d->nconns = cfg->directory.connections;
+	d->conns = xcalloc(d->nconns, sizeof(*d->conns));
+	for (size_t i = 0; i < d->nconns; i++) {
+		struct conn *c = &d->conns[i];
+
+		c->dir = d;
+		c->idx = (unsigned)i;
+		c->server = -1;
+		TAILQ_INIT(&c->inflight);
+		c->ev_retry = evtimer_new(base, on_retry, c);
+		if (c->ev_retry == NULL)
+			fatalx("ldap: cannot create a timer");
+		conn_schedule(c, 0);
+	}
+	d->ev_failback = event_new(base, -1, EV_PERSIST, on_failback, d);
+	if (d->ev_failback == NULL || event_add(d->ev_failback, &every) != 0)
+		fatalx("ldap: cannot create a timer");
+	return d;
+}
+
+void
+dir_free(struct dir *d)
+{
+	struct opening *job;
+	struct dir_op *op;
+
+	if (d == NULL)
+		return;
+	d->closing = true;
+	while ((job = LIST_FIRST(&d->checks)) != NULL) {
+		struct dir_result res = { .reason = DIR_UNAVAILABLE };
+
+		snprintf(res.detail, sizeof(res.detail), "ssprd is shutting down");
+		checks_remove(job);
+		job->cb(&res, job->cb_arg);
+		opening_abandon(job);	/* its worker frees it */
+	}
+	while ((op = TAILQ_FIRST(&d->queue)) != NULL) {
+		TAILQ_REMOVE(&d->queue, op, entry);
+		d->queued--;
+		op_fail(op, DIR_UNAVAILABLE, false, "ssprd is shutting down");
+	}
+	for (size_t i = 0; i < d->nconns; i++) {
+		struct conn *c = &d->conns[i];
+
+		while ((op = TAILQ_FIRST(&c->inflight)) != NULL) {
+			conn_forget_op(c, op);
+			op_fail(op, DIR_UNAVAILABLE, !op->idempotent,
+			    "ssprd is shutting down");
+		}
+		conn_close(c);
+		if (c->job != NULL)
+			opening_abandon(c->job);	/* its worker frees it */
+		event_free(c->ev_retry);
+	}
+	event_free(d->ev_failback);
+	for (size_t i = 0; i < d->nservers; i++)
+		free(d->servers[i].uri);
+	free(d->servers);
+	free(d->conns);
+	config_free(d->cfg);
+	d->cfg = NULL;
+	sc_release(d);		/* frees d once no worker holds it */
+}
+
+void
+dir_get_stats(const struct dir *d, struct dir_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->connections = (unsigned)d->nconns;
+	st->queued = d->queued;
+	for (size_t i = 0; i < d->nconns; i++) {
+		if (d->conns[i].state == CONN_READY)
+			st->ready++;
+		st->in_flight += d->conns[i].n_inflight;
+	}
+}

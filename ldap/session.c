@@ -1,0 +1,482 @@
+/*
+ * session.c - open one bound, TLS-protected connection to one server.
+ *
+ * This is the only blocking part of ldap/: libldap's TLS handshake and SASL
+ * exchanges cannot be driven from an event loop, so the pool runs
+ * session_open() on a worker thread and hands the bound handle to the loop
+ * afterwards; ssprctl test-bind calls it directly. Every step is bounded by
+ * [directory] timeout (LDAP_OPT_NETWORK_TIMEOUT for the TCP connect,
+ * LDAP_OPT_TIMEOUT for each request).
+ *
+ * Guarantees: certificates are always verified (LDAP_OPT_X_TLS_DEMAND, host
+ * name included, TLS 1.2 at least) against ca_file or the system store; the
+ * user's ldap.conf and ~/.ldaprc are ignored (LDAPNOINIT), so nothing outside
+ * ssprd.ini changes how ssprd trusts a server; no password is sent before
+ * TLS is up, except over ldapi:// (a local socket).
+ */
+#include "build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lber.h>
+#include <ldap.h>
+#include <sasl/sasl.h>
+#include <sodium.h>
+
+#include "common/xalloc.h"
+#include "ldap/dirint.h"
+
+#define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
+#define OID_POLICY_HINTS "1.2.840.113556.1.4.2239"
+#define OID_POLICY_HINTS_DEPRECATED "1.2.840.113556.1.4.2066"
+#define OID_AD_CAPABILITY "1.2.840.113556.1.4.800"
+
+void
+session_global_init(void)
+{
+	/* Before libldap reads its configuration files for the first time. */
+	setenv("LDAPNOINIT", "1", 1);
+}
+
+struct session_cfg *
+session_cfg_new(const struct config *cfg)
+{
+	struct session_cfg *sc = xcalloc(1, sizeof(*sc));
+	const typeof(cfg->directory) *c = &cfg->directory;
+
+	sc->type = c->type;
+	sc->ca_file = xstrdup(c->ca_file ? c->ca_file : SYSTEM_CA_FILE);
+	sc->tls_cert_file = c->tls_cert_file ? xstrdup(c->tls_cert_file) : NULL;
+	sc->tls_key_file = c->tls_key_file ? xstrdup(c->tls_key_file) : NULL;
+	sc->starttls = c->starttls;
+	sc->timeout = c->timeout;
+	sc->bind = c->bind;
+	sc->bind_dn = c->bind_dn ? xstrdup(c->bind_dn) : NULL;
+	if (c->bind_password != NULL) {
+		sc->bind_password = sodium_malloc(c->bind_password_len + 1);
+		if (sc->bind_password == NULL)
+			abort();
+		memcpy(sc->bind_password, c->bind_password,
+		    c->bind_password_len + 1);
+		sc->bind_password_len = c->bind_password_len;
+	}
+	sc->sasl_mech = c->sasl_mech ? xstrdup(c->sasl_mech) : NULL;
+	sc->sasl_authz_id = c->sasl_authz_id ? xstrdup(c->sasl_authz_id) : NULL;
+	if (c->sasl_keytab != NULL)
+		setenv("KRB5_CLIENT_KTNAME", c->sasl_keytab, 1);
+	return sc;
+}
+
+void
+session_cfg_free(struct session_cfg *sc)
+{
+	if (sc == NULL)
+		return;
+	free(sc->ca_file);
+	free(sc->tls_cert_file);
+	free(sc->tls_key_file);
+	free(sc->bind_dn);
+	if (sc->bind_password != NULL)
+		sodium_free(sc->bind_password);
+	free(sc->sasl_mech);
+	free(sc->sasl_authz_id);
+	free(sc);
+}
+
+int
+session_ppolicy_error(LDAP *ld, LDAPControl **ctrls)
+{
+	LDAPControl *c;
+	LDAPPasswordPolicyError err = PP_noError;
+	ber_int_t expire = -1, grace = -1;
+
+	if (ctrls == NULL)
+		return -1;
+	c = ldap_control_find(LDAP_CONTROL_PASSWORDPOLICYRESPONSE, ctrls, NULL);
+	if (c == NULL)
+		return -1;
+	if (ldap_parse_passwordpolicy_control(ld, c, &expire, &grace, &err) !=
+	    LDAP_SUCCESS || err == PP_noError)
+		return -1;
+	return (int)err;
+}
+
+void
+session_map_result(LDAP *ld, enum dir_type type, enum dir_op_kind kind, int rc,
+    const char *msg, LDAPControl **ctrls, bool sent, struct dir_result *res)
+{
+	struct dir_answer a = {
+		.type = type, .kind = kind, .ldap_rc = rc, .message = msg,
+		.ppolicy_error = session_ppolicy_error(ld, ctrls), .sent = sent,
+	};
+	char *diag = NULL;
+
+	if ((msg == NULL || *msg == '\0') && ld != NULL &&
+	    ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag) ==
+	    LDAP_OPT_SUCCESS && diag != NULL)
+		a.message = diag;
+	dir_errmap(&a, res);
+	ldap_memfree(diag);
+}
+
+static void
+report(session_report_fn *fn, void *arg, const char *step, bool ok,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+report(session_report_fn *fn, void *arg, const char *step, bool ok,
+    const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (fn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fn(arg, step, ok, buf);
+}
+
+/* Options every handle gets, before it connects. */
+static int
+set_options(LDAP *ld, const struct session_cfg *sc)
+{
+	struct timeval tv = { .tv_sec = sc->timeout };
+	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND;
+	int tls12 = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, zero = 0;
+	int idle = 30, probes = 3, interval = 10;
+
+	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) ||
+	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) ||
+	    ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) ||
+	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) ||
+	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) ||
+	    ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &idle) ||
+	    ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_PROBES, &probes) ||
+	    ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_INTERVAL, &interval) ||
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) ||
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls12) ||
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, sc->ca_file))
+		return -1;
+	if (sc->tls_cert_file != NULL &&
+	    (ldap_set_option(ld, LDAP_OPT_X_TLS_CERTFILE, sc->tls_cert_file) ||
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_KEYFILE, sc->tls_key_file)))
+		return -1;
+	/* A fresh TLS context for this handle, with exactly these options. */
+	if (ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero))
+		return -1;
+	return 0;
+}
+
+struct sasl_defaults {
+	const char *authcid;
+	const char *password;
+	const char *authzid;
+};
+
+static int
+sasl_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
+{
+	struct sasl_defaults *d = defaults;
+	sasl_interact_t *it;
+
+	for (it = in; it->id != SASL_CB_LIST_END; it++) {
+		const char *v = NULL;
+
+		switch (it->id) {
+		case SASL_CB_AUTHNAME:
+			v = d->authcid;
+			break;
+		case SASL_CB_PASS:
+			v = d->password;
+			break;
+		case SASL_CB_USER:
+			v = d->authzid;
+			break;
+		default:
+			v = it->defresult;
+			break;
+		}
+		it->result = v ? v : "";
+		it->len = (unsigned)strlen(it->result);
+	}
+	return LDAP_SUCCESS;
+}
+
+static bool
+is_ldapi(const char *uri)
+{
+	return strncmp(uri, "ldapi:", 6) == 0;
+}
+
+/* Simple bind, asynchronous under the hood so the ppolicy response control
+ * comes back with the answer (it says "locked" where the code says only
+ * "invalid credentials"). */
+static int
+bind_simple(LDAP *ld, const struct session_cfg *sc, const char *dn,
+    const char *pw, size_t len, struct dir_result *res)
+{
+	struct berval cred = { .bv_len = len, .bv_val = (char *)pw };
+	struct timeval tv = { .tv_sec = sc->timeout };
+	LDAPControl ppreq = { .ldctl_oid = LDAP_CONTROL_PASSWORDPOLICYREQUEST };
+	LDAPControl *ctrls[] = { &ppreq, NULL };
+	LDAPControl **sctrls = NULL;
+	LDAPMessage *msg = NULL;
+	char *text = NULL;
+	int msgid, rc, err = LDAP_OTHER;
+
+	rc = ldap_sasl_bind(ld, dn, LDAP_SASL_SIMPLE, &cred,
+	    sc->type == DIR_TYPE_OPENLDAP ? ctrls : NULL, NULL, &msgid);
+	if (rc != LDAP_SUCCESS) {
+		session_map_result(ld, sc->type, DIR_OPK_BIND, rc, NULL, NULL,
+		    false, res);
+		return rc;
+	}
+	rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &msg);
+	if (rc <= 0) {
+		rc = rc == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN;
+		session_map_result(ld, sc->type, DIR_OPK_BIND, rc, NULL, NULL,
+		    true, res);
+		ldap_msgfree(msg);
+		return rc;
+	}
+	rc = ldap_parse_result(ld, msg, &err, NULL, &text, NULL, &sctrls, 1);
+	if (rc == LDAP_SUCCESS)
+		rc = err;
+	session_map_result(ld, sc->type, DIR_OPK_BIND, rc, text, sctrls, true,
+	    res);
+	ldap_memfree(text);
+	ldap_controls_free(sctrls);
+	return rc;
+}
+
+static int
+bind_service(LDAP *ld, const struct session_cfg *sc, const char *uri,
+    struct dir_result *res)
+{
+	struct sasl_defaults defs;
+	int rc;
+
+	if (sc->bind == BIND_SIMPLE)
+		return bind_simple(ld, sc, sc->bind_dn, sc->bind_password,
+		    sc->bind_password_len, res);
+
+	defs.authcid = sc->bind_dn;
+	defs.password = sc->bind_password;
+	defs.authzid = sc->sasl_authz_id;
+	/* Over TLS, no SASL security layer on top (AD refuses one inside
+	 * LDAPS); over ldapi:// the socket is local. */
+	if (!is_ldapi(uri))
+		ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS, "maxssf=0");
+	rc = ldap_sasl_interactive_bind_s(ld, NULL, sc->sasl_mech, NULL, NULL,
+	    LDAP_SASL_QUIET, sasl_interact, &defs);
+	session_map_result(ld, sc->type, DIR_OPK_BIND, rc, NULL, NULL, true, res);
+	return rc;
+}
+
+static bool
+has_value(struct berval **vals, const char *v)
+{
+	for (size_t i = 0; vals != NULL && vals[i] != NULL; i++)
+		if (vals[i]->bv_len == strlen(v) &&
+		    memcmp(vals[i]->bv_val, v, vals[i]->bv_len) == 0)
+			return true;
+	return false;
+}
+
+static void
+first_value(LDAP *ld, LDAPMessage *e, const char *attr, char *out, size_t size)
+{
+	struct berval **v = ldap_get_values_len(ld, e, attr);
+
+	if (v != NULL && v[0] != NULL)
+		snprintf(out, size, "%.*s", (int)v[0]->bv_len, v[0]->bv_val);
+	ldap_value_free_len(v);
+}
+
+static int
+read_root_dse(LDAP *ld, const struct session_cfg *sc, struct dir_server_info *info,
+    struct dir_result *res)
+{
+	char *attrs[] = { "supportedControl", "supportedExtension",
+	    "supportedCapabilities", "vendorName", "vendorVersion", NULL };
+	struct timeval tv = { .tv_sec = sc->timeout };
+	struct berval **ctl, **ext, **cap;
+	LDAPMessage *msg = NULL, *e;
+	char name[64] = "", version[64] = "";
+	int rc;
+
+	rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, &tv, 1, &msg);
+	if (rc != LDAP_SUCCESS || (e = ldap_first_entry(ld, msg)) == NULL) {
+		session_map_result(ld, sc->type, DIR_OPK_SEARCH,
+		    rc == LDAP_SUCCESS ? LDAP_NO_SUCH_OBJECT : rc, NULL, NULL,
+		    true, res);
+		ldap_msgfree(msg);
+		return -1;
+	}
+	ctl = ldap_get_values_len(ld, e, "supportedControl");
+	ext = ldap_get_values_len(ld, e, "supportedExtension");
+	cap = ldap_get_values_len(ld, e, "supportedCapabilities");
+	if (has_value(ctl, OID_POLICY_HINTS))
+		snprintf(info->policy_hints_oid, sizeof(info->policy_hints_oid),
+		    "%s", OID_POLICY_HINTS);
+	else if (has_value(ctl, OID_POLICY_HINTS_DEPRECATED))
+		snprintf(info->policy_hints_oid, sizeof(info->policy_hints_oid),
+		    "%s", OID_POLICY_HINTS_DEPRECATED);
+	info->ppolicy = has_value(ctl, LDAP_CONTROL_PASSWORDPOLICYREQUEST);
+	info->passwd_exop = has_value(ext, LDAP_EXOP_MODIFY_PASSWD);
+	first_value(ld, e, "vendorName", name, sizeof(name));
+	first_value(ld, e, "vendorVersion", version, sizeof(version));
+	if (*name == '\0' && has_value(cap, OID_AD_CAPABILITY))
+		snprintf(name, sizeof(name), "Active Directory");
+	snprintf(info->vendor, sizeof(info->vendor), "%s%s%s", name,
+	    *version ? " " : "", version);
+	ldap_value_free_len(ctl);
+	ldap_value_free_len(ext);
+	ldap_value_free_len(cap);
+	ldap_msgfree(msg);
+	return 0;
+}
+
+static void
+fail_transport(LDAP *ld, const struct session_cfg *sc, int rc,
+    struct dir_result *res)
+{
+	session_map_result(ld, sc->type, DIR_OPK_SEARCH, rc, NULL, NULL, false,
+	    res);
+	/* Whatever the code, a connection that could not be set up means the
+	 * directory is unavailable to us; the detail says why. */
+	res->reason = DIR_UNAVAILABLE;
+	res->violations = 0;
+}
+
+LDAP *
+session_open(const struct session_cfg *sc, const char *uri,
+    const struct session_creds *creds, struct dir_server_info *info,
+    struct dir_result *res, session_report_fn *rep, void *arg)
+{
+	LDAP *ld = NULL;
+	bool service = (creds == NULL || creds->dn == NULL);
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->server = uri;
+	if ((rc = ldap_initialize(&ld, uri)) != LDAP_SUCCESS) {
+		fail_transport(NULL, sc, rc, res);
+		report(rep, arg, "initialise", false, "%s", res->detail);
+		return NULL;
+	}
+	if (set_options(ld, sc) != 0) {
+		fail_transport(ld, sc, LDAP_LOCAL_ERROR, res);
+		res->reason = DIR_INTERNAL;
+		snprintf(res->detail, sizeof(res->detail),
+		    "cannot set up TLS options (CA file %s)", sc->ca_file);
+		report(rep, arg, "tls-setup", false, "%s", res->detail);
+		goto fail;
+	}
+	/* ldap_connect() does TCP and, for ldaps://, the TLS handshake. */
+	if ((rc = ldap_connect(ld)) != LDAP_SUCCESS) {
+		fail_transport(ld, sc, rc, res);
+		report(rep, arg, "connect", false, "%s", res->detail);
+		goto fail;
+	}
+	if (strncmp(uri, "ldap:", 5) == 0) {
+		if (!sc->starttls) {
+			/* config.c refuses this; never send a password in clear */
+			fail_transport(ld, sc, LDAP_CONFIDENTIALITY_REQUIRED, res);
+			res->reason = DIR_INTERNAL;
+			report(rep, arg, "starttls", false, "ldap:// without StartTLS");
+			goto fail;
+		}
+		if ((rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
+			fail_transport(ld, sc, rc, res);
+			report(rep, arg, "starttls", false, "%s", res->detail);
+			goto fail;
+		}
+		report(rep, arg, "starttls", true, "TLS established");
+	} else {
+		report(rep, arg, "connect", true, "%s",
+		    is_ldapi(uri) ? "local socket" : "TCP and TLS established, "
+		    "certificate verified");
+	}
+
+	if (service)
+		rc = bind_service(ld, sc, uri, res);
+	else
+		rc = bind_simple(ld, sc, creds->dn, creds->password, creds->len,
+		    res);
+	if (rc != LDAP_SUCCESS) {
+		report(rep, arg, "bind", false, "%s (%s)",
+		    dir_reason_code(res->reason), res->detail);
+		goto fail;
+	}
+	report(rep, arg, "bind", true, "bound as %s",
+	    service ? (sc->bind == BIND_SIMPLE ? sc->bind_dn : sc->sasl_mech) :
+	    creds->dn);
+
+	if (service && info != NULL) {
+		memset(info, 0, sizeof(*info));
+		info->uri = uri;
+		if (read_root_dse(ld, sc, info, res) != 0) {
+			report(rep, arg, "root-dse", false, "%s", res->detail);
+			goto fail;
+		}
+		report(rep, arg, "root-dse", true,
+		    "vendor \"%s\"; policy hints control %s; ppolicy control %s; "
+		    "password modify %s", info->vendor,
+		    *info->policy_hints_oid ? info->policy_hints_oid : "not offered",
+		    info->ppolicy ? "offered" : "not offered",
+		    info->passwd_exop ? "offered" : "not offered");
+	}
+	memset(res, 0, sizeof(*res));
+	res->server = uri;
+	return ld;
+fail:
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return NULL;
+}
+
+int
+session_change_own(LDAP *ld, const struct session_cfg *sc,
+    const struct session_creds *creds, const char *new_pw, size_t new_len,
+    struct dir_result *res)
+{
+	struct berval user = { strlen(creds->dn), (char *)creds->dn };
+	struct berval oldpw = { creds->len, (char *)creds->password };
+	struct berval newpw = { new_len, (char *)new_pw };
+	struct timeval tv = { .tv_sec = sc->timeout };
+	LDAPControl ppreq = { .ldctl_oid = LDAP_CONTROL_PASSWORDPOLICYREQUEST };
+	LDAPControl *ctrls[] = { &ppreq, NULL };
+	LDAPControl **sctrls = NULL;
+	LDAPMessage *msg = NULL;
+	char *text = NULL;
+	int msgid, rc, err = LDAP_OTHER;
+
+	rc = ldap_passwd(ld, &user, &oldpw, &newpw, ctrls, NULL, &msgid);
+	if (rc != LDAP_SUCCESS) {
+		session_map_result(NULL, sc->type, DIR_OPK_CHANGE, rc,
+		    ldap_err2string(rc), NULL, false, res);
+		return rc;
+	}
+	rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &msg);
+	if (rc <= 0) {
+		rc = rc == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN;
+		session_map_result(NULL, sc->type, DIR_OPK_CHANGE, rc,
+		    ldap_err2string(rc), NULL, true, res);
+		ldap_msgfree(msg);
+		return rc;
+	}
+	rc = ldap_parse_result(ld, msg, &err, NULL, &text, NULL, &sctrls, 1);
+	if (rc == LDAP_SUCCESS)
+		rc = err;
+	session_map_result(ld, sc->type, DIR_OPK_CHANGE, rc, text, sctrls, true,
+	    res);
+	ldap_memfree(text);
+	ldap_controls_free(sctrls);
+	return rc;
+}
