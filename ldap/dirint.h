@@ -75,6 +75,7 @@ struct dir_op {
 	void *priv;
 	enum dir_op_kind kind;
 	bool idempotent;	/* safe to send again after a lost connection */
+	const char *serial;	/* ops with equal keys (a DN) go one at a time */
 	bool sent;
 	int msgid;
 	struct conn *conn;	/* while sent */

@@ -22,13 +22,17 @@
  *   twice: when its connection dies after it was sent, it ends with
  *   maybe_applied set, for the caller to settle by reading the directory;
  * - an operation that timed out after it was sent is abandoned, and its
- *   connection, which may be hung, is replaced.
+ *   connection, which may be hung, is replaced;
+ * - writes to one entry are sent one at a time, in the order they were
+ *   started (servers race on concurrent writes to one entry: slapd's
+ *   ppolicy history, for one, answers "Type or value exists").
  */
 #include "build.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -324,14 +328,49 @@ least_busy(struct dir *d)
 	return best;
 }
 
+/* Is an operation with this serial key in flight? */
+static bool
+serial_busy(const struct dir *d, const char *key)
+{
+	const struct dir_op *op;
+
+	for (size_t i = 0; i < d->nconns; i++)
+		TAILQ_FOREACH(op, &d->conns[i].inflight, entry)
+			if (op->serial != NULL && strcasecmp(op->serial, key) == 0)
+				return true;
+	return false;
+}
+
+/* The first queued operation that may go now. */
+static struct dir_op *
+next_sendable(const struct dir *d)
+{
+	struct dir_op *op, *prev;
+
+	TAILQ_FOREACH(op, &d->queue, entry) {
+		if (op->serial == NULL)
+			return op;
+		if (serial_busy(d, op->serial))
+			continue;
+		/* ...and no earlier queued op for the same entry */
+		for (prev = TAILQ_PREV(op, opq, entry); prev != NULL;
+		    prev = TAILQ_PREV(prev, opq, entry))
+			if (prev->serial != NULL &&
+			    strcasecmp(prev->serial, op->serial) == 0)
+				break;
+		if (prev == NULL)
+			return op;
+	}
+	return NULL;
+}
+
 static void
 dispatch(struct dir *d)
 {
 	struct dir_op *op;
 	struct conn *c;
 
-	while ((op = TAILQ_FIRST(&d->queue)) != NULL &&
-	    (c = least_busy(d)) != NULL) {
+	while ((c = least_busy(d)) != NULL && (op = next_sendable(d)) != NULL) {
 		int rc, msgid = -1;
 
 		TAILQ_REMOVE(&d->queue, op, entry);

@@ -250,10 +250,13 @@ static void
 submit(struct dir *d, struct write *w)
 {
 	bool unlock = (w->kind == W_UNLOCK);
+	struct dir_op *op;
 
 	w->dir = d;
-	dir_op_submit(dir_op_new(d, unlock ? &unlock_class : &write_class, w,
-	    w->kind == W_CHANGE ? DIR_OPK_CHANGE : DIR_OPK_RESET, unlock));
+	op = dir_op_new(d, unlock ? &unlock_class : &write_class, w,
+	    w->kind == W_CHANGE ? DIR_OPK_CHANGE : DIR_OPK_RESET, unlock);
+	op->serial = w->dn;	/* one write per entry at a time */
+	dir_op_submit(op);
 }
 
 void

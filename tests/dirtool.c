@@ -6,8 +6,8 @@
  *   dirtool -c FILE change DN         old password, then new, on stdin lines
  *   dirtool -c FILE unlock DN
  *   dirtool -c FILE check DN          password on stdin
- *   dirtool -c FILE repeat N reset DN   N resets in flight at once (stdin:
- *                                     one password per line)
+ *   dirtool -c FILE batch-reset -     resets all in flight at once; stdin:
+ *                                     lines "DN<TAB>password"
  *
  * Runs the operation through the real pool, on a real event loop, exactly as
  * the daemon does, and prints one line per outcome:
@@ -125,6 +125,20 @@ start(struct dir *d, const char *cmd, const char *arg)
 		dir_change_password(d, arg, old, old_len, pw, len, on_done, NULL);
 		sodium_free(old);
 		sodium_free(pw);
+	} else if (strcmp(cmd, "batch-reset") == 0) {
+		char line[2048], *tab;
+
+		pending--;
+		while (fgets(line, sizeof(line), stdin) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			if ((tab = strchr(line, '\t')) == NULL)
+				continue;
+			*tab = '\0';
+			pending++;
+			dir_reset_password(d, line, tab + 1, strlen(tab + 1),
+			    on_done, NULL);
+		}
+		sodium_memzero(line, sizeof(line));
 	} else if (strcmp(cmd, "unlock") == 0) {
 		dir_unlock(d, arg, on_done, NULL);
 	} else if (strcmp(cmd, "check") == 0) {
@@ -144,7 +158,6 @@ main(int argc, char **argv)
 	struct config *cfg;
 	const char *path = NULL;
 	struct dir *d;
-	long repeat = 1;
 	int ch;
 
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
@@ -154,13 +167,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc >= 2 && strcmp(argv[0], "repeat") == 0) {
-		repeat = strtol(argv[1], NULL, 10);
-		argc -= 2;
-		argv += 2;
-	}
-	if (path == NULL || argc != 2 || repeat < 1) {
-		fprintf(stderr, "usage: dirtool -c FILE [repeat N] COMMAND ARG\n");
+	if (path == NULL || argc != 2) {
+		fprintf(stderr, "usage: dirtool -c FILE COMMAND ARG\n");
 		return 2;
 	}
 	log_init(getenv("DIRTOOL_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARNING);
@@ -177,9 +185,9 @@ main(int argc, char **argv)
 	dir_init();
 	base = event_base_new();
 	d = dir_new(base, cfg);
-	for (long i = 0; i < repeat; i++)
-		start(d, argv[0], argv[1]);
-	event_base_dispatch(base);
+	start(d, argv[0], argv[1]);
+	if (pending > 0)
+		event_base_dispatch(base);
 	fflush(stdout);
 	dir_free(d);
 	config_free(cfg);

@@ -56,3 +56,42 @@ log_has() {
 : "${SSPRD:=$SRCDIR/ssprd}"
 : "${SSPRCTL:=$SRCDIR/ssprctl}"
 : "${FIXTURES:=$SRCDIR/tests/fixtures}"
+
+# write_ini FILE TYPE URIS [EXTRA-DIRECTORY-LINES [EXTRA-SECTIONS]]: an
+# ssprd.ini for a fixture whose env is loaded (BASE_DN, SVC_DN,
+# SVC_PASSWORD_FILE, CA_FILE). Notifier commands are /bin/true.
+write_ini() {
+	cat >"$1" <<INI
+[daemon]
+metrics =
+[directory]
+type = $2
+uri = $3
+base_dn = $BASE_DN
+bind_dn = $SVC_DN
+bind_password_file = $SVC_PASSWORD_FILE
+ca_file = $CA_FILE
+timeout = ${DIR_TIMEOUT:-5}
+${4:-}
+[email]
+command = /bin/true
+${5:-}
+INI
+}
+
+# field LINE KEY: the value of KEY=... in a dirtool output line.
+field() {
+	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# expect_field DESCRIPTION LINE KEY VALUE: one TAP result.
+expect_field() {
+	local got
+	got=$(field "$2" "$3")
+	if [ "$got" = "$4" ]; then
+		ok "$1"
+	else
+		not_ok "$1 (want $3=$4, got '$got')"
+		echo "# $2"
+	fi
+}
