@@ -512,6 +512,9 @@ server_failed(struct dir *d, int i, const char *why)
 	struct server *s = &d->servers[i];
 	unsigned backoff;
 
+	/* Several connections find a server down at once: one failure. */
+	if (s->next_try > now_mono())
+		return;
 	s->failures++;
 	backoff = s->failures >= 6 ? BACKOFF_MAX : 1u << (s->failures - 1);
 	if (backoff > BACKOFF_MAX)

@@ -143,6 +143,43 @@ check "...in order: each user binds with their last new password" bash -c '
 			</dev/null >/dev/null 2>&1 || exit 1
 	done'
 
+# --- other transports and binds -----------------------------------------------------
+write_ini "$tmp/starttls.ini" openldap "$LDAP_URI" "starttls = yes"
+out=$("$DIRTOOL" -c "$tmp/starttls.ini" lookup "$USER1" 2>>"$tmp/dirtool.err")
+expect_field "ldap:// with StartTLS" "$out" found 1
+cat >"$tmp/external.ini" <<INI
+[daemon]
+metrics =
+[directory]
+type = openldap
+uri = $LDAPS_URI
+base_dn = $BASE_DN
+bind = sasl
+sasl_mech = EXTERNAL
+ca_file = $CA_FILE
+tls_cert_file = $CLIENT_CERT
+tls_key_file = $CLIENT_KEY
+[email]
+command = /bin/true
+INI
+out=$("$DIRTOOL" -c "$tmp/external.ini" lookup "$USER1" 2>>"$tmp/dirtool.err")
+expect_field "SASL EXTERNAL with a client certificate over LDAPS" "$out" found 1
+sed -e "s|^uri = .*|uri = $LDAPI_URI|" -e '/^tls_/d' "$tmp/external.ini" >"$tmp/ldapi.ini"
+out=$(printf 'Over-Ldapi-Pass-3\n' | "$DIRTOOL" -c "$tmp/ldapi.ini" reset "$USER2_DN" 2>>"$tmp/dirtool.err")
+expect_field "SASL EXTERNAL over ldapi://: a reset" "$out" result ok
+check "...took effect" binds "$USER2_DN" "Over-Ldapi-Pass-3"
+
+# --- an outage: operations wait for the server, then complete --------------------
+"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
+DIR_TIMEOUT=8 write_ini "$tmp/outage.ini" openldap "$LDAPS_URI"
+"$DIRTOOL" -c "$tmp/outage.ini" lookup "$USER1" >"$tmp/outage.out" 2>>"$tmp/dirtool.err" &
+waiter=$!
+sleep 1.5
+"$FIXTURES/slapd.sh" restart "$tmp/slapd" >/dev/null 2>&1
+wait "$waiter"
+out=$(cat "$tmp/outage.out")
+expect_field "a lookup started while slapd was down completes once it is back" "$out" found 1
+
 # --- failover, wrong CA, a server that never answers --------------------------------
 dead_port=$(( LDAPS_PORT + 7 ))
 while ss -ltn | grep -q ":$dead_port "; do dead_port=$((dead_port + 1)); done
