@@ -58,7 +58,8 @@ struct server {
  * `abandoned` and the hand-over (see opening_done()). */
 struct opening {
 	pthread_mutex_t mu;
-	bool abandoned;
+	bool abandoned;			/* the loop let go (opening_release()) */
+	bool finished;			/* the worker is done with it */
 	struct event *ev_done;		/* loop side; freed only under mu */
 	struct session_cfg *sc;		/* shared, reference counted */
 	/* in */
@@ -106,6 +107,7 @@ struct dir {
 	struct session_cfg *sc;
 	unsigned sc_refs;		/* held by workers, guarded by refs_mu */
 	pthread_mutex_t refs_mu;
+	pthread_cond_t refs_cv;		/* signalled as workers let go */
 	struct server *servers;
 	size_t nservers;
 	struct conn *conns;
@@ -171,9 +173,11 @@ sc_release(struct dir *d)
 
 	pthread_mutex_lock(&d->refs_mu);
 	last = (--d->sc_refs == 0);
+	pthread_cond_broadcast(&d->refs_cv);
 	pthread_mutex_unlock(&d->refs_mu);
 	if (last) {
 		session_cfg_free(d->sc);
+		pthread_cond_destroy(&d->refs_cv);
 		pthread_mutex_destroy(&d->refs_mu);
 		free(d);
 	}
@@ -436,6 +440,7 @@ opening_run(void *arg)
 		snprintf(job->why[i], sizeof(job->why[i]), "%s", job->res.detail);
 	}
 	pthread_mutex_lock(&job->mu);
+	job->finished = true;
 	abandoned = job->abandoned;
 	if (!abandoned)
 		event_active(job->ev_done, 0, 0);
@@ -464,15 +469,21 @@ opening_free(struct opening *job)
 	sc_release(d);
 }
 
-/* Loop side gives up on a job: the worker frees it when it returns. */
+/* The loop lets go of a job: freed here when its worker is done, else by
+ * the worker when it returns. */
 static void
-opening_abandon(struct opening *job)
+opening_release(struct opening *job)
 {
+	bool finished;
+
 	pthread_mutex_lock(&job->mu);
 	job->abandoned = true;
 	event_free(job->ev_done);
 	job->ev_done = NULL;
+	finished = job->finished;
 	pthread_mutex_unlock(&job->mu);
+	if (finished)
+		opening_free(job);
 }
 
 static void on_opened(evutil_socket_t fd, short what, void *arg);
@@ -598,8 +609,7 @@ on_opened(evutil_socket_t fd, short what, void *arg)
 		c->state = CONN_DOWN;
 		conn_schedule(c, job->server >= 0 ? BACKOFF_MAX : earliest_retry(d));
 	}
-	opening_abandon(job);
-	opening_free(job);
+	opening_release(job);
 }
 
 static void
@@ -711,8 +721,7 @@ on_checked(evutil_socket_t fd, short what, void *arg)
 	if (job->server >= 0)
 		job->res.server = job->dir->servers[job->server].uri;
 	job->cb(&job->res, job->cb_arg);
-	opening_abandon(job);
-	opening_free(job);
+	opening_release(job);
 }
 
 static char *
@@ -791,6 +800,7 @@ dir_new(struct event_base *base, struct config *cfg)
 	d->sc = session_cfg_new(cfg);
 	d->sc_refs = 1;
 	pthread_mutex_init(&d->refs_mu, NULL);
+	pthread_cond_init(&d->refs_cv, NULL);
 	TAILQ_INIT(&d->queue);
 	LIST_INIT(&d->checks);
 	d->nservers = cfg->directory.uris.n;
@@ -817,6 +827,23 @@ dir_new(struct event_base *base, struct config *cfg)
 	return d;
 }
 
+/* Abandoned workers finish their connection attempt and free it; give
+ * them the time one attempt may take, so a clean stop leaves nothing
+ * behind. One that is still stuck after that is left to the exit. */
+static void
+wait_for_workers(struct dir *d)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)d->cfg->directory.timeout + 1;
+	pthread_mutex_lock(&d->refs_mu);
+	while (d->sc_refs > 1 &&
+	    pthread_cond_timedwait(&d->refs_cv, &d->refs_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&d->refs_mu);
+}
+
 void
 dir_free(struct dir *d)
 {
@@ -832,7 +859,7 @@ dir_free(struct dir *d)
 		snprintf(res.detail, sizeof(res.detail), "ssprd is shutting down");
 		checks_remove(job);
 		job->cb(&res, job->cb_arg);
-		opening_abandon(job);	/* its worker frees it */
+		opening_release(job);
 	}
 	while ((op = TAILQ_FIRST(&d->queue)) != NULL) {
 		TAILQ_REMOVE(&d->queue, op, entry);
@@ -849,10 +876,11 @@ dir_free(struct dir *d)
 		}
 		conn_close(c);
 		if (c->job != NULL)
-			opening_abandon(c->job);	/* its worker frees it */
+			opening_release(c->job);
 		event_free(c->ev_retry);
 	}
 	event_free(d->ev_failback);
+	wait_for_workers(d);
 	for (size_t i = 0; i < d->nservers; i++)
 		free(d->servers[i].uri);
 	free(d->servers);
