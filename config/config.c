@@ -474,6 +474,17 @@ count_bits(unsigned v)
 		    "[%s] %s is required%s", section, name, why); \
 } while (0)
 
+/* Plain ldap:// without StartTLS is acceptable only under a SASL security
+ * layer that encrypts: GSSAPI, with a minimum strength enforced by
+ * session.c. */
+static bool
+sealed_by_sasl(const struct config *cfg)
+{
+	return cfg->directory.bind == BIND_SASL &&
+	    cfg->directory.sasl_mech != NULL &&
+	    strcmp(cfg->directory.sasl_mech, "GSSAPI") == 0;
+}
+
 static void
 check_directory(struct loader *ld)
 {
@@ -500,12 +511,12 @@ check_directory(struct loader *ld)
 				    u);
 		} else if (strncmp(u, "ldaps:", 6) == 0) {
 			need_cert = true;
-		} else {
+		} else if (cfg->directory.starttls) {
 			need_cert = true;
-			if (!cfg->directory.starttls)
-				diag_add(ld, BLAME("directory", "uri"), true,
-				    "%s would carry passwords in clear: use "
-				    "ldaps:// or set starttls = yes", u);
+		} else if (!sealed_by_sasl(cfg)) {
+			diag_add(ld, BLAME("directory", "uri"), true,
+			    "%s would carry passwords in clear: use ldaps://, "
+			    "set starttls = yes, or bind with GSSAPI", u);
 		}
 	}
 

@@ -29,6 +29,9 @@
 #include "ldap/dirint.h"
 
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+/* Least SASL security strength accepted without TLS (DES-class and up). */
+#define MIN_SSF 56
+#define MIN_SSF_TEXT "56"
 
 #define OID_POLICY_HINTS "1.2.840.113556.1.4.2239"
 #define OID_POLICY_HINTS_DEPRECATED "1.2.840.113556.1.4.2066"
@@ -213,6 +216,13 @@ is_ldapi(const char *uri)
 	return strncmp(uri, "ldapi:", 6) == 0;
 }
 
+/* ldap:// without StartTLS: GSSAPI's own encryption protects it. */
+static bool
+plain_ldap(const struct session_cfg *sc, const char *uri)
+{
+	return strncmp(uri, "ldap:", 5) == 0 && !sc->starttls;
+}
+
 /* Simple bind, asynchronous under the hood so the ppolicy response control
  * comes back with the answer (it says "locked" where the code says only
  * "invalid credentials"). */
@@ -269,12 +279,27 @@ bind_service(LDAP *ld, const struct session_cfg *sc, const char *uri,
 	defs.password = sc->bind_password;
 	defs.authzid = sc->sasl_authz_id;
 	/* Over TLS, no SASL security layer on top (AD refuses one inside
-	 * LDAPS); over ldapi:// the socket is local. */
+	 * LDAPS); without TLS (GSSAPI on ldap://, config.c allows nothing
+	 * else) one that encrypts; over ldapi:// the socket is local. */
 	if (!is_ldapi(uri))
-		ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS, "maxssf=0");
+		ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS,
+		    plain_ldap(sc, uri) ? "minssf=" MIN_SSF_TEXT : "maxssf=0");
 	rc = ldap_sasl_interactive_bind_s(ld, NULL, sc->sasl_mech, NULL, NULL,
 	    LDAP_SASL_QUIET, sasl_interact, &defs);
 	session_map_result(ld, sc->type, DIR_OPK_BIND, rc, NULL, NULL, true, res);
+	if (rc == LDAP_SUCCESS && plain_ldap(sc, uri)) {
+		ber_len_t ssf = 0;
+
+		if (ldap_get_option(ld, LDAP_OPT_X_SASL_SSF, &ssf) !=
+		    LDAP_OPT_SUCCESS || ssf < MIN_SSF) {
+			res->reason = DIR_INTERNAL;
+			snprintf(res->detail, sizeof(res->detail),
+			    "the SASL security layer is too weak (ssf %lu, "
+			    "need %d) on a connection without TLS",
+			    (unsigned long)ssf, MIN_SSF);
+			return LDAP_CONFIDENTIALITY_REQUIRED;
+		}
+	}
 	return rc;
 }
 
@@ -385,14 +410,19 @@ session_open(const struct session_cfg *sc, const char *uri,
 		report(rep, arg, "connect", false, "%s", res->detail);
 		goto fail;
 	}
-	if (strncmp(uri, "ldap:", 5) == 0) {
-		if (!sc->starttls) {
-			/* config.c refuses this; never send a password in clear */
+	if (plain_ldap(sc, uri)) {
+		/* config.c allows this for GSSAPI only; never send a
+		 * password (a user bind) over it */
+		if (sc->bind != BIND_SASL || !service) {
 			fail_transport(ld, sc, LDAP_CONFIDENTIALITY_REQUIRED, res);
 			res->reason = DIR_INTERNAL;
-			report(rep, arg, "starttls", false, "ldap:// without StartTLS");
+			report(rep, arg, "starttls", false,
+			    "ldap:// without StartTLS carries no password");
 			goto fail;
 		}
+		report(rep, arg, "connect", true, "TCP established; no TLS, the "
+		    "GSSAPI layer must encrypt (ssf >= %d)", MIN_SSF);
+	} else if (strncmp(uri, "ldap:", 5) == 0) {
 		if ((rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
 			fail_transport(ld, sc, rc, res);
 			report(rep, arg, "starttls", false, "%s", res->detail);

@@ -299,6 +299,23 @@ test_sasl_external_ldapi(void **state)
 	config_free(cfg);
 }
 
+/* ldap:// without StartTLS only under GSSAPI's encrypting layer. */
+static void
+test_gssapi_plain_ldap(void **state)
+{
+	const char *text =
+	    "[directory]\ntype = ad\nuri = ldap://dc1.example.com\n"
+	    "base_dn = DC=example,DC=com\nbind = sasl\nsasl_mech = GSSAPI\n";
+	struct config *cfg = expect_ok(text);
+
+	assert_string_equal(cfg->directory.sasl_mech, "GSSAPI");
+	config_free(cfg);
+	expect_error("[directory]\ntype = ad\nuri = ldap://dc1.example.com\n"
+	    "base_dn = DC=example,DC=com\nbind = sasl\nsasl_mech = DIGEST-MD5\n"
+	    "bind_dn = cn=x\nbind_password_file = /nonexistent\n", 3,
+	    "would carry passwords in clear");
+}
+
 static void
 test_syntax_errors(void **state)
 {
@@ -621,6 +638,7 @@ main(void)
 		cmocka_unit_test(test_full_values),
 		cmocka_unit_test(test_uri_continuation),
 		cmocka_unit_test(test_sasl_external_ldapi),
+		cmocka_unit_test(test_gssapi_plain_ldap),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_long_line_and_nul),
 		cmocka_unit_test(test_value_errors),
