@@ -37,82 +37,6 @@
 
 #ifndef MUST_USE
 #define MUST_USE __attribute__((warn_unused_result))
-/* A user as the directory describes them. */
-struct dir_user {
-	bool found;		/* exactly one entry matched user_filter */
-	char *dn;		/* as returned by the server */
-	struct strlist mail;	/* [email] attribute values */
-	struct strlist mobile;	/* [sms] attribute values */
-	char *questions;	/* [questions] attribute value, or NULL */
-	bool disabled;		/* AD: userAccountControl ACCOUNTDISABLE */
-	bool locked;		/* AD: lockoutTime != 0; OpenLDAP: pwdAccountLockedTime */
-	bool admin;		/* in admin_groups, or AD adminCount = 1 */
-	bool allowed;		/* in allowed_groups (or that list is empty) */
-	/* When the password last changed, as the server says it (AD
-	 * pwdLastSet, OpenLDAP pwdChangedTime): compare before and after a
-	 * write whose answer was lost. Empty when unknown. */
-	char pwd_changed[32];
-};
-
-/* What a connection learned about its server (root DSE). */
-struct dir_server_info {
-	const char *uri;
-	char vendor[128];		/* vendorName / vendorVersion, or "" */
-	char policy_hints_oid[32];	/* AD ...4.2239, else ...4.2066, else "" */
-	bool ppolicy;			/* the ppolicy control is supported */
-	bool passwd_exop;		/* RFC 3062 is supported */
-};
-
-typedef void dir_done_fn(const struct dir_result *res, void *arg);
-typedef void dir_user_fn(const struct dir_result *res,
-    const struct dir_user *user, void *arg);
-
-/* Once per process, before the event base is created (it makes libevent
- * thread-aware and keeps libldap from reading ldap.conf / ~/.ldaprc). */
-void dir_init(void);
-
-/* The pool. dir_new() starts connecting at once, in the background; it keeps
- * a reference to cfg and a copy of the bind password. */
-struct dir *dir_new(struct event_base *base, struct config *cfg) MUST_USE;
-/* Ends every pending operation with DIR_UNAVAILABLE, closes connections. */
-void dir_free(struct dir *d);
-
-/* Find a user by name (escaped into user_filter) with their contacts,
- * groups and account state. Not found is a success with user->found false. */
-void dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg);
-
-/* Admin reset: set the password without knowing the old one (AD: replace
- * unicodePwd, with lockoutTime: 0 when unlock_on_reset; OpenLDAP: password
- * modify extended operation with the ppolicy control). */
-void dir_reset_password(struct dir *d, const char *dn, const char *password,
-    size_t len, dir_done_fn *cb, void *arg);
-
-/* User change: the server checks the old password (AD: delete old + add new
- * unicodePwd in one modify; OpenLDAP: password modify with oldPasswd). */
-void dir_change_password(struct dir *d, const char *dn, const char *old_pw,
-    size_t old_len, const char *new_pw, size_t new_len, dir_done_fn *cb,
-    void *arg);
-
-/* Unlock without a reset (AD: lockoutTime: 0; OpenLDAP: delete
- * pwdAccountLockedTime). */
-void dir_unlock(struct dir *d, const char *dn, dir_done_fn *cb, void *arg);
-
-/* Does this password bind as this DN? (A one-off connection as the user;
- * counts as a failed login at the server when wrong.) */
-void dir_check_password(struct dir *d, const char *dn, const char *password,
-    size_t len, dir_done_fn *cb, void *arg);
-
-/* Connection state, for status and metrics. */
-struct dir_stats {
-	unsigned connections;	/* configured */
-	unsigned ready;		/* bound and usable */
-	unsigned queued;	/* operations waiting for a connection */
-	unsigned in_flight;	/* operations sent, answer pending */
-};
-void dir_get_stats(const struct dir *d, struct dir_stats *st);
-
-void dir_user_clear(struct dir_user *u);
-
 #endif
 
 struct dir;
@@ -228,5 +152,24 @@ struct dir_stats {
 void dir_get_stats(const struct dir *d, struct dir_stats *st);
 
 void dir_user_clear(struct dir_user *u);
+
+/* --- probing one server (ssprctl test-bind) ------------------------------ */
+
+/* Told about each step of a probe, in order: "resolve", then session.c's
+ * steps ("connect" or "starttls", "bind", "root-dse"), and after a failed TLS
+ * handshake "certificate", which says what is wrong with the server's
+ * certificate. detail is one line, valid during the call. */
+typedef void dir_probe_fn(void *arg, const char *step, bool ok,
+    const char *detail);
+
+/*
+ * Walk one URI through everything the pool does when it opens a connection
+ * (name resolution, TCP, TLS with verification, the service account's bind,
+ * the root DSE), blocking, each step bounded by [directory] timeout. Call
+ * dir_init() first. Fills info (when not NULL) from the root DSE; its uri
+ * points at uri. Returns 0 when every step succeeded, -1 otherwise.
+ */
+int dir_probe(const struct config *cfg, const char *uri,
+    struct dir_server_info *info, dir_probe_fn *report, void *arg);
 
 #endif

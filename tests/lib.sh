@@ -95,3 +95,11 @@ expect_field() {
 		echo "# $2"
 	fi
 }
+
+# samba_lock: the Samba AD fixture listens on fixed ports, so tests that
+# start it take this lock first (held until the script exits); make -j runs
+# them one after another instead of into each other.
+samba_lock() {
+	exec 9>/tmp/ssprd-samba-fixture.lock
+	flock -w 600 9 || { echo "Bail out! no Samba fixture lock after 600 s"; exit 1; }
+}

@@ -16,6 +16,7 @@ set -uo pipefail
 command -v samba-tool >/dev/null || skip_all "samba-tool is not installed"
 [ "$(id -u)" -eq 0 ] || skip_all "the Samba AD fixture must run as root"
 : "${DIRTOOL:?DIRTOOL must name tests/dirtool (run through make check)}"
+samba_lock
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-dirad.XXXXXX")
 cleanup() {

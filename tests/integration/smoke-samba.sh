@@ -32,6 +32,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP the Samba AD fixture must run as root"
 	exit 0
 fi
+# One Samba fixture at a time (fixed ports): see samba_lock in tests/lib.sh.
+exec 9>/tmp/ssprd-samba-fixture.lock
+flock -w 600 9 || { echo "Bail out! no Samba fixture lock after 600 s"; exit 1; }
 for t in ldapsearch ldapmodify iconv base64; do
 	command -v "$t" >/dev/null 2>&1 || { echo "not ok - $t not installed"; exit 1; }
 done
