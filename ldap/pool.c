@@ -30,6 +30,7 @@
 #include "build.h"
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -551,6 +552,7 @@ conn_ready(struct conn *c, LDAP *ld, int server, const struct dir_server_info *i
 {
 	struct dir *d = c->dir;
 	struct server *s = &d->servers[server];
+	struct timeval send_limit = { .tv_sec = 1 };
 	int fd = -1;
 
 	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS || fd < 0) {
@@ -575,6 +577,13 @@ conn_ready(struct conn *c, LDAP *ld, int server, const struct dir_server_info *i
 	s->info = *info;
 	s->info.uri = s->uri;
 	s->info_valid = true;
+	/* Requests are written by libldap with plain blocking writes. They are
+	 * small; a send buffer that stays full means a server that stopped
+	 * reading, and the loop must not wait on it for long: such a write
+	 * fails after this, and the connection is replaced. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_limit,
+	    sizeof(send_limit)) != 0)
+		log_warn("ldap: cannot limit socket writes");
 	c->ld = ld;
 	c->server = server;
 	c->state = CONN_READY;
