@@ -65,6 +65,9 @@ log_to_journal(void)
 	return journal;
 }
 
+static void vlog(enum log_level level, int errnum, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 {

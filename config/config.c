@@ -49,6 +49,8 @@ enum key_type {
 	K_COMMAND,
 	K_SASL_MECH,
 	K_USER,		/* a user name */
+	K_EMAIL_TEMPLATE,	/* file: headers, blank line, body */
+	K_SMS_TEMPLATE,		/* file: text */
 };
 
 static const char *const log_level_names[] = {
@@ -119,9 +121,13 @@ static const struct key keys[] = {
 	{ "email", "command", K_COMMAND, O(email.command), "/usr/sbin/sendmail -t -oi", 0, 0, NULL },
 	{ "email", "attribute", K_ATTR, O(email.attribute), "mail", 0, 0, NULL },
 	{ "email", "from", K_STRING, O(email.from), "SSPR <ssprd@localhost>", 0, 0, NULL },
+	{ "email", "code_template", K_EMAIL_TEMPLATE, O(email.code_template), "", 0, 0, NULL },
+	{ "email", "notice_template", K_EMAIL_TEMPLATE, O(email.notice_template), "", 0, 0, NULL },
+	{ "email", "admin_notice_template", K_EMAIL_TEMPLATE, O(email.admin_notice_template), "", 0, 0, NULL },
 
 	{ "sms", "command", K_COMMAND, O(sms.command), NULL, 0, 0, NULL },
 	{ "sms", "attribute", K_ATTR, O(sms.attribute), "mobile", 0, 0, NULL },
+	{ "sms", "code_template", K_SMS_TEMPLATE, O(sms.code_template), "", 0, 0, NULL },
 
 	{ "questions", "attribute", K_ATTR_OPT, O(questions.attribute), "", 0, 0, NULL },
 	{ "questions", "required", K_UINT, O(questions.required), "3", 1, 10, NULL },
@@ -338,6 +344,13 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 		break;
 	case K_COMMAND:
 		err = value_command(v, FIELD(cfg, k, struct command));
+		break;
+	case K_EMAIL_TEMPLATE:
+	case K_SMS_TEMPLATE:
+		if (empty)
+			break;
+		err = value_template(v, key->type == K_EMAIL_TEMPLATE,
+		    strstr(key->name, "code") != NULL, str, msg);
 		break;
 	case K_SASL_MECH:
 		if (empty || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=

@@ -57,8 +57,12 @@ enum method {
 
 struct strlist {
 	size_t n;
-	char **v;
+	char **v;		/* NULL-terminated */
 };
+
+/* Append a copy of s; free the list and its strings. */
+void strlist_add(struct strlist *l, const char *s);
+void strlist_free(struct strlist *l);
 
 /* A notifier command, split into argv like a shell would (quotes, no
  * expansion). argv[0] is an absolute path; argv is NULL-terminated. */
@@ -126,15 +130,22 @@ struct config {
 		unsigned lockout_time;
 	} policy;
 
+	/* Message templates: the text of the configured file, or NULL for the
+	 * built-in one. Email templates start with header lines (Subject: at
+	 * least) and a blank line; {{name}} placeholders are checked at load. */
 	struct {
 		struct command command;
 		char *attribute;
 		char *from;
+		char *code_template;
+		char *notice_template;
+		char *admin_notice_template;
 	} email;
 
 	struct {
 		struct command command;
 		char *attribute;
+		char *code_template;
 	} sms;
 
 	struct {

@@ -17,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <ldap.h>
 #include <sodium.h>
 
+#include "common/utf8.h"
 #include "config/values.h"
 
 #define SECRET_MAX 4096
@@ -556,5 +558,111 @@ value_secret_file(const char *path, bool want_content, char **content,
 	}
 	*content = buf;
 	*len = used;
+	return NULL;
+}
+
+#define TEMPLATE_MAX (16 * 1024)
+
+static const char *const placeholders[] = {
+	"user", "code", "minutes", "time", "action", "client", "admin", NULL
+};
+
+/* Every {{ name }} in t names a known placeholder; *has_code when one is
+ * {{code}}. */
+static const char *
+check_placeholders(const char *t, bool *has_code)
+{
+	const char *p = t, *end;
+
+	*has_code = false;
+	while ((p = strstr(p, "{{")) != NULL) {
+		char name[32];
+		size_t n;
+		bool known = false;
+
+		p += 2;
+		if ((end = strstr(p, "}}")) == NULL)
+			return "has {{ without }}";
+		while (*p == ' ')
+			p++;
+		n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+		if (n == 0 || n >= sizeof(name) || p + n + strspn(p + n, " ") != end)
+			return "has a placeholder that is not {{name}}";
+		memcpy(name, p, n);
+		name[n] = '\0';
+		for (size_t i = 0; placeholders[i] != NULL; i++)
+			known |= strcmp(name, placeholders[i]) == 0;
+		if (!known)
+			return "names a placeholder ssprd does not fill (known: "
+			    "user, code, minutes, time, action, client, admin)";
+		*has_code |= strcmp(name, "code") == 0;
+		p = end + 2;
+	}
+	return NULL;
+}
+
+static const char *
+check_headers(const char *t)
+{
+	const char *line = t;
+	bool subject = false;
+
+	for (;;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		size_t name = strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+		if (len == 0 || (len == 1 && line[0] == '\r'))
+			break;		/* the blank line after the headers */
+		if (nl == NULL)
+			return "has no blank line between headers and body";
+		if (name == 0 || line[name] != ':')
+			return "must start with header lines (Subject: ...) "
+			    "and a blank line";
+		if (strncasecmp(line, "From:", 5) == 0 ||
+		    strncasecmp(line, "To:", 3) == 0)
+			return "may not set From: or To: (ssprd sets them)";
+		subject |= strncasecmp(line, "Subject:", 8) == 0;
+		line = nl + 1;
+	}
+	return subject ? NULL : "has no Subject: header";
+}
+
+const char *
+value_template(const char *path, bool headers, bool need_code, char **text,
+    char msg[VALUE_MSG_MAX])
+{
+	const char *err;
+	char *buf;
+	FILE *f;
+	size_t n;
+	bool has_code;
+
+	if ((err = value_readable_file(path, msg)) != NULL)
+		return err;
+	if ((f = fopen(path, "re")) == NULL)
+		return errno_msg("read", path, msg);
+	buf = xmalloc(TEMPLATE_MAX + 2);
+	n = fread(buf, 1, TEMPLATE_MAX + 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	err = NULL;
+	if (n > TEMPLATE_MAX)
+		err = "template is larger than 16 KiB";
+	else if (utf8_chars(buf, n) < 0)
+		err = "template is not UTF-8 text";
+	else if ((err = check_placeholders(buf, &has_code)) == NULL) {
+		if (need_code && !has_code)
+			err = "template must contain {{code}}";
+		else if (headers)
+			err = check_headers(buf);
+	}
+	if (err != NULL) {
+		snprintf(msg, VALUE_MSG_MAX, "%.120s %s", path, err);
+		free(buf);
+		return msg;
+	}
+	*text = buf;
 	return NULL;
 }

@@ -4,13 +4,15 @@
  *   ssprctl [-c FILE] check-config          judge the file as ssprd -t does
  *   ssprctl [-c FILE] test-bind [--user NAME]
  *                                           try every [directory] uri
+ *   ssprctl [-c FILE] lookup USER           what ssprd knows of a user
+ *   ssprctl [-c FILE] submit [--id ID] [--wait S]
+ *                                           a JSON request from stdin
+ *                                           through the spool, answer out
  *   ssprctl version
  *
  * Each subcommand is one function below; they share the configuration
  * loader and the directory layer with the daemon, so ssprctl judges a file
- * and a server exactly as ssprd would. Subcommands arrive with the parts of
- * ssprd they exercise (submit and lookup with the queue, status with
- * metrics).
+ * and a server exactly as ssprd would.
  *
  * test-bind walks each URI through resolution, TCP, TLS, the service
  * account's bind and the root DSE, one line per step; says what a failed
@@ -33,6 +35,7 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "ctl/ctl.h"
 #include "ldap/dir.h"
 
 #ifndef SSPRD_CONFIG_FILE
@@ -54,6 +57,11 @@ usage(int code)
 	    "                 try each directory URI (resolve, connect, TLS,\n"
 	    "                 bind, root DSE); with --user, look NAME up and\n"
 	    "                 say whether they may use self-service\n"
+	    "  lookup USER    look USER up as a request would: DN, state,\n"
+	    "                 groups, contacts, eligibility\n"
+	    "  submit [--id ID] [--wait SECONDS]\n"
+	    "                 read a JSON request on stdin, queue it, print\n"
+	    "                 the answer (exit 0 ok, 1 error answer, 3 none)\n"
 	    "  version        print the version\n"
 	    "  -c FILE  configuration file (default %s)\n",
 	    SSPRD_CONFIG_FILE);
@@ -376,6 +384,49 @@ test_bind(const char *path, const char *user)
 	return status;
 }
 
+/* --- lookup, submit --------------------------------------------------------- */
+
+static struct config *
+load(const char *path)
+{
+	struct config_diag diag = { 0 };
+	struct config *cfg = config_load(path, &diag);
+
+	for (size_t i = 0; i < diag.n; i++)
+		if (diag.is_error[i])
+			fprintf(stderr, "%s\n", diag.lines[i]);
+	config_diag_free(&diag);
+	return cfg;
+}
+
+static int
+lookup(const char *path, const char *user)
+{
+	struct config *cfg = load(path);
+	int status;
+
+	if (cfg == NULL)
+		return 1;
+	log_init(LOG_LEVEL_ERROR);
+	dir_init();
+	status = check_user(cfg, user) ? 0 : 1;
+	config_free(cfg);
+	return status;
+}
+
+static int
+submit(const char *path, const char *id, unsigned wait)
+{
+	struct config *cfg = load(path);
+	int status;
+
+	if (cfg == NULL)
+		return 2;
+	status = ctl_submit(cfg, id, wait);
+	config_free(cfg);
+	return status;
+}
+
 /* --- main ----------------------------------------------------------------- */
 
 int
@@ -383,10 +434,13 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "user", required_argument, NULL, 'u' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = SSPRD_CONFIG_FILE;
-	const char *user = NULL;
+	const char *user = NULL, *id = NULL;
+	unsigned wait = 60;
 	const char *cmd;
 	int ch;
 
@@ -415,10 +469,21 @@ main(int argc, char **argv)
 				usage(2);
 			user = optarg;
 			break;
+		case 'i':
+		case 'w':
+			if (strcmp(cmd, "submit") != 0)
+				usage(2);
+			if (ch == 'i')
+				id = optarg;
+			else
+				wait = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			usage(2);
 		}
 	}
+	if (strcmp(cmd, "lookup") == 0 && optind + 1 == argc)
+		user = argv[optind++];
 	if (optind != argc)
 		usage(2);
 
@@ -429,6 +494,13 @@ main(int argc, char **argv)
 			usage(2);
 		return test_bind(path, user);
 	}
+	if (strcmp(cmd, "lookup") == 0) {
+		if (user == NULL || *user == '\0')
+			usage(2);
+		return lookup(path, user);
+	}
+	if (strcmp(cmd, "submit") == 0)
+		return submit(path, id, wait);
 	if (strcmp(cmd, "version") == 0) {
 		printf("ssprctl %s\n", PACKAGE_VERSION);
 		return 0;

@@ -24,7 +24,11 @@
 #include <systemd/sd-daemon.h>
 
 #include "common/log.h"
+#include "daemon/engine.h"
+#include "daemon/spool.h"
 #include "daemon/ssprd.h"
+
+#define STATUS_EVERY 5		/* seconds between STATUS= updates */
 
 static void
 on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -62,11 +66,29 @@ service_status(struct ssprd *d, const char *fmt, ...)
 	sd_notifyf(0, "STATUS=%s", buf);
 }
 
+/* "ready: 3 waiting, 1 in progress" */
+static void
+on_status(evutil_socket_t fd, short what, void *arg)
+{
+	struct ssprd *d = arg;
+
+	if (d->spool == NULL)
+		return;
+	service_status(d, "%s: %u waiting, %u in progress",
+	    d->stopping ? "stopping" : "ready", spool_waiting(d->spool),
+	    spool_active(d->spool));
+}
+
 void
 service_ready(struct ssprd *d)
 {
+	struct timeval every = { .tv_sec = STATUS_EVERY };
+
 	sd_notify(0, "READY=1");
 	service_status(d, "ready");
+	d->ev_status = event_new(d->base, -1, EV_PERSIST, on_status, d);
+	if (d->ev_status == NULL || event_add(d->ev_status, &every) != 0)
+		fatalx("service: cannot arm the status timer");
 	log_info("ssprd %s ready (config %s)", PACKAGE_VERSION, d->config_path);
 }
 
@@ -113,6 +135,8 @@ service_reload(struct ssprd *d)
 	}
 	config_free(d->cfg);
 	d->cfg = next;
+	if (d->engine != NULL)
+		engine_reconfigure(d->engine, next);
 	if (!d->debug)
 		log_set_level(next->daemon.log_level);
 	log_info("config: reloaded %s", d->config_path);
@@ -153,6 +177,8 @@ service_stop(struct ssprd *d)
 	}
 	d->stopping = true;
 	sd_notify(0, "STOPPING=1");
+	if (d->spool != NULL)
+		spool_pause(d->spool, true);
 	log_info("service: stopping (%u unit(s) of work in flight)", d->inflight);
 	if (d->inflight == 0) {
 		leave(d);
@@ -219,7 +245,7 @@ service_free(struct ssprd *d)
 {
 	struct event **evs[] = {
 		&d->ev_sigterm, &d->ev_sigint, &d->ev_sighup, &d->ev_watchdog,
-		&d->ev_shutdown,
+		&d->ev_shutdown, &d->ev_status,
 	};
 
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {

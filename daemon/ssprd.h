@@ -15,6 +15,11 @@
 
 #include "config/config.h"
 
+struct engine;
+struct notifier;
+struct spool;
+struct store;
+
 struct ssprd {
 	struct event_base *base;
 	const char *config_path;
@@ -25,6 +30,12 @@ struct ssprd {
 	struct event *ev_sighup;
 	struct event *ev_watchdog;
 	struct event *ev_shutdown;	/* deadline for in-flight work */
+	struct event *ev_status;	/* STATUS= for systemd, now and then */
+
+	struct store *store;
+	struct notifier *notifier;
+	struct engine *engine;
+	struct spool *spool;
 
 	bool debug;			/* -d: debug logging whatever the file says */
 	unsigned inflight;		/* units of work that a stop waits for */

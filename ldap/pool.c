@@ -41,6 +41,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/xalloc.h"
 #include "ldap/dirint.h"
 
@@ -67,8 +68,8 @@ struct opening {
 	size_t n;
 	int order[16];			/* server indexes to try, in order */
 	char *uris[16];
-	struct session_creds creds;	/* user bind; password sodium_malloc()ed */
-	char *new_pw;			/* user change: sodium_malloc()ed */
+	struct session_creds creds;	/* user bind; password in secret memory */
+	char *new_pw;			/* user change: secret memory */
 	size_t new_len;
 	/* out */
 	LDAP *ld;
@@ -117,6 +118,10 @@ struct dir {
 	unsigned queued;
 	struct event *ev_failback;
 	LIST_HEAD(, opening) checks;	/* user binds in progress */
+	/* After a server refused the service account's credentials, no
+	 * connection tries again before this (monotonic seconds): every
+	 * attempt with bad credentials counts towards the account's lockout. */
+	double bind_refused_until;
 	bool closing;
 };
 
@@ -460,10 +465,8 @@ opening_free(struct opening *job)
 		ldap_unbind_ext_s(job->ld, NULL, NULL);
 	for (size_t i = 0; i < job->n; i++)
 		free(job->uris[i]);
-	if (job->creds.password != NULL)
-		sodium_free((void *)job->creds.password);
-	if (job->new_pw != NULL)
-		sodium_free(job->new_pw);
+	secret_free((void *)job->creds.password);
+	secret_free(job->new_pw);
 	free((void *)job->creds.dn);
 	pthread_mutex_destroy(&job->mu);
 	free(job);
@@ -593,6 +596,25 @@ conn_ready(struct conn *c, LDAP *ld, int server, const struct dir_server_info *i
 	dispatch(d);
 }
 
+/* Nothing queued can succeed while the service account is refused. */
+static void
+fail_queue(struct dir *d, const struct dir_result *why)
+{
+	struct dir_op *op;
+
+	while ((op = TAILQ_FIRST(&d->queue)) != NULL) {
+		struct dir_result res = *why;
+
+		TAILQ_REMOVE(&d->queue, op, entry);
+		d->queued--;
+		res.maybe_applied = false;
+		/* the service account's trouble, never the user's */
+		res.reason = DIR_INTERNAL;
+		op->cls->fail(op, &res);
+		op_free(op);
+	}
+}
+
 static void
 on_opened(evutil_socket_t fd, short what, void *arg)
 {
@@ -608,15 +630,17 @@ on_opened(evutil_socket_t fd, short what, void *arg)
 	c->job = NULL;
 	if (ld != NULL) {
 		conn_ready(c, ld, job->server, &job->info);
+	} else if (job->server >= 0) {
+		/* The server refused the service account: say so loudly, it
+		 * will not fix itself; and end what waits, at once. */
+		log_errorx("ldap: %s refused the service account's bind: %s (%s)",
+		    d->servers[job->server].uri, dir_reason_code(job->res.reason),
+		    job->res.detail);
+		d->bind_refused_until = now_mono() + BACKOFF_MAX;
+		fail_queue(d, &job->res);
+		conn_schedule(c, BACKOFF_MAX);
 	} else {
-		if (job->server >= 0)
-			/* The server refused the service account: say so
-			 * loudly, it will not fix itself. */
-			log_errorx("ldap: %s refused the service account's bind: "
-			    "%s (%s)", d->servers[job->server].uri,
-			    dir_reason_code(job->res.reason), job->res.detail);
-		c->state = CONN_DOWN;
-		conn_schedule(c, job->server >= 0 ? BACKOFF_MAX : earliest_retry(d));
+		conn_schedule(c, earliest_retry(d));
 	}
 	opening_release(job);
 }
@@ -625,9 +649,15 @@ static void
 on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct dir *d = c->dir;
+	double now = now_mono();
 
-	if (c->state != CONN_DOWN || c->dir->closing)
+	if (c->state != CONN_DOWN || d->closing)
 		return;
+	if (d->bind_refused_until > now) {
+		conn_schedule(c, d->bind_refused_until - now);
+		return;
+	}
 	c->state = CONN_OPENING;
 	c->job = opening_start(c->dir, c);
 }
@@ -731,18 +761,6 @@ on_checked(evutil_socket_t fd, short what, void *arg)
 		job->res.server = job->dir->servers[job->server].uri;
 	job->cb(&job->res, job->cb_arg);
 	opening_release(job);
-}
-
-static char *
-secret_dup(const char *s, size_t len)
-{
-	char *copy = sodium_malloc(len + 1);
-
-	if (copy == NULL)
-		fatalx("ldap: out of protected memory");
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	return copy;
 }
 
 void

@@ -68,8 +68,18 @@ session_cfg_new(const struct config *cfg)
 	}
 	sc->sasl_mech = c->sasl_mech ? xstrdup(c->sasl_mech) : NULL;
 	sc->sasl_authz_id = c->sasl_authz_id ? xstrdup(c->sasl_authz_id) : NULL;
-	if (c->sasl_keytab != NULL)
+	if (c->sasl_keytab != NULL) {
+		static unsigned generation;
+		char cc[64];
+
 		setenv("KRB5_CLIENT_KTNAME", c->sasl_keytab, 1);
+		/* Tickets got with the keytab stay in this process, in a cache
+		 * of this configuration's own: never a ticket of whoever ran
+		 * kinit as this user, none written to disk, none left over
+		 * from the keytab of a previous configuration. */
+		snprintf(cc, sizeof(cc), "MEMORY:ssprd-%u", ++generation);
+		setenv("KRB5CCNAME", cc, 1);
+	}
 	return sc;
 }
 
@@ -284,6 +294,12 @@ bind_service(LDAP *ld, const struct session_cfg *sc, const char *uri,
 	if (!is_ldapi(uri))
 		ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS,
 		    plain_ldap(sc, uri) ? "minssf=" MIN_SSF_TEXT : "maxssf=0");
+	/* The server's name for SASL (GSSAPI: the service principal
+	 * ldap/<host>) is the host of the configured URI, never a name
+	 * found by reverse DNS: without TLS that principal is all that
+	 * authenticates the server. (libldap would also replace a
+	 * loopback address by this machine's own name.) */
+	ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON);
 	rc = ldap_sasl_interactive_bind_s(ld, NULL, sc->sasl_mech, NULL, NULL,
 	    LDAP_SASL_QUIET, sasl_interact, &defs);
 	session_map_result(ld, sc->type, DIR_OPK_BIND, rc, NULL, NULL, true, res);

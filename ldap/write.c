@@ -17,8 +17,8 @@
  * retried as another kind of write, never sent twice (writes are not
  * idempotent for the pool). Unlocks are idempotent and may be resent.
  *
- * Passwords are copied into sodium_malloc() memory and wiped when the
- * operation ends. (libldap's own encoding buffer for the request is outside
+ * Passwords are copied into secret memory (common/secret.h) and wiped when
+ * the operation ends. (libldap's own encoding buffer for the request is outside
  * our reach; it is freed as soon as the request is written.)
  */
 #include "build.h"
@@ -31,6 +31,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "ldap/dirint.h"
@@ -41,7 +42,7 @@ struct write {
 	struct dir *dir;
 	enum write_kind kind;
 	char *dn;
-	char *new_pw;		/* sodium_malloc()ed, NUL-terminated */
+	char *new_pw;		/* secret memory, NUL-terminated */
 	size_t new_len;
 	char *old_pw;
 	size_t old_len;
@@ -49,31 +50,17 @@ struct write {
 	void *arg;
 };
 
-static char *
-secret_copy(const char *s, size_t len)
-{
-	char *p = sodium_malloc(len + 1);
-
-	if (p == NULL)
-		fatalx("ldap: out of protected memory");
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
 /* "password" as UTF-16LE in protected memory; NULL when not valid UTF-8. */
 static struct berval *
 unicode_pwd(const char *pw, size_t len, struct berval *bv)
 {
 	size_t size = utf16le_size(len, true);
-	unsigned char *buf = sodium_malloc(size);
+	unsigned char *buf = secret_alloc(size);
 
-	if (buf == NULL)
-		fatalx("ldap: out of protected memory");
 	bv->bv_len = utf8_to_utf16le(pw, len, true, buf);
 	bv->bv_val = (char *)buf;
 	if (bv->bv_len == 0) {
-		sodium_free(buf);
+		secret_free(buf);
 		return NULL;
 	}
 	return bv;
@@ -141,7 +128,7 @@ send_ad(struct write *w, LDAP *ld, const struct dir_server_info *srv, int *msgid
 		if (unicode_pwd(w->old_pw, w->old_len, &oldv) == NULL)
 			return LDAP_PARAM_ERROR;
 		if (unicode_pwd(w->new_pw, w->new_len, &newv) == NULL) {
-			sodium_free(oldv.bv_val);
+			secret_free(oldv.bv_val);
 			return LDAP_PARAM_ERROR;
 		}
 		m_new.mod_op = LDAP_MOD_ADD | LDAP_MOD_BVALUES;
@@ -150,10 +137,8 @@ send_ad(struct write *w, LDAP *ld, const struct dir_server_info *srv, int *msgid
 		break;
 	}
 	rc = ldap_modify_ext(ld, w->dn, mods, ctrls[0] ? ctrls : NULL, NULL, msgid);
-	if (newv.bv_val != NULL)
-		sodium_free(newv.bv_val);
-	if (oldv.bv_val != NULL)
-		sodium_free(oldv.bv_val);
+	secret_free(newv.bv_val);
+	secret_free(oldv.bv_val);
 	ber_memfree(hints.ldctl_value.bv_val);
 	return rc;
 }
@@ -222,10 +207,8 @@ write_destroy(void *priv)
 {
 	struct write *w = priv;
 
-	if (w->new_pw != NULL)
-		sodium_free(w->new_pw);
-	if (w->old_pw != NULL)
-		sodium_free(w->old_pw);
+	secret_free(w->new_pw);
+	secret_free(w->old_pw);
 	free(w->dn);
 	free(w);
 }
@@ -267,7 +250,7 @@ dir_reset_password(struct dir *d, const char *dn, const char *password,
 
 	w->kind = W_RESET;
 	w->dn = xstrdup(dn);
-	w->new_pw = secret_copy(password, len);
+	w->new_pw = secret_dup(password, len);
 	w->new_len = len;
 	w->cb = cb;
 	w->arg = arg;
@@ -289,9 +272,9 @@ dir_change_password(struct dir *d, const char *dn, const char *old_pw,
 	w = xcalloc(1, sizeof(*w));
 	w->kind = W_CHANGE;
 	w->dn = xstrdup(dn);
-	w->old_pw = secret_copy(old_pw, old_len);
+	w->old_pw = secret_dup(old_pw, old_len);
 	w->old_len = old_len;
-	w->new_pw = secret_copy(new_pw, new_len);
+	w->new_pw = secret_dup(new_pw, new_len);
 	w->new_len = new_len;
 	w->cb = cb;
 	w->arg = arg;

@@ -103,3 +103,45 @@ samba_lock() {
 	exec 9>/tmp/ssprd-samba-fixture.lock
 	flock -w 600 9 || { echo "Bail out! no Samba fixture lock after 600 s"; exit 1; }
 }
+
+# --- driving the daemon ------------------------------------------------------
+
+# jget JSON KEY: a top-level field of a JSON answer ("" when absent; arrays
+# and objects as compact JSON).
+jget() {
+	python3 -c '
+import json, sys
+v = json.loads(sys.argv[1]).get(sys.argv[2], "")
+print(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
+' "$1" "$2"
+}
+
+# daemon_start CONF LOG: run ssprd in the background; sets $daemon_pid.
+daemon_start() {
+	"$SSPRD" -c "$1" 2>>"$2" &
+	daemon_pid=$!
+	wait_for 10 log_has "$2" "ready (config $1)"
+}
+
+# daemon_stop: SIGTERM and wait; the daemon's exit status.
+daemon_stop() {
+	kill -TERM "$daemon_pid" 2>/dev/null
+	wait "$daemon_pid"
+}
+
+# submit CONF JSON: the answer (ssprctl submit), on stdout.
+submit() {
+	printf '%s' "$2" | "$SSPRCTL" -c "$1" submit --wait "${SUBMIT_WAIT:-20}"
+}
+
+# last_code MAILDIR: the code in the newest message (mailsink.sh).
+last_code() {
+	local f
+	f=$(ls -1 "$1"/*.msg 2>/dev/null | sort | tail -n 1)
+	[ -n "$f" ] && grep -o -E '[0-9]{6,12}' "$f" | tail -n 1
+}
+
+# msg_count MAILDIR
+msg_count() {
+	ls -1 "$1"/*.msg 2>/dev/null | wc -l
+}

@@ -1,0 +1,246 @@
+/*
+ * challenge.c - tickets, codes and method counting (see challenge.h).
+ */
+#include "build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/challenge.h"
+
+int
+challenge_method_index(enum method m)
+{
+	switch (m) {
+	case METHOD_EMAIL:
+		return 0;
+	case METHOD_SMS:
+		return 1;
+	case METHOD_QUESTIONS:
+		return 2;
+	}
+	return -1;
+}
+
+static enum method
+method_of_index(int i)
+{
+	static const enum method m[NMETHODS] = {
+		METHOD_EMAIL, METHOD_SMS, METHOD_QUESTIONS
+	};
+
+	return m[i];
+}
+
+void
+challenge_new_id(char id[TICKET_HEX + 1])
+{
+	unsigned char raw[TICKET_HEX / 2];
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(id, TICKET_HEX + 1, raw, sizeof(raw));
+}
+
+void
+challenge_new_code(unsigned digits, char code[CODE_MAX + 1])
+{
+	if (digits > CODE_MAX)
+		digits = CODE_MAX;
+	for (unsigned i = 0; i < digits; i++)
+		code[i] = (char)('0' + randombytes_uniform(10));
+	code[digits] = '\0';
+}
+
+static void
+code_hash(const unsigned char *key, const char *ticket, enum method m,
+    const char *code, size_t len, unsigned char out[CODE_HASH_LEN])
+{
+	crypto_generichash_state st;
+	unsigned char mb = (unsigned char)m;
+
+	crypto_generichash_init(&st, key, 32, CODE_HASH_LEN);
+	crypto_generichash_update(&st, (const unsigned char *)ticket, TICKET_HEX);
+	crypto_generichash_update(&st, &mb, 1);
+	crypto_generichash_update(&st, (const unsigned char *)code, len);
+	crypto_generichash_final(&st, out, CODE_HASH_LEN);
+	sodium_memzero(&st, sizeof(st));
+}
+
+void
+challenge_set_code(struct ticket *t, const unsigned char *key, enum method m,
+    const char *code, int64_t expires)
+{
+	struct pending_code *p = &t->pending[challenge_method_index(m)];
+
+	code_hash(key, t->id, m, code, strlen(code), p->hash);
+	p->expires = expires;
+	p->active = true;
+}
+
+enum method
+challenge_verify_code(struct ticket *t, const unsigned char *key,
+    const char *code, size_t len, int64_t now, bool *expired)
+{
+	unsigned char h[CODE_HASH_LEN];
+	enum method found = 0;
+	bool any_live = false, any_dead = false;
+
+	*expired = false;
+	for (int i = 0; i < NMETHODS; i++) {
+		struct pending_code *p = &t->pending[i];
+		enum method m = method_of_index(i);
+		bool same;
+
+		if (!p->active || m == METHOD_QUESTIONS)
+			continue;
+		code_hash(key, t->id, m, code, len, h);
+		same = sodium_memcmp(h, p->hash, CODE_HASH_LEN) == 0;
+		if (p->expires < now) {
+			any_dead = true;
+			continue;
+		}
+		any_live = true;
+		if (same && found == 0 && t->real)
+			found = m;
+	}
+	sodium_memzero(h, sizeof(h));
+	if (found != 0) {
+		memset(&t->pending[challenge_method_index(found)], 0,
+		    sizeof(struct pending_code));
+		t->verified |= found;
+	} else if (any_dead && !any_live) {
+		*expired = true;
+	}
+	return found;
+}
+
+unsigned
+challenge_counting_methods(const struct config *cfg, bool admin)
+{
+	return admin ? cfg->policy.admin_methods : cfg->policy.methods;
+}
+
+unsigned
+challenge_required(const struct config *cfg, bool admin)
+{
+	return admin ? cfg->policy.admin_methods_required :
+	    cfg->policy.methods_required;
+}
+
+unsigned
+challenge_verified_count(const struct config *cfg, const struct ticket *t)
+{
+	return (unsigned)__builtin_popcount(t->verified &
+	    challenge_counting_methods(cfg, t->admin));
+}
+
+void
+challenge_decoy_mask(const unsigned char *key, const char *user, enum method m,
+    char *out, size_t size)
+{
+	static const char *const tld[] = { "com", "org", "net", "de", "io" };
+	unsigned char h[16];
+	crypto_generichash_state st;
+	unsigned char mb = (unsigned char)m;
+
+	crypto_generichash_init(&st, key, 32, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)"decoy", 5);
+	crypto_generichash_update(&st, &mb, 1);
+	crypto_generichash_update(&st, (const unsigned char *)user, strlen(user));
+	crypto_generichash_final(&st, h, sizeof(h));
+	if (m == METHOD_SMS)
+		snprintf(out, size, "+*********%02u", (unsigned)(h[0] % 100));
+	else
+		snprintf(out, size, "%c***@%c***.%s", 'a' + h[0] % 26,
+		    'a' + h[1] % 26, tld[h[2] % 5]);
+}
+
+/* --- JSON form, as kept in the store ------------------------------------- */
+
+json_t *
+ticket_to_json(const struct ticket *t)
+{
+	json_t *j = json_object(), *pend = json_object();
+	char hex[CODE_HASH_LEN * 2 + 1];
+
+	json_object_set_new(j, "user", json_string(t->user));
+	if (t->dn != NULL)
+		json_object_set_new(j, "dn", json_string(t->dn));
+	json_object_set_new(j, "real", json_boolean(t->real));
+	json_object_set_new(j, "admin", json_boolean(t->admin));
+	json_object_set_new(j, "created", json_integer(t->created));
+	json_object_set_new(j, "expires", json_integer(t->expires));
+	json_object_set_new(j, "attempts", json_integer(t->attempts));
+	json_object_set_new(j, "verified", json_integer(t->verified));
+	for (int i = 0; i < NMETHODS; i++) {
+		const struct pending_code *p = &t->pending[i];
+
+		if (!p->active)
+			continue;
+		sodium_bin2hex(hex, sizeof(hex), p->hash, CODE_HASH_LEN);
+		json_object_set_new(pend, config_method_name(method_of_index(i)),
+		    json_pack("{s:s,s:I}", "hash", hex, "expires",
+		    (json_int_t)p->expires));
+	}
+	json_object_set_new(j, "pending", pend);
+	return j;
+}
+
+int
+ticket_from_json(const json_t *j, const char *id, struct ticket *t)
+{
+	const char *user = NULL, *dn = NULL;
+	json_int_t created = 0, expires = 0, attempts = 0, verified = 0;
+	int real = 0, admin = 0;
+	json_t *pend = NULL;
+
+	memset(t, 0, sizeof(*t));
+	if (strlen(id) != TICKET_HEX ||
+	    json_unpack((json_t *)j, "{s:s,s?s,s:b,s:b,s:I,s:I,s:I,s:I,s:o}",
+	    "user", &user, "dn", &dn, "real", &real, "admin", &admin,
+	    "created", &created, "expires", &expires, "attempts", &attempts,
+	    "verified", &verified, "pending", &pend) != 0)
+		return -1;
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->user = xstrdup(user);
+	t->dn = dn ? xstrdup(dn) : NULL;
+	t->real = real;
+	t->admin = admin;
+	t->created = created;
+	t->expires = expires;
+	t->attempts = (unsigned)attempts;
+	t->verified = (unsigned)verified;
+	for (int i = 0; i < NMETHODS; i++) {
+		json_t *p = json_object_get(pend,
+		    config_method_name(method_of_index(i)));
+		const char *hex = NULL;
+		json_int_t exp = 0;
+		size_t binlen = 0;
+
+		if (p == NULL)
+			continue;
+		if (json_unpack(p, "{s:s,s:I}", "hash", &hex, "expires", &exp) != 0 ||
+		    sodium_hex2bin(t->pending[i].hash, CODE_HASH_LEN, hex,
+		    strlen(hex), NULL, &binlen, NULL) != 0 ||
+		    binlen != CODE_HASH_LEN) {
+			ticket_clear(t);
+			return -1;
+		}
+		t->pending[i].expires = exp;
+		t->pending[i].active = true;
+	}
+	return 0;
+}
+
+void
+ticket_clear(struct ticket *t)
+{
+	free(t->user);
+	free(t->dn);
+	sodium_memzero(t, sizeof(*t));
+}

@@ -1,0 +1,88 @@
+/*
+ * challenge.h - tickets and one-time codes: who has proved what.
+ *
+ * A ticket is what a front end holds between requests: 128 random bits,
+ * shown as 32 hex digits. Behind it (in the store, as JSON) are the user it
+ * was started for, which methods have a code pending and which are
+ * verified, the wrong attempts so far, and whether it is real at all: a
+ * start for an unknown, disabled or ineligible user gets a decoy ticket that
+ * looks the same from outside and can never verify.
+ *
+ * Codes are code_length decimal digits drawn uniformly from libsodium's
+ * generator. Only a keyed hash of a code is stored (BLAKE2b keyed with the
+ * daemon's secret, over ticket, method and code), compared in constant time,
+ * and a code is good once: verifying it removes it.
+ */
+#ifndef SSPRD_CHALLENGE_H
+#define SSPRD_CHALLENGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config/config.h"
+
+#define TICKET_HEX 32
+#define CODE_MAX 12
+#define CODE_HASH_LEN 32
+#define NMETHODS 3		/* email, sms, questions */
+
+struct pending_code {
+	bool active;
+	unsigned char hash[CODE_HASH_LEN];
+	int64_t expires;
+};
+
+struct ticket {
+	char id[TICKET_HEX + 1];
+	char *user;		/* as the front end sent it */
+	char *dn;		/* NULL for a decoy */
+	bool real;
+	bool admin;
+	int64_t created;
+	int64_t expires;
+	unsigned attempts;	/* wrong codes or answers */
+	unsigned verified;	/* enum method bits */
+	struct pending_code pending[NMETHODS];
+};
+
+/* Index of a method bit in ticket->pending. */
+int challenge_method_index(enum method m);
+
+/* A fresh ticket ID (hex) and code (digits, NUL-terminated). */
+void challenge_new_id(char id[TICKET_HEX + 1]);
+void challenge_new_code(unsigned digits, char code[CODE_MAX + 1]);
+
+/* Record a code for method m on t (keyed hash only). */
+void challenge_set_code(struct ticket *t, const unsigned char *key,
+    enum method m, const char *code, int64_t expires);
+
+/*
+ * Does code match a pending, unexpired code of t? Every pending method is
+ * compared (constant time, whatever matches); a match is removed from
+ * pending and its method marked verified. Returns the method, 0 for no
+ * match. *expired is set when the only candidates had expired.
+ */
+enum method challenge_verify_code(struct ticket *t, const unsigned char *key,
+    const char *code, size_t len, int64_t now, bool *expired);
+
+/* Methods that count for this user, and how many of them they need. */
+unsigned challenge_counting_methods(const struct config *cfg, bool admin);
+unsigned challenge_required(const struct config *cfg, bool admin);
+/* Verified methods that count (as a number). */
+unsigned challenge_verified_count(const struct config *cfg,
+    const struct ticket *t);
+
+/* What a decoy answer shows as sent_to: a masked address that is the same
+ * for the same user every time (keyed hash), so repeated starts for an
+ * unknown name look like repeated starts for a real one. */
+void challenge_decoy_mask(const unsigned char *key, const char *user,
+    enum method m, char *out, size_t size);
+
+json_t *ticket_to_json(const struct ticket *t);
+int ticket_from_json(const json_t *j, const char *id, struct ticket *t);
+void ticket_clear(struct ticket *t);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * engine.h - the request state machine: one function per op of SPEC
+ * "Requests and answers", between the spool (requests in, answers out) and
+ * the directory, the store and the notifier.
+ *
+ * Guarantees:
+ * - every request handed over by the spool gets exactly one answer, and one
+ *   audit line (request ID, op, user, result, reason, client; never a
+ *   password, code or answer);
+ * - start answers the same way for unknown, disabled, ineligible and real
+ *   users (a decoy ticket that can never verify, sent_to masked the same way,
+ *   an answer delayed like a real one); the log says the truth;
+ * - a password write is recorded as an intent in the store before it is
+ *   sent, so a request resumed after a crash is settled from the directory
+ *   (password-changed stamp, or a bind with the new password where the stamp
+ *   cannot tell) and never written twice;
+ * - buffers that held passwords and codes are wiped.
+ */
+#ifndef SSPRD_ENGINE_H
+#define SSPRD_ENGINE_H
+
+#include "config/config.h"
+#include "daemon/notify.h"
+#include "daemon/spool.h"
+#include "daemon/store.h"
+
+struct ssprd;
+struct engine;
+
+struct engine *engine_new(struct ssprd *d, struct store *st,
+    struct notifier *n);
+/* The spool's callback (arg: the engine). */
+void engine_request(struct spool_request *req, void *arg);
+void engine_set_spool(struct engine *e, struct spool *s);
+/* A new configuration: new requests use it; the directory pool is rebuilt
+ * when [directory] changed (requests in flight finish on the old one). */
+void engine_reconfigure(struct engine *e, struct config *cfg);
+unsigned engine_active(const struct engine *e);
+/* From now on, requests that end are not answered but left in cur/ for the
+ * next start (the stop cut them short). */
+void engine_shutdown(struct engine *e);
+/* Ends the directory pool (requests still in flight end through
+ * engine_shutdown()'s rule); call before spool_close(). */
+void engine_free(struct engine *e);
+
+#endif

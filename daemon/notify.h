@@ -1,0 +1,60 @@
+/*
+ * notify.h - telling people: running the mail and SMS commands, message
+ * templates, and the masked contacts shown to the front end.
+ *
+ * notify_run() starts a command ([email] or [sms] command, argv as
+ * configured, no shell), writes the message to its stdin without blocking the
+ * event loop, and reports once: exit status 0 in time, or why not (could not
+ * start, exit status, killed by a signal, no exit within the timeout: then it
+ * is killed). The message may hold a one-time code: it lives in
+ * sodium_malloc() memory and is wiped as soon as it is written. A command's
+ * output goes to the log (one line, truncated), never back to a front end.
+ *
+ * Templates are text with {{name}} placeholders; unknown names and
+ * placeholders left unfilled are errors, so a typo in an admin's template is
+ * found by ssprd -t (see config) rather than mailed out.
+ */
+#ifndef SSPRD_NOTIFY_H
+#define SSPRD_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "config/config.h"
+
+struct notifier;
+
+struct notifier *notify_new(struct event_base *base);
+/* Kills what still runs (SIGTERM, then SIGKILL), reports those as failed. */
+void notify_free(struct notifier *n);
+
+typedef void notify_done_fn(bool ok, const char *detail, void *arg);
+
+/* Run cmd (extra_arg, when not NULL, appended as the last argument) with
+ * body on stdin; done is called exactly once, from the event loop. */
+void notify_run(struct notifier *n, const struct command *cmd,
+    const char *extra_arg, const char *body, size_t len, unsigned timeout,
+    notify_done_fn *done, void *arg);
+
+/* Commands still running. */
+unsigned notify_running(const struct notifier *n);
+
+struct notify_var {
+	const char *name;
+	const char *value;
+};
+
+/* Fill {{name}} from vars (NULL-terminated by a NULL name). Returns a
+ * sodium_malloc()ed string (free with sodium_free) and its length, or NULL
+ * with *err set when the template names a variable not in vars. */
+char *notify_render(const char *tmpl, const struct notify_var *vars,
+    size_t *len, const char **err);
+
+/* "alice@example.com" -> "a***@e***.com"; "+15550100001" -> "+*********01".
+ * out must hold at least 64 bytes; the result always fits. */
+void notify_mask_email(const char *addr, char *out, size_t size);
+void notify_mask_phone(const char *number, char *out, size_t size);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * store.h - ssprd's persistent state in LMDB under [daemon] state_dir.
+ *
+ * Four named databases of small JSON records: tickets (by ticket ID),
+ * intents (by request ID: "this request is about to write the directory",
+ * recorded durably before the write), events (throttling and lockout
+ * counters: timestamps per key) and meta (the daemon's own keys). Every
+ * write is committed before the call returns (LMDB's default durability:
+ * the data survives kill -9 and power loss), so a caller may act on it at
+ * once. Nothing secret is ever passed in: the state holds keyed hashes of
+ * codes and answers, never codes, answers or passwords.
+ *
+ * The environment file is created 0600 in a directory that must not be
+ * readable by others (state_dir is 0700 under systemd's StateDirectory).
+ * Only one ssprd may open a state directory: store_open() holds an
+ * flock(2) on DIR/ssprd.lock while open, and a second opener, in this
+ * process or another, gets an error naming the holder's pid.
+ */
+#ifndef SSPRD_STORE_H
+#define SSPRD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define STORE_KEY_MAX 511	/* LMDB's default key size limit */
+#define STORE_HMAC_KEY_LEN 32
+
+enum store_db {
+	STORE_TICKETS,
+	STORE_INTENTS,
+	STORE_EVENTS,
+	STORE_META,
+};
+
+struct store;
+
+/* Open (creating if needed) DIR/ssprd.mdb. NULL with err filled. */
+struct store *store_open(const char *dir, char *err, size_t errlen);
+void store_close(struct store *st);
+
+/* 0 or -1 (logged). value is not consumed. */
+int store_put(struct store *st, enum store_db db, const char *key,
+    const json_t *value);
+/* A new reference, or NULL when absent (or unreadable: logged). */
+json_t *store_get(struct store *st, enum store_db db, const char *key);
+/* 0 (also when absent) or -1. */
+int store_del(struct store *st, enum store_db db, const char *key);
+/* Calls fn for every record until it returns non-zero; fn may not call
+ * back into the store. Returns fn's last value, or -1 on a store error. */
+int store_foreach(struct store *st, enum store_db db,
+    int (*fn)(const char *key, json_t *value, void *arg), void *arg);
+/* Records in db. */
+size_t store_count(struct store *st, enum store_db db);
+
+/*
+ * Sliding-window counters in STORE_EVENTS: record one event for key at time
+ * now (seconds) and return how many events key has within the last window
+ * seconds, this one included; at most keep timestamps are kept. -1 on a
+ * store error. store_events_count() only counts.
+ */
+int store_events_add(struct store *st, const char *key, int64_t now,
+    int64_t window, unsigned keep);
+int store_events_count(struct store *st, const char *key, int64_t now,
+    int64_t window);
+
+/* The daemon's secret for keyed hashes (codes, decoys): made at the first
+ * open from libsodium's generator and kept in STORE_META. */
+const unsigned char *store_hmac_key(const struct store *st);
+
+#endif
