@@ -84,6 +84,7 @@ struct job {
 	char sent_to[64];
 	const char *truth;		/* for the audit line: why a decoy */
 	bool recovering;		/* settling a write from before a crash */
+	bool intent_after_answer;	/* drop the write intent once answered */
 	double started;
 	struct event *ev_delay;
 	void (*after_delay)(struct job *);
@@ -255,7 +256,11 @@ job_send(struct job *job, json_t *answer)
 	}
 	text = answer_dump(answer);
 	audit(job);
-	spool_answer(job->e->spool, job->sreq, text, strlen(text));
+	/* The intent outlives a crash until the answer is durable: a request
+	 * resumed with a "done" intent is answered, never written again. */
+	if (spool_answer(job->e->spool, job->sreq, text, strlen(text)) == 0 &&
+	    job->intent_after_answer)
+		store_del(job->e->store, STORE_INTENTS, job->sreq->id);
 	free(text);
 	job->sreq = NULL;
 	job_free(job);
@@ -747,6 +752,23 @@ intent_done(struct job *job)
 	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
 }
 
+/* The write took effect: say so durably before anything else changes, so
+ * a crash from here on leads to the answer, not to a second write. */
+static void
+intent_succeeded(struct job *job)
+{
+	json_t *j = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+
+	if (j == NULL)
+		return;
+	json_object_set_new(j, "state", json_string("done"));
+	if (store_put(job->e->store, STORE_INTENTS, job->sreq->id, j) != 0)
+		log_warnx("engine: request %s: cannot record that the write "
+		    "took effect", job->sreq->id);
+	json_decref(j);
+	job->intent_after_answer = true;
+}
+
 /* --- reset and unlock ------------------------------------------------------------ */
 
 static void settle_later(struct job *job);
@@ -769,9 +791,9 @@ reset_written(const struct dir_result *res, void *arg)
 		job_dir_error(job, res);
 		return;
 	}
+	intent_succeeded(job);
 	/* The ticket is spent: a reset happens once per ticket. */
 	store_del(job->e->store, STORE_TICKETS, job->t.id);
-	intent_done(job);
 	send_notice(job, job->req.op == OP_UNLOCK ? "unlocked" : "reset");
 	if (admin)
 		log_info("engine: request %s: an administrator's password was "
@@ -869,13 +891,14 @@ change_written(const struct dir_result *res, void *arg)
 		settle_later(job);
 		return;
 	}
-	intent_done(job);
 	if (res->reason != DIR_OK) {
+		intent_done(job);
 		log_info("engine: request %s: change refused at %s: %s",
 		    job->sreq->id, res->server ? res->server : "-", res->detail);
 		job_dir_error(job, res);
 		return;
 	}
+	intent_succeeded(job);
 	average(&job->e->change_secs, mono() - job->started);
 	send_notice(job, "changed");
 	job_ok(job, NULL);
@@ -966,9 +989,9 @@ settled_applied(struct job *job)
 	log_info("engine: request %s: the write before the restart had taken "
 	    "effect; answering it", job->sreq->id);
 	job->truth = "settled after restart";
+	intent_succeeded(job);
 	if (job->req.op == OP_RESET && job->req.ticket[0] != '\0')
 		store_del(job->e->store, STORE_TICKETS, job->req.ticket);
-	intent_done(job);
 	send_notice(job, job->req.op == OP_CHANGE ? "changed" : "reset");
 	job_ok(job, NULL);
 }
@@ -1067,11 +1090,17 @@ static bool
 resume(struct job *job)
 {
 	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	bool done;
 
 	if (intent == NULL)
 		return false;
+	done = strcmp(json_string_value(json_object_get(intent, "state")) ?
+	    json_string_value(json_object_get(intent, "state")) : "", "done") == 0;
 	json_decref(intent);
-	settle_later(job);
+	if (done)
+		settled_applied(job);	/* known to have taken effect */
+	else
+		settle_later(job);
 	return true;
 }
 
