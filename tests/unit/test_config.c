@@ -317,6 +317,48 @@ test_gssapi_plain_ldap(void **state)
 }
 
 static void
+test_templates(void **state)
+{
+	char path[300], extra[600], *text;
+	struct config *cfg;
+
+	snprintf(path, sizeof(path), "%s/code.tmpl", tmpdir);
+	snprintf(extra, sizeof(extra), "[email]\ncode_template = %s\n", path);
+	text = minimal("", extra);
+
+	write_file(path, "Subject: Code\n\nHi {{ user }}, {{code}} ({{minutes}} min)\n", 0644);
+	cfg = expect_ok(text);
+	assert_non_null(strstr(cfg->email.code_template, "{{code}}"));
+	config_free(cfg);
+
+	write_file(path, "Subject: Code\n\nHi {{user}}\n", 0644);
+	expect_error(text, 8, "template must contain {{code}}");
+	write_file(path, "Subject: Code\n\n{{code}} {{password}}\n", 0644);
+	expect_error(text, 8, "names a placeholder ssprd does not fill");
+	write_file(path, "Subject: Code\n\n{{code}} {{user\n", 0644);
+	expect_error(text, 8, "has {{ without }}");
+	write_file(path, "Hello {{code}}\n", 0644);
+	expect_error(text, 8, "must start with header lines");
+	write_file(path, "Subject: x\nTo: evil@example.com\n\n{{code}}\n", 0644);
+	expect_error(text, 8, "may not set From: or To:");
+	write_file(path, "X-Note: x\n\n{{code}}\n", 0644);
+	expect_error(text, 8, "has no Subject: header");
+	unlink(path);
+	free(text);
+
+	/* SMS templates have no headers */
+	snprintf(path, sizeof(path), "%s/sms.tmpl", tmpdir);
+	snprintf(extra, sizeof(extra), "[sms]\ncode_template = %s\n", path);
+	text = minimal("", extra);
+	write_file(path, "{{code}} is your code\n", 0644);
+	cfg = expect_ok(text);
+	assert_string_equal(cfg->sms.code_template, "{{code}} is your code\n");
+	config_free(cfg);
+	unlink(path);
+	free(text);
+}
+
+static void
 test_syntax_errors(void **state)
 {
 	expect_error("[daemon]\nthis line has no equals sign\n", 2, "syntax error");
@@ -639,6 +681,7 @@ main(void)
 		cmocka_unit_test(test_uri_continuation),
 		cmocka_unit_test(test_sasl_external_ldapi),
 		cmocka_unit_test(test_gssapi_plain_ldap),
+		cmocka_unit_test(test_templates),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_long_line_and_nul),
 		cmocka_unit_test(test_value_errors),
