@@ -910,6 +910,21 @@ change_unknown(struct job *job)
 	job_error(job, "wrong-password");
 }
 
+/* A disabled account, or one outside allowed_groups, may not change its
+ * password here; who does not know the password learns only that it is
+ * wrong, who does learns why. */
+static void
+change_refused_checked(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+
+	if (res->reason != DIR_OK) {
+		job_dir_error(job, res);
+		return;
+	}
+	job_error(job, job->who.disabled ? "account-disabled" : "not-allowed");
+}
+
 static void
 change_looked_up(struct job *job, const struct dir_result *res)
 {
@@ -924,6 +939,14 @@ change_looked_up(struct job *job, const struct dir_result *res)
 		job->truth = "no such user";
 		job_later(job, job->e->change_secs * jitter -
 		    (mono() - job->started), change_unknown);
+		return;
+	}
+	if (job->who.disabled || !job->who.allowed) {
+		job->truth = job->who.disabled ? "account disabled" :
+		    "not in allowed_groups";
+		dir_check_password(job->dr->dir, job->who.dn,
+		    job->req.old_password.s, job->req.old_password.len,
+		    change_refused_checked, job);
 		return;
 	}
 	if (intent_put(job, "writing") != 0) {

@@ -366,6 +366,18 @@ map_ad(const struct dir_answer *a, const char *msg, struct dir_result *out)
 		case WERR_ACCESS_DENIED:
 			out->reason = DIR_NOT_ALLOWED;
 			return;
+		case AD_DATA_LOCKED:
+		case AD_DATA_DISABLED:
+		case AD_DATA_ACCOUNT_EXPIRED:
+		case AD_DATA_PASSWORD_EXPIRED:
+		case AD_DATA_MUST_CHANGE:
+		case AD_DATA_NOT_NOW:
+		case AD_DATA_NOT_HERE:
+			/* The account's state as the leading code, as Samba
+			 * answers a change on a locked-out account: "00000775:
+			 * Password change not permitted, account locked out!" */
+			map_ad_bind(code, out);
+			return;
 		default:
 			break;	/* 80090308 and others: the result code says */
 		}

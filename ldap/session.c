@@ -233,6 +233,35 @@ plain_ldap(const struct session_cfg *sc, const char *uri)
 	return strncmp(uri, "ldap:", 5) == 0 && !sc->starttls;
 }
 
+/* Wait (bounded by the timeout) for the answer to msgid and map it,
+ * ppolicy response control included. Returns the LDAP result code. */
+static int
+await_answer(LDAP *ld, const struct session_cfg *sc, enum dir_op_kind kind,
+    int msgid, struct dir_result *res)
+{
+	struct timeval tv = { .tv_sec = sc->timeout };
+	LDAPControl **sctrls = NULL;
+	LDAPMessage *msg = NULL;
+	char *text = NULL;
+	int rc, err = LDAP_OTHER;
+
+	rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &msg);
+	if (rc <= 0) {
+		rc = rc == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN;
+		session_map_result(NULL, sc->type, kind, rc, ldap_err2string(rc),
+		    NULL, true, res);
+		ldap_msgfree(msg);
+		return rc;
+	}
+	rc = ldap_parse_result(ld, msg, &err, NULL, &text, NULL, &sctrls, 1);
+	if (rc == LDAP_SUCCESS)
+		rc = err;
+	session_map_result(ld, sc->type, kind, rc, text, sctrls, true, res);
+	ldap_memfree(text);
+	ldap_controls_free(sctrls);
+	return rc;
+}
+
 /* Simple bind, asynchronous under the hood so the ppolicy response control
  * comes back with the answer (it says "locked" where the code says only
  * "invalid credentials"). */
@@ -241,13 +270,9 @@ bind_simple(LDAP *ld, const struct session_cfg *sc, const char *dn,
     const char *pw, size_t len, struct dir_result *res)
 {
 	struct berval cred = { .bv_len = len, .bv_val = (char *)pw };
-	struct timeval tv = { .tv_sec = sc->timeout };
 	LDAPControl ppreq = { .ldctl_oid = LDAP_CONTROL_PASSWORDPOLICYREQUEST };
 	LDAPControl *ctrls[] = { &ppreq, NULL };
-	LDAPControl **sctrls = NULL;
-	LDAPMessage *msg = NULL;
-	char *text = NULL;
-	int msgid, rc, err = LDAP_OTHER;
+	int msgid, rc;
 
 	rc = ldap_sasl_bind(ld, dn, LDAP_SASL_SIMPLE, &cred,
 	    sc->type == DIR_TYPE_OPENLDAP ? ctrls : NULL, NULL, &msgid);
@@ -256,22 +281,7 @@ bind_simple(LDAP *ld, const struct session_cfg *sc, const char *dn,
 		    false, res);
 		return rc;
 	}
-	rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &msg);
-	if (rc <= 0) {
-		rc = rc == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN;
-		session_map_result(ld, sc->type, DIR_OPK_BIND, rc, NULL, NULL,
-		    true, res);
-		ldap_msgfree(msg);
-		return rc;
-	}
-	rc = ldap_parse_result(ld, msg, &err, NULL, &text, NULL, &sctrls, 1);
-	if (rc == LDAP_SUCCESS)
-		rc = err;
-	session_map_result(ld, sc->type, DIR_OPK_BIND, rc, text, sctrls, true,
-	    res);
-	ldap_memfree(text);
-	ldap_controls_free(sctrls);
-	return rc;
+	return await_answer(ld, sc, DIR_OPK_BIND, msgid, res);
 }
 
 static int
@@ -495,13 +505,9 @@ session_change_own(LDAP *ld, const struct session_cfg *sc,
 	struct berval user = { strlen(creds->dn), (char *)creds->dn };
 	struct berval oldpw = { creds->len, (char *)creds->password };
 	struct berval newpw = { new_len, (char *)new_pw };
-	struct timeval tv = { .tv_sec = sc->timeout };
 	LDAPControl ppreq = { .ldctl_oid = LDAP_CONTROL_PASSWORDPOLICYREQUEST };
 	LDAPControl *ctrls[] = { &ppreq, NULL };
-	LDAPControl **sctrls = NULL;
-	LDAPMessage *msg = NULL;
-	char *text = NULL;
-	int msgid, rc, err = LDAP_OTHER;
+	int msgid, rc;
 
 	rc = ldap_passwd(ld, &user, &oldpw, &newpw, ctrls, NULL, &msgid);
 	if (rc != LDAP_SUCCESS) {
@@ -509,20 +515,5 @@ session_change_own(LDAP *ld, const struct session_cfg *sc,
 		    ldap_err2string(rc), NULL, false, res);
 		return rc;
 	}
-	rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &msg);
-	if (rc <= 0) {
-		rc = rc == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN;
-		session_map_result(NULL, sc->type, DIR_OPK_CHANGE, rc,
-		    ldap_err2string(rc), NULL, true, res);
-		ldap_msgfree(msg);
-		return rc;
-	}
-	rc = ldap_parse_result(ld, msg, &err, NULL, &text, NULL, &sctrls, 1);
-	if (rc == LDAP_SUCCESS)
-		rc = err;
-	session_map_result(ld, sc->type, DIR_OPK_CHANGE, rc, text, sctrls, true,
-	    res);
-	ldap_memfree(text);
-	ldap_controls_free(sctrls);
-	return rc;
+	return await_answer(ld, sc, DIR_OPK_CHANGE, msgid, res);
 }

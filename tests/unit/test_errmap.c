@@ -827,10 +827,24 @@ detail_keeps_server_words(void **state)
 	assert_string_equal(r.detail, "Password is too young to change");
 }
 
+/* Samba answers a change on a locked-out account with the account's state
+ * as the leading code (seen against the Samba AD fixture). */
+static void
+ad_change_on_locked_account(void **state)
+{
+	expect(ad(DIR_OPK_CHANGE, LDAP_CONSTRAINT_VIOLATION,
+	    "00000775: Password change not permitted, account locked out! at "
+	    "../../source4/dsdb/samdb/ldb_modules/password_hash.c:3929:setup_io"),
+	    DIR_ACCOUNT_LOCKED, 0);
+	expect(ad(DIR_OPK_CHANGE, LDAP_CONSTRAINT_VIOLATION,
+	    "00000533: account disabled"), DIR_ACCOUNT_DISABLED, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ad_change_on_locked_account),
 		cmocka_unit_test(reason_code_every_value),
 		cmocka_unit_test(reason_code_out_of_range_is_internal),
 		cmocka_unit_test(violation_names_all_in_bit_order),
