@@ -56,6 +56,16 @@ expect() { # DESCRIPTION ANSWER KEY VALUE
 }
 secrets=()	# every password and code used: none may reach the log or state
 
+# --- ssprctl lookup ----------------------------------------------------------
+"$SSPRCTL" -c "$conf" lookup alice >"$tmp/lookup.out" 2>&1
+rc=$?
+check "ssprctl lookup alice: exit 0" [ "$rc" -eq 0 ]
+check "...shows her DN and that she is eligible" bash -c \
+	"grep -qF '$USER1_DN' '$tmp/lookup.out' && grep -q 'eligible for self-service' '$tmp/lookup.out'"
+"$SSPRCTL" -c "$conf" lookup nosuchuser >"$tmp/lookup.out" 2>&1
+rc=$?
+check "ssprctl lookup of an unknown user: exit 1" [ "$rc" -eq 1 ]
+
 # --- policy ----------------------------------------------------------------
 a=$(sub '{"v":1,"op":"policy"}')
 expect "policy: min_length from the configuration" "$a" min_length 12
