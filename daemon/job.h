@@ -1,0 +1,123 @@
+/*
+ * job.h - what engine.c, ops.c and recovery.c share (daemon/ internal).
+ *
+ *   engine.c    jobs: from a claimed request to its one answer; lookups,
+ *               tickets, notices, dispatch, the engine's life
+ *   ops.c       one function per op: start, verify, reset/unlock, change,
+ *               policy
+ *   recovery.c  write intents, and settling a write whose answer was lost
+ */
+#ifndef SSPRD_JOB_H
+#define SSPRD_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config/config.h"
+#include "daemon/challenge.h"
+#include "daemon/request.h"
+#include "daemon/spool.h"
+#include "ldap/dir.h"
+
+#define NOTIFY_TIMEOUT 30		/* seconds a mail/SMS command may take */
+#define INTENT_SWEEP_EVERY 3600		/* seconds */
+
+/* A directory pool and the configuration it was built from; retired ones
+ * are freed when their last job ends. */
+struct dirref {
+	struct dir *dir;
+	struct config *cfg;
+	unsigned jobs;
+	bool retired;
+};
+
+struct engine {
+	struct ssprd *d;
+	struct store *store;
+	struct notifier *notifier;
+	struct spool *spool;
+	struct config *cfg;
+	struct dirref *dir;
+	unsigned active;
+	/* How long real starts and changes take to answer (moving averages,
+	 * seconds): decoys wait as long, so timing tells nothing. */
+	double start_secs;
+	double change_secs;
+	struct event *ev_sweep;
+	bool closing;		/* shutting down: leave requests for next start */
+};
+
+/* What a job needs from a lookup, copied out of the callback. */
+struct who {
+	bool found;
+	bool disabled;
+	bool locked;
+	bool admin;
+	bool allowed;
+	char *dn;
+	char *mail;		/* first usable address, or NULL */
+	char *mobile;
+	char stamp[32];		/* password-changed stamp */
+};
+
+struct job {
+	struct engine *e;
+	struct spool_request *sreq;
+	struct config *cfg;
+	struct dirref *dr;
+	struct request req;
+	bool parsed;
+	struct ticket t;
+	bool have_ticket;
+	struct who who;
+	char code[CODE_MAX + 1];
+	enum method sent_method;
+	char sent_to[64];
+	const char *truth;		/* for the audit line: why a decoy */
+	bool recovering;		/* settling a write from before a crash */
+	bool intent_after_answer;	/* drop the write intent once answered */
+	double started;
+	struct event *ev_delay;
+	void (*after_delay)(struct job *);
+	/* audit */
+	const char *result;
+	const char *reason;
+};
+
+
+/* engine.c */
+int64_t now_secs(void);
+double mono(void);
+void average(double *avg, double sample);
+void who_clear(struct who *w);
+void job_ok(struct job *job, json_t *a);
+void job_error_v(struct job *job, const char *reason, const char *message,
+    const char *const *violations);
+void job_error(struct job *job, const char *reason);
+void job_dir_error(struct job *job, const struct dir_result *res);
+void job_later(struct job *job, double secs, void (*fn)(struct job *));
+int ticket_load(struct job *job, const char *id);
+int ticket_save(struct job *job);
+int ticket_live(struct job *job);
+typedef void looked_up_fn(struct job *job, const struct dir_result *res);
+void job_lookup(struct job *job, const char *user, looked_up_fn *next);
+void send_notice(struct job *job, const char *action);
+void dispatch(struct job *job);
+
+/* ops.c */
+void op_start(struct job *job);
+void op_verify(struct job *job);
+void op_reset(struct job *job);
+void op_change(struct job *job);
+void op_policy(struct job *job);
+
+/* recovery.c */
+int intent_put(struct job *job, const char *state);
+void intent_done(struct job *job);
+void intent_succeeded(struct job *job);
+void settle_later(struct job *job);
+bool resume(struct job *job);
+
+#endif

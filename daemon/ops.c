@@ -1,0 +1,501 @@
+/*
+ * ops.c - one function per op of SPEC "Requests and answers": start,
+ * verify, reset and unlock, change, policy. Each ends its job through
+ * job_ok()/job_error*() exactly once (see engine.c).
+ */
+#include "build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/challenge.h"
+#include "daemon/engine.h"
+#include "daemon/job.h"
+#include "daemon/messages.h"
+#include "daemon/pwpolicy.h"
+#include "daemon/request.h"
+#include "daemon/spool.h"
+#include "daemon/ssprd.h"
+#include "daemon/store.h"
+#include "ldap/dir.h"
+
+/* --- start ------------------------------------------------------------------- */
+
+static void start_answer(struct job *job);
+
+
+static void
+on_code_sent(bool ok, const char *detail, void *arg)
+{
+	struct job *job = arg;
+
+	sodium_memzero(job->code, sizeof(job->code));
+	if (!ok) {
+		log_errorx("notify: request %s: sending the code failed: %s",
+		    job->sreq->id, detail);
+		job_error(job, "internal");
+		return;
+	}
+	average(&job->e->start_secs, mono() - job->started);
+	start_answer(job);
+}
+
+static void
+start_answer(struct job *job)
+{
+	json_t *a = answer_ok(job->sreq->id);
+
+	json_object_set_new(a, "ticket", json_string(job->t.id));
+	json_object_set_new(a, "method",
+	    json_string(config_method_name(job->req.method)));
+	json_object_set_new(a, "sent_to", json_string(job->sent_to));
+	json_object_set_new(a, "expires_in",
+	    json_integer(job->cfg->policy.code_ttl));
+	job_ok(job, a);
+}
+
+/* Decoys answer after about as long as a real start takes. */
+static void
+start_decoy(struct job *job, const char *truth)
+{
+	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
+
+	job->truth = truth;
+	if (!job->have_ticket) {
+		challenge_new_id(job->t.id);
+		job->t.user = xstrdup(job->req.user);
+		job->t.created = now_secs();
+		job->have_ticket = true;
+	}
+	job->t.real = false;
+	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
+	challenge_decoy_mask(store_hmac_key(job->e->store), job->req.user,
+	    job->req.method, job->sent_to, sizeof(job->sent_to));
+	if (ticket_save(job) != 0) {
+		job_error(job, "internal");
+		return;
+	}
+	job_later(job, job->e->start_secs * jitter - (mono() - job->started),
+	    start_answer);
+}
+
+static void
+start_looked_up(struct job *job, const struct dir_result *res)
+{
+	const struct config *cfg = job->cfg;
+	const struct who *w = &job->who;
+	enum method m = job->req.method;
+	const char *to = m == METHOD_EMAIL ? w->mail : w->mobile;
+	char minutes[16];
+	struct notify_var vars[] = {
+		{ "user", job->req.user },
+		{ "code", job->code },
+		{ "minutes", minutes },
+		{ NULL, NULL },
+	};
+	const char *err;
+	size_t len;
+	char *msg;
+
+	if (res->reason != DIR_OK) {
+		job_error(job, "directory-unavailable");
+		return;
+	}
+	if (!w->found) {
+		start_decoy(job, "decoy: no such user");
+		return;
+	}
+	if (w->disabled) {
+		start_decoy(job, "decoy: account disabled");
+		return;
+	}
+	if (!w->allowed) {
+		start_decoy(job, "decoy: not in allowed_groups");
+		return;
+	}
+	if (to == NULL) {
+		start_decoy(job, "decoy: no contact for this method");
+		return;
+	}
+	if (w->admin && !(challenge_counting_methods(cfg, true) & m)) {
+		start_decoy(job, "decoy: method does not count for admins");
+		return;
+	}
+	if (job->have_ticket && (!job->t.real ||
+	    strcmp(job->t.dn ? job->t.dn : "", w->dn) != 0)) {
+		start_decoy(job, "decoy: ticket belongs to another or no user");
+		return;
+	}
+	if (!job->have_ticket) {
+		challenge_new_id(job->t.id);
+		job->t.user = xstrdup(job->req.user);
+		job->t.dn = xstrdup(w->dn);
+		job->t.created = now_secs();
+		job->have_ticket = true;
+	}
+	job->t.real = true;
+	job->t.admin = w->admin;
+	job->t.expires = now_secs() + cfg->policy.code_ttl;
+	challenge_new_code(cfg->policy.code_length, job->code);
+	challenge_set_code(&job->t, store_hmac_key(job->e->store), m, job->code,
+	    job->t.expires);
+	if (ticket_save(job) != 0) {
+		job_error(job, "internal");
+		return;
+	}
+	snprintf(minutes, sizeof(minutes), "%u", (cfg->policy.code_ttl + 59) / 60);
+	if (m == METHOD_EMAIL) {
+		notify_mask_email(to, job->sent_to, sizeof(job->sent_to));
+		msg = message_build(cfg, MSG_EMAIL_CODE, to, vars, &len, &err);
+	} else {
+		notify_mask_phone(to, job->sent_to, sizeof(job->sent_to));
+		msg = message_build(cfg, MSG_SMS_CODE, to, vars, &len, &err);
+	}
+	if (msg == NULL) {
+		sodium_memzero(job->code, sizeof(job->code));
+		log_errorx("engine: request %s: cannot build the message: %s",
+		    job->sreq->id, err);
+		job_error(job, "internal");
+		return;
+	}
+	notify_run(job->e->notifier, m == METHOD_EMAIL ? &cfg->email.command :
+	    &cfg->sms.command, m == METHOD_SMS ? to : NULL, msg, len,
+	    NOTIFY_TIMEOUT, on_code_sent, job);
+	sodium_free(msg);
+}
+
+void
+op_start(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+
+	if (!(cfg->policy.methods & job->req.method) ||
+	    job->req.method == METHOD_QUESTIONS) {
+		/* questions: registration and answers are not part of this
+		 * version; the method is refused for everyone alike */
+		job_error(job, "not-allowed");
+		return;
+	}
+	if (job->req.ticket[0] != '\0') {
+		if (ticket_live(job) != 0)
+			return;
+		if (strcasecmp(job->t.user, job->req.user) != 0) {
+			/* someone else's ticket: a fresh decoy, same shape */
+			ticket_clear(&job->t);
+			job->have_ticket = false;
+			job->truth = "decoy: ticket of another user";
+		}
+	}
+	job_lookup(job, job->req.user, start_looked_up);
+}
+
+/* --- verify -------------------------------------------------------------------- */
+
+/* Check the code carried by the request against the ticket. Answers and
+ * returns -1 on failure; 0 when it verified a method. */
+static int
+verify_code(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	enum method m;
+	bool expired;
+
+	if (job->req.answers != NULL) {
+		/* security questions are not part of this version */
+		job_error(job, "not-allowed");
+		return -1;
+	}
+	m = challenge_verify_code(&job->t, store_hmac_key(job->e->store),
+	    job->req.code.s, job->req.code.len, now_secs(), &expired);
+	if (m == 0) {
+		job->t.attempts++;
+		if (ticket_save(job) != 0) {
+			job_error(job, "internal");
+			return -1;
+		}
+		if (!job->t.real)
+			job->truth = "decoy ticket";
+		job_error(job, job->t.attempts >= cfg->policy.max_attempts ?
+		    "too-many-attempts" : expired ? "expired" : "bad-code");
+		return -1;
+	}
+	/* Time to choose a password, from now. */
+	job->t.expires = now_secs() + cfg->policy.code_ttl;
+	if (ticket_save(job) != 0) {
+		job_error(job, "internal");
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned
+remaining(const struct job *job)
+{
+	unsigned need = challenge_required(job->cfg, job->t.admin);
+	unsigned have = challenge_verified_count(job->cfg, &job->t);
+
+	return have >= need ? 0 : need - have;
+}
+
+void
+op_verify(struct job *job)
+{
+	json_t *a, *list;
+
+	if (job->req.code.s == NULL && job->req.answers == NULL) {
+		job_error(job, "bad-request");
+		return;
+	}
+	if (ticket_live(job) != 0 || verify_code(job) != 0)
+		return;
+	a = answer_ok(job->sreq->id);
+	list = json_array();
+	for (unsigned m = METHOD_EMAIL; m <= METHOD_QUESTIONS; m <<= 1)
+		if (job->t.verified & m)
+			json_array_append_new(list,
+			    json_string(config_method_name((enum method)m)));
+	json_object_set_new(a, "verified", list);
+	json_object_set_new(a, "remaining", json_integer(remaining(job)));
+	job_ok(job, a);
+}
+
+/* --- reset and unlock ------------------------------------------------------------ */
+
+
+static void
+reset_written(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+	bool admin = job->t.admin;
+
+	if (res->reason != DIR_OK) {
+		log_warnx("engine: request %s: directory refused the write at "
+		    "%s: %s", job->sreq->id, res->server ? res->server : "-",
+		    res->detail);
+		if (res->maybe_applied) {
+			settle_later(job);
+			return;
+		}
+		intent_done(job);
+		job_dir_error(job, res);
+		return;
+	}
+	intent_succeeded(job);
+	/* The ticket is spent: a reset happens once per ticket. */
+	store_del(job->e->store, STORE_TICKETS, job->t.id);
+	send_notice(job, job->req.op == OP_UNLOCK ? "unlocked" : "reset");
+	if (admin)
+		log_info("engine: request %s: an administrator's password was "
+		    "%s", job->sreq->id,
+		    job->req.op == OP_UNLOCK ? "unlocked" : "reset");
+	job_ok(job, NULL);
+}
+
+static void
+reset_write(struct job *job)
+{
+	if (job->req.op == OP_UNLOCK) {
+		dir_unlock(job->dr->dir, job->who.dn, reset_written, job);
+		return;
+	}
+	if (intent_put(job, "writing") != 0) {
+		job_error(job, "internal");
+		return;
+	}
+	dir_reset_password(job->dr->dir, job->who.dn, job->req.new_password.s,
+	    job->req.new_password.len, reset_written, job);
+}
+
+static void
+reset_looked_up(struct job *job, const struct dir_result *res)
+{
+	const struct who *w = &job->who;
+
+	if (res->reason != DIR_OK) {
+		job_error(job, "directory-unavailable");
+		return;
+	}
+	if (!w->found || strcmp(w->dn, job->t.dn ? job->t.dn : "") != 0) {
+		job->truth = "the ticket's account is gone";
+		job_error(job, "not-verified");
+		return;
+	}
+	if (w->disabled) {
+		job_error(job, "account-disabled");
+		return;
+	}
+	if (!w->allowed) {
+		job_error(job, "not-allowed");
+		return;
+	}
+	/* Became an admin since the ticket was started: admin rules apply. */
+	if (w->admin && !job->t.admin) {
+		job->t.admin = true;
+		if (remaining(job) > 0) {
+			job_error(job, "not-verified");
+			return;
+		}
+	}
+	reset_write(job);
+}
+
+void
+op_reset(struct job *job)
+{
+	unsigned v;
+
+	if (ticket_live(job) != 0)
+		return;
+	if ((job->req.code.s != NULL || job->req.answers != NULL) &&
+	    verify_code(job) != 0)
+		return;
+	if (!job->t.real || remaining(job) > 0) {
+		if (!job->t.real)
+			job->truth = "decoy ticket";
+		job_error(job, "not-verified");
+		return;
+	}
+	if (job->req.op == OP_RESET) {
+		v = pwpolicy_check(job->cfg, job->t.user, job->req.new_password.s,
+		    job->req.new_password.len);
+		if (v != 0) {
+			const char *names[6];
+
+			pwpolicy_names(v, names);
+			job_error_v(job, "password-policy", NULL, names);
+			return;
+		}
+	}
+	job_lookup(job, job->t.user, reset_looked_up);
+}
+
+/* --- change ---------------------------------------------------------------------- */
+
+static void
+change_written(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+
+	if (res->maybe_applied) {
+		settle_later(job);
+		return;
+	}
+	if (res->reason != DIR_OK) {
+		intent_done(job);
+		log_info("engine: request %s: change refused at %s: %s",
+		    job->sreq->id, res->server ? res->server : "-", res->detail);
+		job_dir_error(job, res);
+		return;
+	}
+	intent_succeeded(job);
+	average(&job->e->change_secs, mono() - job->started);
+	send_notice(job, "changed");
+	job_ok(job, NULL);
+}
+
+static void
+change_unknown(struct job *job)
+{
+	job_error(job, "wrong-password");
+}
+
+/* A disabled account, or one outside allowed_groups, may not change its
+ * password here; who does not know the password learns only that it is
+ * wrong, who does learns why. */
+static void
+change_refused_checked(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+
+	if (res->reason != DIR_OK) {
+		job_dir_error(job, res);
+		return;
+	}
+	job_error(job, job->who.disabled ? "account-disabled" : "not-allowed");
+}
+
+static void
+change_looked_up(struct job *job, const struct dir_result *res)
+{
+	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
+
+	if (res->reason != DIR_OK) {
+		job_error(job, "directory-unavailable");
+		return;
+	}
+	if (!job->who.found) {
+		/* as slow and as wrong as a wrong password */
+		job->truth = "no such user";
+		job_later(job, job->e->change_secs * jitter -
+		    (mono() - job->started), change_unknown);
+		return;
+	}
+	if (job->who.disabled || !job->who.allowed) {
+		job->truth = job->who.disabled ? "account disabled" :
+		    "not in allowed_groups";
+		dir_check_password(job->dr->dir, job->who.dn,
+		    job->req.old_password.s, job->req.old_password.len,
+		    change_refused_checked, job);
+		return;
+	}
+	if (intent_put(job, "writing") != 0) {
+		job_error(job, "internal");
+		return;
+	}
+	dir_change_password(job->dr->dir, job->who.dn, job->req.old_password.s,
+	    job->req.old_password.len, job->req.new_password.s,
+	    job->req.new_password.len, change_written, job);
+}
+
+void
+op_change(struct job *job)
+{
+	unsigned v = pwpolicy_check(job->cfg, job->req.user,
+	    job->req.new_password.s, job->req.new_password.len);
+
+	if (v != 0) {
+		const char *names[6];
+
+		pwpolicy_names(v, names);
+		job_error_v(job, "password-policy", NULL, names);
+		return;
+	}
+	job_lookup(job, job->req.user, change_looked_up);
+}
+
+/* --- policy ---------------------------------------------------------------------- */
+
+void
+op_policy(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	json_t *a = answer_ok(job->sreq->id), *rules = json_array(),
+	    *methods = json_array();
+
+	json_object_set_new(a, "min_length", json_integer(cfg->policy.min_length));
+	json_object_set_new(a, "max_length", json_integer(cfg->policy.max_length));
+	json_array_append_new(rules, json_string("min-length"));
+	json_array_append_new(rules, json_string("max-length"));
+	if (cfg->policy.banned.n > 0)
+		json_array_append_new(rules, json_string("not-banned"));
+	json_array_append_new(rules, json_string("no-user-name"));
+	json_array_append_new(rules, json_string("directory-policy"));
+	json_object_set_new(a, "rules", rules);
+	for (unsigned m = METHOD_EMAIL; m <= METHOD_SMS; m <<= 1)
+		if (cfg->policy.methods & m)
+			json_array_append_new(methods,
+			    json_string(config_method_name((enum method)m)));
+	json_object_set_new(a, "methods", methods);
+	json_object_set_new(a, "methods_required",
+	    json_integer(cfg->policy.methods_required));
+	job_ok(job, a);
+}
+

@@ -1,0 +1,201 @@
+/*
+ * recovery.c - exactly once for password writes.
+ *
+ * Before a write is sent, an intent (request ID, DN, the password-changed
+ * stamp read just before) is recorded durably in the store; when the write
+ * took effect the intent is marked done before anything else changes, and
+ * removed only once the answer is durable. A request that comes back with
+ * an intent (resumed after a crash, or whose answer the connection lost) is
+ * settled from the directory: done intents are answered; otherwise, after
+ * one directory timeout (so a write the server was still working on has
+ * finished), a changed stamp means the write took effect, an unchanged one
+ * that it did not, and where the stamp cannot tell (OpenLDAP's has
+ * one-second resolution) a bind with the new password decides. A password
+ * is never written twice.
+ */
+#include "build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/challenge.h"
+#include "daemon/engine.h"
+#include "daemon/job.h"
+#include "daemon/messages.h"
+#include "daemon/pwpolicy.h"
+#include "daemon/request.h"
+#include "daemon/spool.h"
+#include "daemon/ssprd.h"
+#include "daemon/store.h"
+#include "ldap/dir.h"
+
+/* --- intents: a write recorded before it is sent ------------------------------ */
+
+int
+intent_put(struct job *job, const char *state)
+{
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I}",
+	    "op", request_op_name(job->req.op), "dn", job->who.dn,
+	    "stamp", job->who.stamp, "state", state,
+	    "at", (json_int_t)now_secs());
+	int rc = store_put(job->e->store, STORE_INTENTS, job->sreq->id, j);
+
+	json_decref(j);
+	return rc;
+}
+
+void
+intent_done(struct job *job)
+{
+	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
+}
+
+/* The write took effect: say so durably before anything else changes, so
+ * a crash from here on leads to the answer, not to a second write. */
+void
+intent_succeeded(struct job *job)
+{
+	json_t *j = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+
+	if (j == NULL)
+		return;
+	json_object_set_new(j, "state", json_string("done"));
+	if (store_put(job->e->store, STORE_INTENTS, job->sreq->id, j) != 0)
+		log_warnx("engine: request %s: cannot record that the write "
+		    "took effect", job->sreq->id);
+	json_decref(j);
+	job->intent_after_answer = true;
+}
+
+/* --- resuming after a crash ------------------------------------------------------ */
+
+
+static void
+settled_applied(struct job *job)
+{
+	log_info("engine: request %s: the write before the restart had taken "
+	    "effect; answering it", job->sreq->id);
+	job->truth = "settled after restart";
+	intent_succeeded(job);
+	if (job->req.op == OP_RESET && job->req.ticket[0] != '\0')
+		store_del(job->e->store, STORE_TICKETS, job->req.ticket);
+	send_notice(job, job->req.op == OP_CHANGE ? "changed" : "reset");
+	job_ok(job, NULL);
+}
+
+static void
+settled_not_applied(struct job *job)
+{
+	log_info("engine: request %s: the write before the restart did not take "
+	    "effect; doing it now", job->sreq->id);
+	intent_done(job);
+	who_clear(&job->who);
+	dispatch(job);
+}
+
+static void
+on_recheck_bind(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+
+	if (res->reason == DIR_OK)
+		settled_applied(job);
+	else if (res->reason == DIR_UNAVAILABLE)
+		job_error(job, "directory-unavailable");	/* intent kept */
+	else
+		settled_not_applied(job);
+}
+
+static void
+recheck_looked_up(struct job *job, const struct dir_result *res)
+{
+	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	const char *before = json_string_value(json_object_get(intent, "stamp"));
+	char stamp[32];
+
+	snprintf(stamp, sizeof(stamp), "%s", before ? before : "");
+	json_decref(intent);
+	if (res->reason != DIR_OK) {
+		job_error(job, "directory-unavailable");	/* intent kept */
+		return;
+	}
+	if (!job->who.found) {
+		intent_done(job);
+		job_error(job, "not-verified");
+		return;
+	}
+	if (strcmp(stamp, job->who.stamp) != 0) {
+		settled_applied(job);
+		return;
+	}
+	/* The stamp has one-second resolution on OpenLDAP: a write in the same
+	 * second as the one before it leaves it unchanged. A bind with the new
+	 * password decides. */
+	if (job->cfg->directory.type == DIR_TYPE_OPENLDAP && *stamp != '\0') {
+		dir_check_password(job->dr->dir, job->who.dn,
+		    job->req.new_password.s, job->req.new_password.len,
+		    on_recheck_bind, job);
+		return;
+	}
+	settled_not_applied(job);
+}
+
+static void
+recheck(struct job *job)
+{
+	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	const char *dn = json_string_value(json_object_get(intent, "dn"));
+	const char *user = job->req.op == OP_CHANGE ? job->req.user : NULL;
+
+	if (user == NULL && job->req.ticket[0] != '\0' &&
+	    ticket_load(job, job->req.ticket) == 0)
+		user = job->t.user;
+	if (user == NULL || dn == NULL) {
+		json_decref(intent);
+		/* nothing left to compare with: the ticket is gone, so the
+		 * reset completed before the crash */
+		settled_applied(job);
+		return;
+	}
+	json_decref(intent);
+	job_lookup(job, user, recheck_looked_up);
+}
+
+/* A write whose answer was lost (a crash, a dropped connection): wait one
+ * directory timeout so a write the server was still working on has
+ * finished, then decide from the directory whether it took effect. */
+void
+settle_later(struct job *job)
+{
+	job->recovering = true;
+	log_info("engine: request %s: a write's answer was lost; settling it "
+	    "from the directory", job->sreq->id);
+	job_later(job, job->cfg->directory.timeout, recheck);
+}
+
+bool
+resume(struct job *job)
+{
+	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	bool done;
+
+	if (intent == NULL)
+		return false;
+	done = strcmp(json_string_value(json_object_get(intent, "state")) ?
+	    json_string_value(json_object_get(intent, "state")) : "", "done") == 0;
+	json_decref(intent);
+	if (done)
+		settled_applied(job);	/* known to have taken effect */
+	else
+		settle_later(job);
+	return true;
+}
+
