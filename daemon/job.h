@@ -76,6 +76,7 @@ struct job {
 	enum method sent_method;
 	char sent_to[64];
 	const char *truth;		/* for the audit line: why a decoy */
+	const char *throttled;		/* start: why it may send nothing */
 	bool recovering;		/* settling a write from before a crash */
 	bool intent_after_answer;	/* drop the write intent once answered */
 	double started;

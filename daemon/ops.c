@@ -25,6 +25,7 @@
 #include "daemon/spool.h"
 #include "daemon/ssprd.h"
 #include "daemon/store.h"
+#include "daemon/throttle.h"
 #include "ldap/dir.h"
 
 /* --- start ------------------------------------------------------------------- */
@@ -107,6 +108,10 @@ start_looked_up(struct job *job, const struct dir_result *res)
 
 	if (res->reason != DIR_OK) {
 		job_error(job, "directory-unavailable");
+		return;
+	}
+	if (job->throttled != NULL) {
+		start_decoy(job, job->throttled);
 		return;
 	}
 	if (!w->found) {
@@ -194,10 +199,25 @@ op_start(struct job *job)
 			job->truth = "decoy: ticket of another user";
 		}
 	}
+	job->throttled = throttle_start(job->e->store, cfg, job->req.user,
+	    job->req.method, job->req.client, now_secs());
+	/* Looked up all the same: a throttled start takes as long as any. */
 	job_lookup(job, job->req.user, start_looked_up);
 }
 
 /* --- verify -------------------------------------------------------------------- */
+
+/* Self-service locked for the ticket's user (too many failed proofs):
+ * answered "throttled", even with the right code. */
+static bool
+locked_out(struct job *job)
+{
+	if (!throttle_locked(job->e->store, job->cfg, job->t.user, now_secs()))
+		return false;
+	job->truth = "self-service locked after failed proofs";
+	job_error(job, "throttled");
+	return true;
+}
 
 /* Check the code carried by the request against the ticket. Answers and
  * returns -1 on failure; 0 when it verified a method. */
@@ -217,6 +237,8 @@ verify_code(struct job *job)
 	    job->req.code.s, job->req.code.len, now_secs(), &expired);
 	if (m == 0) {
 		job->t.attempts++;
+		if (throttle_failure(job->e->store, cfg, job->t.user, now_secs()))
+			job->truth = "this failure locked self-service";
 		if (ticket_save(job) != 0) {
 			job_error(job, "internal");
 			return -1;
@@ -254,7 +276,7 @@ op_verify(struct job *job)
 		job_error(job, "bad-request");
 		return;
 	}
-	if (ticket_live(job) != 0 || verify_code(job) != 0)
+	if (ticket_live(job) != 0 || locked_out(job) || verify_code(job) != 0)
 		return;
 	a = answer_ok(job->sreq->id);
 	list = json_array();
@@ -352,7 +374,7 @@ op_reset(struct job *job)
 {
 	unsigned v;
 
-	if (ticket_live(job) != 0)
+	if (ticket_live(job) != 0 || locked_out(job))
 		return;
 	if ((job->req.code.s != NULL || job->req.answers != NULL) &&
 	    verify_code(job) != 0)

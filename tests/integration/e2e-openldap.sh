@@ -40,6 +40,8 @@ allowed_groups = $ALLOWED_GROUP_DN
 admin_groups = $ADMINS_GROUP_DN
 min_length = 12
 max_attempts = 3
+max_starts_per_hour = 50
+lockout_failures = 50
 banned_passwords = $tmp/banned.txt"
 sed -i -e "s|^metrics =|metrics =\nqueue_dir = $tmp/queue\nstate_dir = $tmp/state|" \
 	-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $mail|" "$conf"

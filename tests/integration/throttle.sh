@@ -1,0 +1,128 @@
+#!/bin/bash
+# throttle.sh - what a stranger can make ssprd do, and how often.
+#
+# With the default limits (max_starts_per_hour = 5, max_attempts = 5,
+# lockout_failures = 5) and a client limit of 4 starts an hour: the 6th
+# start in an hour sends nothing; the 6th code on a ticket fails even when
+# it is right; 5 failed proofs across two tickets lock self-service, after
+# which the right code is refused and a new start sends nothing; the client
+# limit holds across users; the counters survive a restart; and throttled,
+# locked, unknown and real starts answer with the same fields.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
+command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-thr.XXXXXX")
+daemon_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
+	not_ok "slapd fixture starts"
+	finish
+	exit 1
+}
+set -a
+. "$tmp/slapd/env"
+set +a
+
+conf=$tmp/ssprd.ini
+mail=$tmp/mail
+write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
+min_length = 12
+max_starts_per_client_hour = 4"
+sed -i -e "s|^metrics =|metrics =\nqueue_dir = $tmp/queue\nstate_dir = $tmp/state|" \
+	-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $mail|" "$conf"
+log=$tmp/daemon.log
+daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
+
+sub() { submit "$conf" "$1"; }
+keys() { python3 -c 'import json,sys; print(sorted(json.loads(sys.argv[1])))' "$1"; }
+start() { sub "{\"v\":1,\"op\":\"start\",\"user\":\"$1\",\"method\":\"email\"}"; }
+expect() { # DESCRIPTION ANSWER KEY VALUE
+	local got
+	got=$(jget "$2" "$3")
+	if [ "$got" = "$4" ]; then ok "$1"; else not_ok "$1 (want $3=$4, got '$got')"; echo "# $2"; fi
+}
+
+# --- 5 starts an hour per user and method -------------------------------------
+for i in 1 2 3 4 5; do a=$(start alice); done
+real_keys=$(keys "$a")
+check "5 starts for alice: 5 codes sent" [ "$(msg_count "$mail")" -eq 5 ]
+a=$(start alice)
+expect "the 6th start answers ok" "$a" status ok
+check "...with the same fields as a real start" [ "$(keys "$a")" = "$real_keys" ]
+check "...and sends nothing" [ "$(msg_count "$mail")" -eq 5 ]
+check "...and the log says it was throttled" grep -q "user=alice result=ok .*throttled: max_starts_per_hour" "$log"
+a=$(start nosuchuser)
+check "an unknown user's start has the same fields too" [ "$(keys "$a")" = "$real_keys" ]
+
+# --- 5 wrong codes on one ticket ----------------------------------------------
+a=$(start bob)
+t=$(jget "$a" ticket)
+code=$(last_code "$mail")
+for i in 1 2 3 4; do
+	a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"0000000$i\"}")
+done
+expect "4th wrong code: bad-code" "$a" reason bad-code
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"00000005\"}")
+expect "5th wrong code: too-many-attempts" "$a" reason too-many-attempts
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
+expect "the 6th, the right code: refused all the same" "$a" reason too-many-attempts
+check "...and bob's 5 failures locked his self-service" grep -q "throttle: bob: 5 failed proofs" "$log"
+
+# --- failures across tickets lock self-service ------------------------------------
+a=$(start carol)
+t1=$(jget "$a" ticket)
+for i in 1 2 3; do sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t1\",\"code\":\"1111111$i\"}" >/dev/null; done
+a=$(start carol)
+t2=$(jget "$a" ticket)
+code=$(last_code "$mail")
+check "a new ticket for carol after 3 failures: a code is sent" grep -q "$code" "$(ls -1 "$mail"/*.msg | tail -n 1)"
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t2\",\"code\":\"22222221\"}")
+expect "4th failure (on the new ticket): bad-code" "$a" reason bad-code
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t2\",\"code\":\"22222222\"}")
+expect "5th failure across tickets: bad-code" "$a" reason bad-code
+check "...and self-service is locked (log)" grep -q "throttle: carol: 5 failed proofs within 24 h; self-service locked" "$log"
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t2\",\"code\":\"$code\"}")
+expect "locked: the right code is refused" "$a" reason throttled
+a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$t2\",\"code\":\"$code\",\"new_password\":\"Locked-Out-Pass-77\"}")
+expect "locked: a reset too" "$a" reason throttled
+before=$(msg_count "$mail")
+a=$(start carol)
+expect "locked: a start answers ok" "$a" status ok
+check "...with the same fields" [ "$(keys "$a")" = "$real_keys" ]
+check "...and sends nothing" [ "$(msg_count "$mail")" -eq "$before" ]
+
+# --- per client address -------------------------------------------------------------
+before=$(msg_count "$mail")
+for u in zoe erin dave nosuchuser2; do
+	sub "{\"v\":1,\"op\":\"start\",\"user\":\"$u\",\"method\":\"email\",\"client\":\"198.51.100.9\"}" >/dev/null
+done
+sent=$(( $(msg_count "$mail") - before ))
+a=$(sub '{"v":1,"op":"start","user":"zoe","method":"email","client":"198.51.100.9"}')
+check "the client's 5th start in an hour (4 allowed) sends nothing" \
+	[ "$(( $(msg_count "$mail") - before ))" -eq "$sent" ]
+expect "...and answers ok" "$a" status ok
+check "...the log says why" grep -q "user=zoe result=ok .*throttled: max_starts_per_client_hour" "$log"
+a=$(sub '{"v":1,"op":"start","user":"zoe","method":"email","client":"198.51.100.10"}')
+check "another client address still gets a code" [ "$(( $(msg_count "$mail") - before ))" -eq "$((sent + 1))" ]
+
+# --- the counters survive a restart ---------------------------------------------------
+daemon_stop
+daemon_start "$conf" "$log" || { not_ok "ssprd restarts"; finish; exit 1; }
+before=$(msg_count "$mail")
+a=$(start alice)
+check "after a restart: alice's 7th start still sends nothing" [ "$(msg_count "$mail")" -eq "$before" ]
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t2\",\"code\":\"$code\"}")
+expect "after a restart: carol is still locked" "$a" reason throttled
+
+daemon_stop
+daemon_pid=
+finish
