@@ -119,6 +119,7 @@ static const struct key keys[] = {
 	{ "policy", "lockout_time", K_UINT, O(policy.lockout_time), "86400", 60, 30 * 86400, NULL },
 
 	{ "email", "command", K_COMMAND, O(email.command), "/usr/sbin/sendmail -t -oi", 0, 0, NULL },
+	{ "email", "timeout", K_UINT, O(email.timeout), "30", 1, 600, NULL },
 	{ "email", "attribute", K_ATTR, O(email.attribute), "mail", 0, 0, NULL },
 	{ "email", "from", K_STRING, O(email.from), "SSPR <ssprd@localhost>", 0, 0, NULL },
 	{ "email", "code_template", K_EMAIL_TEMPLATE, O(email.code_template), "", 0, 0, NULL },
@@ -126,6 +127,7 @@ static const struct key keys[] = {
 	{ "email", "admin_notice_template", K_EMAIL_TEMPLATE, O(email.admin_notice_template), "", 0, 0, NULL },
 
 	{ "sms", "command", K_COMMAND, O(sms.command), NULL, 0, 0, NULL },
+	{ "sms", "timeout", K_UINT, O(sms.timeout), "30", 1, 600, NULL },
 	{ "sms", "attribute", K_ATTR, O(sms.attribute), "mobile", 0, 0, NULL },
 	{ "sms", "code_template", K_SMS_TEMPLATE, O(sms.code_template), "", 0, 0, NULL },
 

@@ -135,6 +135,7 @@ struct config {
 	 * least) and a blank line; {{name}} placeholders are checked at load. */
 	struct {
 		struct command command;
+		unsigned timeout;	/* seconds the command may take */
 		char *attribute;
 		char *from;
 		char *code_template;
@@ -144,6 +145,7 @@ struct config {
 
 	struct {
 		struct command command;
+		unsigned timeout;
 		char *attribute;
 		char *code_template;
 	} sms;

@@ -421,7 +421,7 @@ send_notice(struct job *job, const char *action)
 	snprintf(n->id, sizeof(n->id), "%s", job->sreq->id);
 	n->to = xstrdup(job->who.mail);
 	notify_run(job->e->notifier, &cfg->email.command, NULL, msg, len,
-	    NOTIFY_TIMEOUT, on_notice_sent, n);
+	    cfg->email.timeout, on_notice_sent, n);
 	sodium_free(msg);
 }
 

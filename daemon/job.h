@@ -21,7 +21,6 @@
 #include "daemon/spool.h"
 #include "ldap/dir.h"
 
-#define NOTIFY_TIMEOUT 30		/* seconds a mail/SMS command may take */
 #define INTENT_SWEEP_EVERY 3600		/* seconds */
 
 /* A directory pool and the configuration it was built from; retired ones

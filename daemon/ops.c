@@ -173,7 +173,8 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	}
 	notify_run(job->e->notifier, m == METHOD_EMAIL ? &cfg->email.command :
 	    &cfg->sms.command, m == METHOD_SMS ? to : NULL, msg, len,
-	    NOTIFY_TIMEOUT, on_code_sent, job);
+	    m == METHOD_EMAIL ? cfg->email.timeout : cfg->sms.timeout,
+	    on_code_sent, job);
 	sodium_free(msg);
 }
 

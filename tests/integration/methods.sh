@@ -1,0 +1,118 @@
+#!/bin/bash
+# methods.sh - SMS codes, several methods on one ticket, admins, and a
+# sender that hangs.
+#
+# SMS: the [sms] command gets the number as its last argument and the text
+# on stdin; the answer shows the number masked. With methods_required = 2 a
+# ticket gathers email and SMS before a reset; an admin (admin_groups) needs
+# admin_methods_required = 2 of admin_methods. A sender that never exits is
+# killed after [sms] timeout and the request answered internal, while other
+# requests are answered meanwhile.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
+command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-meth.XXXXXX")
+daemon_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
+	not_ok "slapd fixture starts"
+	finish
+	exit 1
+}
+set -a
+. "$tmp/slapd/env"
+set +a
+export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+
+mail=$tmp/mail
+sms=$tmp/sms
+conf=$tmp/ssprd.ini
+write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
+admin_groups = $ADMINS_GROUP_DN
+methods = email, sms
+methods_required = 2
+admin_methods = email, sms
+admin_methods_required = 2
+min_length = 12
+[sms]
+command = $FIXTURES/mailsink.sh $sms
+timeout = 2"
+sed -i -e "s|^metrics =|metrics =\nqueue_dir = $tmp/queue\nstate_dir = $tmp/state|" \
+	-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $mail|" "$conf"
+log=$tmp/daemon.log
+daemon_start "$conf" "$log" || { not_ok "ssprd starts"; cat "$log"; finish; exit 1; }
+
+sub() { submit "$conf" "$1"; }
+expect() { # DESCRIPTION ANSWER KEY VALUE
+	local got
+	got=$(jget "$2" "$3")
+	if [ "$got" = "$4" ]; then ok "$1"; else not_ok "$1 (want $3=$4, got '$got')"; echo "# $2"; fi
+}
+binds() { ldapwhoami -x -H "$LDAPS_URI" -D "$1" -y <(printf '%s' "$2") </dev/null >/dev/null 2>&1; }
+
+# --- two methods for a user -------------------------------------------------
+for who in 1 3; do
+	name_var=USER$who dn_var=USER${who}_DN mobile_var=USER${who}_MOBILE
+	name=${!name_var} dn=${!dn_var} mobile=${!mobile_var}
+	a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$name\",\"method\":\"sms\"}")
+	expect "$name: start by SMS" "$a" status ok
+	expect "$name: the number, masked" "$a" sent_to "+*********${mobile: -2}"
+	t=$(jget "$a" ticket)
+	f=$(ls -1 "$sms"/*.msg | tail -n 1)
+	check "$name: the SMS command got the number as its last argument" \
+		grep -qx "argv: $mobile" "$f"
+	code=$(last_code "$sms")
+	a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
+	expect "$name: SMS verified, one method remaining" "$a" remaining 1
+	a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$t\",\"new_password\":\"One-Method-Only-1\"}")
+	expect "$name: a reset with one of two methods: not-verified" "$a" reason not-verified
+	a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$name\",\"method\":\"email\",\"ticket\":\"$t\"}")
+	expect "$name: email added to the same ticket" "$a" ticket "$t"
+	code=$(last_code "$mail")
+	a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
+	expect "$name: both verified" "$a" verified '["email","sms"]'
+	expect "$name: nothing remaining" "$a" remaining 0
+	a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$t\",\"new_password\":\"Two-Methods-Pass-$who\"}")
+	expect "$name: reset with two methods" "$a" status ok
+	check "$name binds with the new password" binds "$dn" "Two-Methods-Pass-$who"
+done
+check "carol is an admin (the log)" grep -q "an administrator's password was reset" "$log"
+
+# --- a code for one method does not verify another -----------------------------------
+a=$(sub '{"v":1,"op":"start","user":"bob","method":"sms"}')
+t=$(jget "$a" ticket)
+a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"bob\",\"method\":\"email\",\"ticket\":\"$t\"}")
+code=$(last_code "$mail")
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
+expect "the email code verifies email only" "$a" verified '["email"]'
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
+expect "...and cannot verify SMS as well" "$a" reason bad-code
+
+# --- a sender that hangs ----------------------------------------------------------
+printf '#!/bin/sh\nexec sleep 60\n' >"$tmp/hang.sh"
+chmod +x "$tmp/hang.sh"
+sed -i "s|^command = $FIXTURES/mailsink.sh $sms|command = $tmp/hang.sh|" "$conf"
+kill -HUP "$daemon_pid"
+wait_for 5 bash -c "[ \$(grep -c 'config: reloaded' '$log') -ge 1 ]"
+q=$tmp/queue
+printf '{"v":1,"op":"start","user":"bob","method":"sms"}' >"$q/tmp/hang.json"
+mv "$q/tmp/hang.json" "$q/new/hang.json"
+a=$(sub '{"v":1,"op":"policy"}')
+expect "while the SMS sender hangs, other requests are answered" "$a" status ok
+check "...before the hanging one" [ ! -e "$q/out/hang.json" ]
+check "the hanging sender is killed after [sms] timeout" wait_for 10 test -e "$q/out/hang.json"
+expect "...and its request answered internal" "$(cat "$q/out/hang.json")" reason internal
+check "...and the log says why" grep -q "sending the code failed: timed out after 2 s" "$log"
+
+daemon_stop
+daemon_pid=
+finish
