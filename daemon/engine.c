@@ -182,6 +182,7 @@ audit(struct job *job)
 static void
 job_send(struct job *job, json_t *answer)
 {
+	char id[SPOOL_ID_MAX + 1];
 	char *text;
 
 	if (job->e->closing) {
@@ -198,9 +199,10 @@ job_send(struct job *job, json_t *answer)
 	audit(job);
 	/* The intent outlives a crash until the answer is durable: a request
 	 * resumed with a "done" intent is answered, never written again. */
+	snprintf(id, sizeof(id), "%s", job->sreq->id);	/* sreq goes next */
 	if (spool_answer(job->e->spool, job->sreq, text, strlen(text)) == 0 &&
 	    job->intent_after_answer)
-		store_del(job->e->store, STORE_INTENTS, job->sreq->id);
+		store_del(job->e->store, STORE_INTENTS, id);
 	free(text);
 	job->sreq = NULL;
 	job_free(job);
@@ -279,6 +281,10 @@ ticket_load(struct job *job, const char *id)
 
 	if (j == NULL)
 		return -1;
+	if (job->have_ticket) {
+		ticket_clear(&job->t);
+		job->have_ticket = false;
+	}
 	rc = ticket_from_json(j, id, &job->t);
 	json_decref(j);
 	if (rc == 0)
@@ -430,6 +436,96 @@ void
 average(double *avg, double sample)
 {
 	*avg = *avg == 0 ? sample : 0.8 * *avg + 0.2 * sample;
+}
+
+/* --- notices to the other admins ---------------------------------------- */
+
+struct admin_notice {
+	struct engine *e;
+	struct config *cfg;
+	char id[SPOOL_ID_MAX + 1];
+	char *user;
+	char *dn;
+	char action[16];
+};
+
+static void
+on_admin_notice_sent(bool ok, const char *detail, void *arg)
+{
+	char *to = arg;
+
+	if (!ok)
+		log_warnx("notify: admin notice to %s failed: %s", to, detail);
+	free(to);
+}
+
+static void
+on_admins(const struct dir_result *res, const struct strlist *dns,
+    const struct strlist *mails, void *arg)
+{
+	struct admin_notice *an = arg;
+	char when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct notify_var vars[] = {
+		{ "admin", an->user },
+		{ "user", an->user },
+		{ "action", an->action },
+		{ "time", when },
+		{ NULL, NULL },
+	};
+	unsigned sent = 0;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+	if (res->reason != DIR_OK)
+		log_warnx("notify: request %s: cannot list the admins to tell: "
+		    "%s (%s)", an->id, dir_reason_code(res->reason), res->detail);
+	for (size_t i = 0; res->reason == DIR_OK && i < dns->n; i++) {
+		const char *err;
+		size_t len;
+		char *msg;
+
+		if (strcasecmp(dns->v[i], an->dn) == 0)
+			continue;	/* the admin whose password it was */
+		msg = message_build(an->cfg, MSG_EMAIL_ADMIN_NOTICE, mails->v[i],
+		    vars, &len, &err);
+		if (msg == NULL) {
+			log_warnx("notify: request %s: no admin notice to %s: %s",
+			    an->id, mails->v[i], err);
+			continue;
+		}
+		notify_run(an->e->notifier, &an->cfg->email.command, NULL, msg,
+		    len, an->cfg->email.timeout, on_admin_notice_sent,
+		    xstrdup(mails->v[i]));
+		sodium_free(msg);
+		sent++;
+	}
+	log_info("notify: request %s: %u other admin(s) told that %s's password "
+	    "was %s", an->id, sent, an->user, an->action);
+	config_free(an->cfg);
+	free(an->user);
+	free(an->dn);
+	free(an);
+}
+
+/* Entra tells every other admin when an admin resets: so does ssprd. */
+void
+send_admin_notices(struct job *job, const char *action)
+{
+	struct admin_notice *an;
+
+	if (job->who.dn == NULL || job->cfg->email.command.argc == 0 ||
+	    job->e->closing)
+		return;
+	an = xcalloc(1, sizeof(*an));
+	an->e = job->e;
+	an->cfg = config_ref(job->cfg);
+	snprintf(an->id, sizeof(an->id), "%s", job->sreq->id);
+	an->user = xstrdup(job->t.user ? job->t.user : "?");
+	an->dn = xstrdup(job->who.dn);
+	snprintf(an->action, sizeof(an->action), "%s", action);
+	dir_admin_contacts(job->dr->dir, on_admins, an);
 }
 
 /* --- dispatch -------------------------------------------------------------------- */
