@@ -104,6 +104,7 @@ int ticket_live(struct job *job);
 typedef void looked_up_fn(struct job *job, const struct dir_result *res);
 void job_lookup(struct job *job, const char *user, looked_up_fn *next);
 void send_notice(struct job *job, const char *action);
+void send_admin_notices(struct job *job, const char *action);
 void dispatch(struct job *job);
 
 /* ops.c */

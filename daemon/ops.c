@@ -315,10 +315,13 @@ reset_written(const struct dir_result *res, void *arg)
 	/* The ticket is spent: a reset happens once per ticket. */
 	store_del(job->e->store, STORE_TICKETS, job->t.id);
 	send_notice(job, job->req.op == OP_UNLOCK ? "unlocked" : "reset");
-	if (admin)
+	if (admin) {
 		log_info("engine: request %s: an administrator's password was "
 		    "%s", job->sreq->id,
 		    job->req.op == OP_UNLOCK ? "unlocked" : "reset");
+		send_admin_notices(job,
+		    job->req.op == OP_UNLOCK ? "unlocked" : "reset");
+	}
 	job_ok(job, NULL);
 }
 

@@ -133,6 +133,13 @@ void dir_change_password(struct dir *d, const char *dn, const char *old_pw,
     size_t old_len, const char *new_pw, size_t new_len, dir_done_fn *cb,
     void *arg);
 
+/* Everyone to tell when an admin's password changes: members of
+ * admin_groups (nested) and, on AD, accounts with adminCount=1, each with
+ * its first [email] attribute value; those without one are left out. */
+typedef void dir_admins_fn(const struct dir_result *res,
+    const struct strlist *dns, const struct strlist *mails, void *arg);
+void dir_admin_contacts(struct dir *d, dir_admins_fn *cb, void *arg);
+
 /* Unlock without a reset (AD: lockoutTime: 0; OpenLDAP: delete
  * pwdAccountLockedTime). */
 void dir_unlock(struct dir *d, const char *dn, dir_done_fn *cb, void *arg);

@@ -35,6 +35,7 @@ typedef void step_fn(struct lookup *lk, LDAP *ld, LDAPMessage *answer);
 struct lookup {
 	struct dir *dir;
 	dir_user_fn *cb;
+	dir_admins_fn *admins_cb;	/* set: an admin listing, not a user */
 	void *arg;
 	struct dir_user user;
 	struct dir_result res;
@@ -50,6 +51,9 @@ struct lookup {
 	struct strlist groups;		/* normalised DNs found so far */
 	int depth;
 	int ad_stage;			/* AD: 0 allowed next, 1 admin next, 2 done */
+	/* admin listing */
+	struct strlist admin_dns;
+	struct strlist admin_mails;
 };
 
 static void lookup_search(struct lookup *lk, const char *base, int scope,
@@ -59,7 +63,13 @@ static void search_strings_free(struct lookup *lk);
 static void
 lookup_end(struct lookup *lk)
 {
-	lk->cb(&lk->res, &lk->user, lk->arg);
+	if (lk->admins_cb != NULL)
+		lk->admins_cb(&lk->res, &lk->admin_dns, &lk->admin_mails,
+		    lk->arg);
+	else
+		lk->cb(&lk->res, &lk->user, lk->arg);
+	strlist_free(&lk->admin_dns);
+	strlist_free(&lk->admin_mails);
 	dir_user_clear(&lk->user);
 	search_strings_free(lk);
 	strlist_free(&lk->frontier);
@@ -522,4 +532,134 @@ dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg)
 	/* Two is enough to know that one name matched more than one entry. */
 	lookup_search(lk, cfg->directory.base_dn, LDAP_SCOPE_SUBTREE,
 	    user_filter(cfg->directory.user_filter, name), attrs, 2, user_answer);
+}
+
+/* --- admins and their addresses ------------------------------------------- */
+
+#define ADMINS_MAX 1000
+
+/* Each entry of answer with a mail value is an admin to tell; with
+ * members, a group whose members are walked next (OpenLDAP). */
+static void
+admins_collect(struct lookup *lk, LDAP *ld, LDAPMessage *answer,
+    struct strlist *next)
+{
+	const struct config *cfg = dir_config(lk->dir);
+
+	for (LDAPMessage *e = ldap_first_entry(ld, answer); e != NULL;
+	    e = ldap_next_entry(ld, e)) {
+		struct strlist mail = { 0 };
+		char *dn = ldap_get_dn(ld, e);
+
+		if (dn == NULL)
+			continue;
+		values(ld, e, cfg->email.attribute, &mail);
+		if (mail.n > 0 && lk->admin_dns.n < ADMINS_MAX &&
+		    !list_has_dn(&lk->admin_dns, dn)) {
+			strlist_add(&lk->admin_dns, dn);
+			strlist_add(&lk->admin_mails, mail.v[0]);
+		}
+		strlist_free(&mail);
+		if (next != NULL) {
+			values(ld, e, "member", next);
+			values(ld, e, "uniqueMember", next);
+		}
+		ldap_memfree(dn);
+	}
+}
+
+static void admins_walk(struct lookup *lk);
+
+static void
+admins_walk_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
+{
+	struct strlist members = { 0 };
+
+	if (chain_result(lk, ld, answer) != LDAP_SUCCESS) {
+		lookup_end(lk);
+		return;
+	}
+	admins_collect(lk, ld, answer, &members);
+	strlist_free(&lk->frontier);
+	for (size_t i = 0; i < members.n; i++) {
+		char *n = normalise_dn(members.v[i]);
+
+		if (!list_has_dn(&lk->groups, n)) {
+			strlist_add(&lk->groups, n);
+			strlist_add(&lk->frontier, members.v[i]);
+		}
+		free(n);
+	}
+	strlist_free(&members);
+	lk->depth++;
+	admins_walk(lk);
+}
+
+/* OpenLDAP: read the admin groups, then their members, level by level
+ * (entryDN equality), following nested groups at most GROUP_DEPTH deep. */
+static void
+admins_walk(struct lookup *lk)
+{
+	const struct config *cfg = dir_config(lk->dir);
+	const char *attrs[] = { cfg->email.attribute, "member", "uniqueMember",
+	    NULL };
+	char *f, *next, *esc;
+
+	if (lk->frontier.n == 0 || lk->depth >= GROUP_DEPTH) {
+		lookup_end(lk);
+		return;
+	}
+	f = xstrdup("(|");
+	for (size_t i = 0; i < lk->frontier.n && i < ADMINS_MAX; i++) {
+		esc = escape_value(lk->frontier.v[i]);
+		next = xasprintf("%s(entryDN=%s)", f, esc);
+		free(esc);
+		free(f);
+		f = next;
+	}
+	next = xasprintf("%s)", f);
+	free(f);
+	lookup_search(lk, cfg->directory.base_dn, LDAP_SCOPE_SUBTREE, next,
+	    attrs, ADMINS_MAX, admins_walk_answer);
+}
+
+static void
+admins_ad_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
+{
+	int rc = chain_result(lk, ld, answer);
+
+	if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
+		admins_collect(lk, ld, answer, NULL);
+	lookup_end(lk);
+}
+
+void
+dir_admin_contacts(struct dir *d, dir_admins_fn *cb, void *arg)
+{
+	const struct config *cfg = dir_config(d);
+	struct lookup *lk = xcalloc(1, sizeof(*lk));
+	const char *attrs[] = { cfg->email.attribute, NULL };
+
+	lk->dir = d;
+	lk->admins_cb = cb;
+	lk->arg = arg;
+	if (cfg->directory.type == DIR_TYPE_AD) {
+		/* adminCount=1 accounts and (nested) admin group members */
+		char *groups = in_chain_filter(&cfg->policy.admin_groups);
+		char *f = xasprintf("(&(objectClass=user)(|(adminCount=1)%s))",
+		    cfg->policy.admin_groups.n > 0 ? groups : "");
+
+		free(groups);
+		lookup_search(lk, cfg->directory.base_dn, LDAP_SCOPE_SUBTREE, f,
+		    attrs, ADMINS_MAX, admins_ad_answer);
+		return;
+	}
+	for (size_t i = 0; i < cfg->policy.admin_groups.n; i++) {
+		char *n = normalise_dn(cfg->policy.admin_groups.v[i]);
+
+		strlist_add(&lk->groups, n);
+		strlist_add(&lk->frontier, cfg->policy.admin_groups.v[i]);
+		free(n);
+	}
+	admins_walk(lk);
 }

@@ -6,6 +6,8 @@
  *   dirtool -c FILE change DN         old password, then new, on stdin lines
  *   dirtool -c FILE unlock DN
  *   dirtool -c FILE check DN          password on stdin
+ *   dirtool -c FILE admins -          the admins to tell, "admin=DN mail=ADDR"
+ *                                     per line
  *   dirtool -c FILE batch-reset -     resets all in flight at once; stdin:
  *                                     lines "DN<TAB>password"
  *
@@ -88,6 +90,17 @@ on_user(const struct dir_result *res, const struct dir_user *u, void *arg)
 	finished();
 }
 
+static void
+on_admins(const struct dir_result *res, const struct strlist *dns,
+    const struct strlist *mails, void *arg)
+{
+	for (size_t i = 0; i < dns->n; i++)
+		printf("admin=%s mail=%s\n", dns->v[i], mails->v[i]);
+	print_result(res);
+	printf(" admins=%zu\n", dns->n);
+	finished();
+}
+
 /* One line of stdin, without its newline, in protected memory. */
 static char *
 read_secret(size_t *len)
@@ -139,6 +152,8 @@ start(struct dir *d, const char *cmd, const char *arg)
 			    on_done, NULL);
 		}
 		sodium_memzero(line, sizeof(line));
+	} else if (strcmp(cmd, "admins") == 0) {
+		dir_admin_contacts(d, on_admins, NULL);
 	} else if (strcmp(cmd, "unlock") == 0) {
 		dir_unlock(d, arg, on_done, NULL);
 	} else if (strcmp(cmd, "check") == 0) {

@@ -72,6 +72,14 @@ for evil in '*)(sAMAccountName=*' '*' "$USER1)(|(cn=*"; do
 	expect_field "filter injection '$evil' finds nobody" "$out" found 0
 done
 
+# --- the admins to tell: Domain Admins (in-chain) and adminCount=1 ---------------
+out=$(dt admins -)
+check "admins: carol (Domain Admins) with her mail" \
+	grep -qxF "admin=$USER3_DN mail=$USER3_MAIL" <<<"$out"
+check "admins: not alice" bash -c "! grep -qF '$USER1_DN' <<<\"$out\""
+check "admins: Administrator (adminCount=1) left out: no mail" \
+	bash -c "! grep -qF '$ADMIN_DN' <<<\"$out\""
+
 # --- resets, changes and binds --------------------------------------------------
 turkish='Şifre-İğüşçö-2026'
 emoji='Pass-😀-🔑-word-42'

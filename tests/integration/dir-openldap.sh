@@ -63,6 +63,12 @@ done
 out=$(dt lookup nosuchuser)
 expect_field "an unknown user is not an error" "$out" result ok
 
+# --- the admins to tell (nested groups walked downwards) ----------------------
+out=$(dt admins -)
+check "admins: carol (in the admins group) with her mail" \
+	grep -qxF "admin=$USER3_DN mail=$USER3_MAIL" <<<"$out"
+expect_field "admins: only her" "$(tail -n 1 <<<"$out")" admins 1
+
 # --- resets, changes and binds with non-ASCII passwords -----------------------
 turkish='Şifre-İğüşçö-2026'
 emoji='Pass-😀-🔑-word-42'

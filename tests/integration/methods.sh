@@ -59,6 +59,16 @@ expect() { # DESCRIPTION ANSWER KEY VALUE
 }
 binds() { ldapwhoami -x -H "$LDAPS_URI" -D "$1" -y <(printf '%s' "$2") </dev/null >/dev/null 2>&1; }
 
+# alice becomes an admin too, so each of alice and carol has another admin
+# to tell when their password is reset.
+ldapmodify -x -H "$LDAPS_URI" -D "$ADMIN_DN" -y <(printf '%s' "$ADMIN_PASSWORD") \
+	>/dev/null 2>&1 <<LDIF
+dn: $ADMINS_GROUP_DN
+changetype: modify
+add: member
+member: $USER1_DN
+LDIF
+
 # --- two methods for a user -------------------------------------------------
 for who in 1 3; do
 	name_var=USER$who dn_var=USER${who}_DN mobile_var=USER${who}_MOBILE
@@ -86,6 +96,15 @@ for who in 1 3; do
 	check "$name binds with the new password" binds "$dn" "Two-Methods-Pass-$who"
 done
 check "carol is an admin (the log)" grep -q "an administrator's password was reset" "$log"
+admin_notice_to() { # ADDR ADMIN: a notice to ADDR about ADMIN's reset
+	grep -l "^To: $1" "$mail"/*.msg 2>/dev/null |
+		xargs -r grep -l "Subject: Administrator password reset: $2" | grep -q .
+}
+check "carol was told of alice's reset" wait_for 5 admin_notice_to "$USER3_MAIL" alice
+check "alice was told of carol's reset" wait_for 5 admin_notice_to "$USER1_MAIL" carol
+check "nobody got an admin notice about themselves" bash -c \
+	"! grep -l '^To: $USER1_MAIL' '$mail'/*.msg | xargs grep -q 'Administrator password reset: alice'"
+check "the log counts the admins told" grep -q "1 other admin(s) told that carol's password was reset" "$log"
 
 # --- a code for one method does not verify another -----------------------------------
 a=$(sub '{"v":1,"op":"start","user":"bob","method":"sms"}')
