@@ -180,12 +180,17 @@ ticket_to_json(const struct ticket *t)
 	for (int i = 0; i < NMETHODS; i++) {
 		const struct pending_code *p = &t->pending[i];
 
+		json_t *q;
+
 		if (!p->active)
 			continue;
 		sodium_bin2hex(hex, sizeof(hex), p->hash, CODE_HASH_LEN);
+		q = json_array();
+		for (unsigned k = 0; k < p->nq; k++)
+			json_array_append_new(q, json_integer(p->qidx[k]));
 		json_object_set_new(pend, config_method_name(method_of_index(i)),
-		    json_pack("{s:s,s:I}", "hash", hex, "expires",
-		    (json_int_t)p->expires));
+		    json_pack("{s:s,s:I,s:o}", "hash", hex, "expires",
+		    (json_int_t)p->expires, "asked", q));
 	}
 	json_object_set_new(j, "pending", pend);
 	return j;
@@ -221,10 +226,13 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 		const char *hex = NULL;
 		json_int_t exp = 0;
 		size_t binlen = 0;
+		json_t *asked = NULL;
 
 		if (p == NULL)
 			continue;
-		if (json_unpack(p, "{s:s,s:I}", "hash", &hex, "expires", &exp) != 0 ||
+		if (json_unpack(p, "{s:s,s:I,s?o}", "hash", &hex, "expires", &exp,
+		    "asked", &asked) != 0 ||
+		    json_array_size(asked) > sizeof(t->pending[i].qidx) ||
 		    sodium_hex2bin(t->pending[i].hash, CODE_HASH_LEN, hex,
 		    strlen(hex), NULL, &binlen, NULL) != 0 ||
 		    binlen != CODE_HASH_LEN) {
@@ -233,6 +241,9 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 		}
 		t->pending[i].expires = exp;
 		t->pending[i].active = true;
+		for (size_t k = 0; k < json_array_size(asked); k++)
+			t->pending[i].qidx[t->pending[i].nq++] = (unsigned char)
+			    json_integer_value(json_array_get(asked, k));
 	}
 	return 0;
 }

@@ -31,8 +31,10 @@
 
 struct pending_code {
 	bool active;
-	unsigned char hash[CODE_HASH_LEN];
+	unsigned char hash[CODE_HASH_LEN];	/* codes */
 	int64_t expires;
+	unsigned nq;				/* questions: which were asked */
+	unsigned char qidx[10];
 };
 
 struct ticket {

@@ -27,6 +27,7 @@
 #include "daemon/job.h"
 #include "daemon/messages.h"
 #include "daemon/pwpolicy.h"
+#include "daemon/questions.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
 #include "daemon/ssprd.h"
@@ -137,6 +138,7 @@ who_clear(struct who *w)
 	free(w->dn);
 	free(w->mail);
 	free(w->mobile);
+	free(w->questions);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -151,6 +153,7 @@ job_free(struct job *job)
 		request_free(&job->req);
 	if (job->have_ticket)
 		ticket_clear(&job->t);
+	json_decref(job->asked);
 	who_clear(&job->who);
 	sodium_memzero(job->code, sizeof(job->code));
 	if (job->dr != NULL) {
@@ -337,6 +340,8 @@ who_set(struct who *w, const struct dir_user *u)
 			w->mail = xstrdup(u->mail.v[i]);
 	if (u->mobile.n > 0)
 		w->mobile = xstrdup(u->mobile.v[0]);
+	if (u->questions != NULL)
+		w->questions = xstrdup(u->questions);
 	snprintf(w->stamp, sizeof(w->stamp), "%s", u->pwd_changed);
 }
 
@@ -551,9 +556,7 @@ dispatch(struct job *job)
 		op_policy(job);
 		break;
 	case OP_REGISTER:
-		/* registration of questions and contacts is not part of this
-		 * version */
-		job_error(job, "not-allowed");
+		op_register(job);
 		break;
 	}
 }
@@ -633,6 +636,14 @@ engine_new(struct ssprd *d, struct store *st, struct notifier *n)
 	/* until real ones are measured */
 	e->start_secs = 0.05;
 	e->change_secs = 0.1;
+	e->qworkers = questions_workers_new(d->base, 2);
+	/* Answers to a decoy ticket are checked against this, as long as
+	 * real ones take; made once, here, before the daemon is ready. */
+	e->decoy_hash = xmalloc(crypto_pwhash_STRBYTES);
+	if (crypto_pwhash_str(e->decoy_hash, "decoy", 5,
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		fatalx("engine: cannot make the decoy answer hash");
 	e->ev_sweep = event_new(d->base, -1, EV_PERSIST, on_sweep, e);
 	if (e->ev_sweep == NULL || event_add(e->ev_sweep, &every) != 0)
 		fatalx("engine: cannot arm a timer");
@@ -678,6 +689,8 @@ engine_free(struct engine *e)
 		return;
 	e->closing = true;
 	event_free(e->ev_sweep);
+	questions_workers_free(e->qworkers);
+	free(e->decoy_hash);
 	e->dir->retired = true;
 	dirref_release(e->dir);
 	config_free(e->cfg);

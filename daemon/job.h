@@ -45,6 +45,8 @@ struct engine {
 	double start_secs;
 	double change_secs;
 	struct event *ev_sweep;
+	struct qworkers *qworkers;	/* argon2id off the event loop */
+	char *decoy_hash;		/* for answers to a decoy ticket */
 	bool closing;		/* shutting down: leave requests for next start */
 };
 
@@ -58,6 +60,7 @@ struct who {
 	char *dn;
 	char *mail;		/* first usable address, or NULL */
 	char *mobile;
+	char *questions;	/* [questions] attribute value, or NULL */
 	char stamp[32];		/* password-changed stamp */
 };
 
@@ -76,6 +79,8 @@ struct job {
 	char sent_to[64];
 	const char *truth;		/* for the audit line: why a decoy */
 	const char *throttled;		/* start: why it may send nothing */
+	json_t *asked;			/* start questions: the texts shown */
+	void (*after_proof)(struct job *);	/* verify/reset: what next */
 	bool recovering;		/* settling a write from before a crash */
 	bool intent_after_answer;	/* drop the write intent once answered */
 	double started;
@@ -113,6 +118,14 @@ void op_verify(struct job *job);
 void op_reset(struct job *job);
 void op_change(struct job *job);
 void op_policy(struct job *job);
+
+/* questions.c is the hashing; register.c the ops that use it */
+bool questions_enough(const struct job *job);
+void start_questions(struct job *job);
+void start_decoy_questions(struct job *job);
+void verify_answers(struct job *job);
+void prove_failed(struct job *job, bool expired);
+void op_register(struct job *job);
 
 /* recovery.c */
 int intent_put(struct job *job, const char *state);

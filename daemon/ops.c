@@ -30,7 +30,7 @@
 
 /* --- start ------------------------------------------------------------------- */
 
-static void start_answer(struct job *job);
+void start_answer(struct job *job);
 
 
 static void
@@ -49,7 +49,7 @@ on_code_sent(bool ok, const char *detail, void *arg)
 	start_answer(job);
 }
 
-static void
+void
 start_answer(struct job *job)
 {
 	json_t *a = answer_ok(job->sreq->id);
@@ -57,7 +57,10 @@ start_answer(struct job *job)
 	json_object_set_new(a, "ticket", json_string(job->t.id));
 	json_object_set_new(a, "method",
 	    json_string(config_method_name(job->req.method)));
-	json_object_set_new(a, "sent_to", json_string(job->sent_to));
+	if (job->req.method == METHOD_QUESTIONS)
+		json_object_set(a, "questions", job->asked);
+	else
+		json_object_set_new(a, "sent_to", json_string(job->sent_to));
 	json_object_set_new(a, "expires_in",
 	    json_integer(job->cfg->policy.code_ttl));
 	job_ok(job, a);
@@ -78,8 +81,12 @@ start_decoy(struct job *job, const char *truth)
 	}
 	job->t.real = false;
 	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
-	challenge_decoy_mask(store_hmac_key(job->e->store), job->req.user,
-	    job->req.method, job->sent_to, sizeof(job->sent_to));
+	if (job->req.method == METHOD_QUESTIONS)
+		start_decoy_questions(job);
+	else
+		challenge_decoy_mask(store_hmac_key(job->e->store),
+		    job->req.user, job->req.method, job->sent_to,
+		    sizeof(job->sent_to));
 	if (ticket_save(job) != 0) {
 		job_error(job, "internal");
 		return;
@@ -94,7 +101,8 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	const struct config *cfg = job->cfg;
 	const struct who *w = &job->who;
 	enum method m = job->req.method;
-	const char *to = m == METHOD_EMAIL ? w->mail : w->mobile;
+	const char *to = m == METHOD_EMAIL ? w->mail :
+	    m == METHOD_SMS ? w->mobile : questions_enough(job) ? "" : NULL;
 	char minutes[16];
 	struct notify_var vars[] = {
 		{ "user", job->req.user },
@@ -149,6 +157,10 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	job->t.real = true;
 	job->t.admin = w->admin;
 	job->t.expires = now_secs() + cfg->policy.code_ttl;
+	if (m == METHOD_QUESTIONS) {
+		start_questions(job);
+		return;
+	}
 	challenge_new_code(cfg->policy.code_length, job->code);
 	challenge_set_code(&job->t, store_hmac_key(job->e->store), m, job->code,
 	    job->t.expires);
@@ -183,10 +195,8 @@ op_start(struct job *job)
 {
 	const struct config *cfg = job->cfg;
 
-	if (!(cfg->policy.methods & job->req.method) ||
-	    job->req.method == METHOD_QUESTIONS) {
-		/* questions: registration and answers are not part of this
-		 * version; the method is refused for everyone alike */
+	if (!(cfg->policy.methods & job->req.method)) {
+		/* not offered here: refused for everyone alike */
 		job_error(job, "not-allowed");
 		return;
 	}
@@ -220,43 +230,53 @@ locked_out(struct job *job)
 	return true;
 }
 
-/* Check the code carried by the request against the ticket. Answers and
- * returns -1 on failure; 0 when it verified a method. */
-static int
-verify_code(struct job *job)
+/* A wrong code or answer: counted on the ticket and towards the user's
+ * lockout, then answered. */
+void
+prove_failed(struct job *job, bool expired)
 {
 	const struct config *cfg = job->cfg;
+
+	job->t.attempts++;
+	if (throttle_failure(job->e->store, cfg, job->t.user, now_secs()))
+		job->truth = "this failure locked self-service";
+	if (ticket_save(job) != 0) {
+		job_error(job, "internal");
+		return;
+	}
+	if (!job->t.real)
+		job->truth = "decoy ticket";
+	job_error(job, job->t.attempts >= cfg->policy.max_attempts ?
+	    "too-many-attempts" : expired ? "expired" : "bad-code");
+}
+
+/* Check the code or answers the request carries; on success the ticket
+ * has one more verified method (saved) and next runs; on failure the job
+ * is answered. Answers are checked off the event loop (register.c). */
+static void
+prove(struct job *job, void (*next)(struct job *))
+{
 	enum method m;
 	bool expired;
 
+	job->after_proof = next;
 	if (job->req.answers != NULL) {
-		/* security questions are not part of this version */
-		job_error(job, "not-allowed");
-		return -1;
+		verify_answers(job);
+		return;
 	}
 	m = challenge_verify_code(&job->t, store_hmac_key(job->e->store),
 	    job->req.code.s, job->req.code.len, now_secs(), &expired);
 	if (m == 0) {
-		job->t.attempts++;
-		if (throttle_failure(job->e->store, cfg, job->t.user, now_secs()))
-			job->truth = "this failure locked self-service";
-		if (ticket_save(job) != 0) {
-			job_error(job, "internal");
-			return -1;
-		}
-		if (!job->t.real)
-			job->truth = "decoy ticket";
-		job_error(job, job->t.attempts >= cfg->policy.max_attempts ?
-		    "too-many-attempts" : expired ? "expired" : "bad-code");
-		return -1;
+		prove_failed(job, expired);
+		return;
 	}
 	/* Time to choose a password, from now. */
-	job->t.expires = now_secs() + cfg->policy.code_ttl;
+	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
 	if (ticket_save(job) != 0) {
 		job_error(job, "internal");
-		return -1;
+		return;
 	}
-	return 0;
+	next(job);
 }
 
 static unsigned
@@ -268,17 +288,25 @@ remaining(const struct job *job)
 	return have >= need ? 0 : need - have;
 }
 
+static void verify_answer(struct job *job);
+
 void
 op_verify(struct job *job)
 {
-	json_t *a, *list;
-
 	if (job->req.code.s == NULL && job->req.answers == NULL) {
 		job_error(job, "bad-request");
 		return;
 	}
-	if (ticket_live(job) != 0 || locked_out(job) || verify_code(job) != 0)
+	if (ticket_live(job) != 0 || locked_out(job))
 		return;
+	prove(job, verify_answer);
+}
+
+static void
+verify_answer(struct job *job)
+{
+	json_t *a, *list;
+
 	a = answer_ok(job->sreq->id);
 	list = json_array();
 	for (unsigned m = METHOD_EMAIL; m <= METHOD_QUESTIONS; m <<= 1)
@@ -373,16 +401,24 @@ reset_looked_up(struct job *job, const struct dir_result *res)
 	reset_write(job);
 }
 
+static void reset_verified(struct job *job);
+
 void
 op_reset(struct job *job)
 {
-	unsigned v;
-
 	if (ticket_live(job) != 0 || locked_out(job))
 		return;
-	if ((job->req.code.s != NULL || job->req.answers != NULL) &&
-	    verify_code(job) != 0)
-		return;
+	if (job->req.code.s != NULL || job->req.answers != NULL)
+		prove(job, reset_verified);
+	else
+		reset_verified(job);
+}
+
+static void
+reset_verified(struct job *job)
+{
+	unsigned v;
+
 	if (!job->t.real || remaining(job) > 0) {
 		if (!job->t.real)
 			job->truth = "decoy ticket";

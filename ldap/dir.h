@@ -140,6 +140,18 @@ typedef void dir_admins_fn(const struct dir_result *res,
     const struct strlist *dns, const struct strlist *mails, void *arg);
 void dir_admin_contacts(struct dir *d, dir_admins_fn *cb, void *arg);
 
+/* Replace attributes of dn in one modify (value NULL: remove the attribute);
+ * for registration (questions, mobile, mail). No secrets: values are not
+ * wiped. */
+#define DIR_ATTRS_MAX 4
+struct dir_attr_change {
+	const char *attr;
+	const char *value;
+};
+void dir_set_attributes(struct dir *d, const char *dn,
+    const struct dir_attr_change *changes, size_t n, dir_done_fn *cb,
+    void *arg);
+
 /* Unlock without a reset (AD: lockoutTime: 0; OpenLDAP: delete
  * pwdAccountLockedTime). */
 void dir_unlock(struct dir *d, const char *dn, dir_done_fn *cb, void *arg);

@@ -36,7 +36,7 @@
 #include "common/xalloc.h"
 #include "ldap/dirint.h"
 
-enum write_kind { W_RESET, W_CHANGE, W_UNLOCK };
+enum write_kind { W_RESET, W_CHANGE, W_UNLOCK, W_ATTRS };
 
 struct write {
 	struct dir *dir;
@@ -48,6 +48,10 @@ struct write {
 	size_t old_len;
 	dir_done_fn *cb;
 	void *arg;
+	/* W_ATTRS: attributes to replace (value NULL: remove) */
+	size_t nattrs;
+	char *attr[DIR_ATTRS_MAX];
+	char *value[DIR_ATTRS_MAX];
 };
 
 /* "password" as UTF-16LE in protected memory; NULL when not valid UTF-8. */
@@ -100,6 +104,8 @@ send_ad(struct write *w, LDAP *ld, const struct dir_server_info *srv, int *msgid
 	int rc;
 
 	switch (w->kind) {
+	case W_ATTRS:		/* sent by send_attrs() */
+		return LDAP_PARAM_ERROR;
 	case W_UNLOCK:
 		mods[n++] = &m_lock;
 		break;
@@ -161,11 +167,39 @@ send_openldap(struct write *w, LDAP *ld, int *msgid)
 	    &newpw, ctrls, NULL, msgid);
 }
 
+/* One modify replacing (or removing) each attribute: the directory applies
+ * all or none. */
+static int
+send_attrs(struct write *w, LDAP *ld, int *msgid)
+{
+	LDAPMod mod[DIR_ATTRS_MAX], *mods[DIR_ATTRS_MAX + 1];
+	struct berval bv[DIR_ATTRS_MAX], *vals[DIR_ATTRS_MAX][2];
+
+	for (size_t i = 0; i < w->nattrs; i++) {
+		memset(&mod[i], 0, sizeof(mod[i]));
+		mod[i].mod_op = (w->value[i] ? LDAP_MOD_REPLACE : LDAP_MOD_DELETE) |
+		    LDAP_MOD_BVALUES;
+		mod[i].mod_type = w->attr[i];
+		if (w->value[i] != NULL) {
+			bv[i].bv_val = w->value[i];
+			bv[i].bv_len = strlen(w->value[i]);
+			vals[i][0] = &bv[i];
+			vals[i][1] = NULL;
+			mod[i].mod_bvalues = vals[i];
+		}
+		mods[i] = &mod[i];
+	}
+	mods[w->nattrs] = NULL;
+	return ldap_modify_ext(ld, w->dn, mods, NULL, NULL, msgid);
+}
+
 static int
 write_send(struct dir_op *op, LDAP *ld, int *msgid)
 {
 	struct write *w = op->priv;
 
+	if (w->kind == W_ATTRS)
+		return send_attrs(w, ld, msgid);
 	if (dir_type(w->dir) == DIR_TYPE_AD)
 		return send_ad(w, ld, op->server, msgid);
 	return send_openldap(w, ld, msgid);
@@ -183,8 +217,10 @@ write_done(struct dir_op *op, LDAP *ld, LDAPMessage *answer)
 	if (ldap_parse_result(ld, answer, &err, NULL, &text, NULL, &ctrls, 0) !=
 	    LDAP_SUCCESS)
 		err = LDAP_OTHER;
-	/* Unlocking an account that is not locked is success. */
-	if (w->kind == W_UNLOCK && err == LDAP_NO_SUCH_ATTRIBUTE)
+	/* Unlocking an account that is not locked is success; so is removing
+	 * an attribute that is not there. */
+	if ((w->kind == W_UNLOCK || w->kind == W_ATTRS) &&
+	    err == LDAP_NO_SUCH_ATTRIBUTE)
 		err = LDAP_SUCCESS;
 	session_map_result(ld, dir_type(w->dir), op->kind, err, text, ctrls,
 	    true, &res);
@@ -209,6 +245,10 @@ write_destroy(void *priv)
 
 	secret_free(w->new_pw);
 	secret_free(w->old_pw);
+	for (size_t i = 0; i < w->nattrs; i++) {
+		free(w->attr[i]);
+		free(w->value[i]);
+	}
 	free(w->dn);
 	free(w);
 }
@@ -232,7 +272,8 @@ static const struct dir_op_class unlock_class = {
 static void
 submit(struct dir *d, struct write *w)
 {
-	bool unlock = (w->kind == W_UNLOCK);
+	/* replaces and unlocks are idempotent; password writes are not */
+	bool unlock = (w->kind == W_UNLOCK || w->kind == W_ATTRS);
 	struct dir_op *op;
 
 	w->dir = d;
@@ -298,4 +339,25 @@ dir_check_password(struct dir *d, const char *dn, const char *password,
     size_t len, dir_done_fn *cb, void *arg)
 {
 	dir_pool_user_job(d, dn, password, len, NULL, 0, cb, arg);
+}
+
+void
+dir_set_attributes(struct dir *d, const char *dn,
+    const struct dir_attr_change *changes, size_t n, dir_done_fn *cb,
+    void *arg)
+{
+	struct write *w = xcalloc(1, sizeof(*w));
+
+	if (n > DIR_ATTRS_MAX)
+		fatalx("ldap: too many attributes in one change");
+	w->kind = W_ATTRS;
+	w->dn = xstrdup(dn);
+	w->nattrs = n;
+	for (size_t i = 0; i < n; i++) {
+		w->attr[i] = xstrdup(changes[i].attr);
+		w->value[i] = changes[i].value ? xstrdup(changes[i].value) : NULL;
+	}
+	w->cb = cb;
+	w->arg = arg;
+	submit(d, w);
 }

@@ -90,9 +90,11 @@ refused_by_ppolicy() { # EXPECTED-PPOLICY-ERROR USER_DN PASSWORD
 	echo "$res"
 	[[ $res == *"ppolicy: error=$1 "* ]]
 }
-svc_cannot_modify_mail() {
+# The service account writes passwords and what registration needs (mail,
+# mobile, ssprdQuestions), nothing else.
+svc_cannot_modify_description() {
 	local rc=0
-	printf 'dn: %s\nchangetype: modify\nreplace: mail\nmail: x@example.org\n' \
+	printf 'dn: %s\nchangetype: modify\nreplace: description\ndescription: x\n' \
 		"$USER2_DN" | ldapmodify -x -H "$LDAPS_URI" -D "$SVC_DN" \
 		-y "$SVC_PASSWORD_FILE" || rc=$?
 	[[ $rc -eq 50 ]]	# insufficientAccess
@@ -123,7 +125,7 @@ check "service account changes $USER1's password again" \
 check "password in history refused by ppolicy" \
 	refused_by_ppolicy 8 "$USER1_DN" "$new1"
 check "non-ASCII password of $USER5 binds" user_binds "$USER5_DN" "$USER5_PASSWORD"
-check "service account cannot modify mail" svc_cannot_modify_mail
+check "service account cannot modify description" svc_cannot_modify_description
 check "SASL EXTERNAL with the client certificate is the service account" \
 	external_is_svc
 

@@ -1,0 +1,375 @@
+/*
+ * register.c - security questions in the ops: registering them (with a
+ * mobile number and an alternate address), asking them at start, checking
+ * the answers at verify/reset.
+ *
+ * register proves the current password with a bind as the user (a failure
+ * counts towards the lockout, like a wrong code), hashes the answers with
+ * argon2id on the worker threads, and replaces the attributes in one modify.
+ * start with method questions shows [questions] required questions drawn at
+ * random from the user's; a decoy shows as many from a fixed list, the same
+ * ones for the same name every time. Answers are checked against the hashes
+ * read from the directory at verify time, all of them, off the event loop;
+ * answers to a decoy ticket are checked against a hash nothing matches, so
+ * they take as long and fail.
+ */
+#include "build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/challenge.h"
+#include "daemon/job.h"
+#include "daemon/questions.h"
+#include "daemon/store.h"
+#include "daemon/throttle.h"
+#include "ldap/dir.h"
+
+void start_answer(struct job *job);
+
+static const char *const decoy_questions[] = {
+	"What was the name of your first pet?",
+	"In which city were you born?",
+	"What was the name of your first school?",
+	"What is your oldest cousin's first name?",
+	"What was the make of your first car?",
+	"What was your childhood nickname?",
+	"In which street did you grow up?",
+	"What is the middle name of your oldest sibling?",
+	"What was the first concert you attended?",
+	"What is your favourite book?",
+};
+#define NDECOY (sizeof(decoy_questions) / sizeof(decoy_questions[0]))
+
+bool
+questions_enough(const struct job *job)
+{
+	struct question_set qs = { 0 };
+	bool enough;
+
+	if (job->who.questions == NULL ||
+	    questions_parse(job->who.questions, &qs) != 0)
+		return false;
+	enough = qs.n >= job->cfg->questions.required;
+	questions_clear(&qs);
+	return enough;
+}
+
+/* Draw k of n indices, uniformly, without repeats. */
+static void
+draw(unsigned n, unsigned k, unsigned char *out)
+{
+	unsigned char pool[QUESTIONS_MAX];
+
+	for (unsigned i = 0; i < n; i++)
+		pool[i] = (unsigned char)i;
+	for (unsigned i = 0; i < k; i++) {
+		unsigned j = i + randombytes_uniform(n - i);
+		unsigned char t = pool[i];
+
+		pool[i] = pool[j];
+		pool[j] = t;
+		out[i] = pool[i];
+	}
+}
+
+void
+start_questions(struct job *job)
+{
+	int qi = challenge_method_index(METHOD_QUESTIONS);
+	struct pending_code *p = &job->t.pending[qi];
+	struct question_set qs = { 0 };
+	unsigned k = job->cfg->questions.required;
+
+	if (questions_parse(job->who.questions, &qs) != 0 || qs.n < k) {
+		questions_clear(&qs);
+		job_error(job, "internal");
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	p->active = true;
+	p->expires = job->t.expires;
+	p->nq = k;
+	draw((unsigned)qs.n, k, p->qidx);
+	job->asked = json_array();
+	for (unsigned i = 0; i < k; i++)
+		json_array_append_new(job->asked,
+		    json_string(qs.question[p->qidx[i]]));
+	questions_clear(&qs);
+	if (ticket_save(job) != 0) {
+		job_error(job, "internal");
+		return;
+	}
+	average(&job->e->start_secs, mono() - job->started);
+	start_answer(job);
+}
+
+/* The same questions for the same name every time (keyed hash). */
+void
+start_decoy_questions(struct job *job)
+{
+	unsigned char h[16];
+	unsigned k = job->cfg->questions.required, first;
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)job->req.user,
+	    strlen(job->req.user), store_hmac_key(job->e->store), 32);
+	first = h[0] % NDECOY;
+	json_decref(job->asked);
+	job->asked = json_array();
+	for (unsigned i = 0; i < k && i < NDECOY; i++)
+		json_array_append_new(job->asked,
+		    json_string(decoy_questions[(first + i * (1 + h[1] % 3)) % NDECOY]));
+}
+
+/* --- checking answers ------------------------------------------------------- */
+
+static void
+on_answers_checked(bool all_match, void *arg)
+{
+	struct job *job = arg;
+	int qi = challenge_method_index(METHOD_QUESTIONS);
+
+	if (!all_match || !job->t.real) {
+		prove_failed(job, false);
+		return;
+	}
+	memset(&job->t.pending[qi], 0, sizeof(job->t.pending[qi]));
+	job->t.verified |= METHOD_QUESTIONS;
+	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
+	if (ticket_save(job) != 0) {
+		job_error(job, "internal");
+		return;
+	}
+	job->after_proof(job);
+}
+
+static void
+check_against(struct job *job, const char *const *hashes)
+{
+	const char *answers[QUESTIONS_MAX];
+
+	for (size_t i = 0; i < job->req.nanswers; i++)
+		answers[i] = job->req.answers[i].s;
+	questions_check(job->e->qworkers, hashes, answers, job->req.nanswers,
+	    on_answers_checked, job);
+}
+
+static void
+answers_looked_up(struct job *job, const struct dir_result *res)
+{
+	int qi = challenge_method_index(METHOD_QUESTIONS);
+	const struct pending_code *p = &job->t.pending[qi];
+	struct question_set qs = { 0 };
+	const char *hashes[QUESTIONS_MAX];
+
+	if (res->reason != DIR_OK) {
+		job_error(job, "directory-unavailable");
+		return;
+	}
+	if (!job->who.found || job->who.questions == NULL ||
+	    questions_parse(job->who.questions, &qs) != 0) {
+		/* registered questions gone meanwhile: these answers fail */
+		prove_failed(job, false);
+		return;
+	}
+	for (unsigned i = 0; i < p->nq; i++) {
+		if (p->qidx[i] >= qs.n) {
+			questions_clear(&qs);
+			prove_failed(job, false);
+			return;
+		}
+		hashes[i] = qs.hash[p->qidx[i]];
+	}
+	check_against(job, hashes);
+	questions_clear(&qs);	/* questions_check() copied what it needs */
+}
+
+void
+verify_answers(struct job *job)
+{
+	int qi = challenge_method_index(METHOD_QUESTIONS);
+	const struct pending_code *p = &job->t.pending[qi];
+	const char *decoy[QUESTIONS_MAX];
+
+	if (!job->t.real) {
+		for (size_t i = 0; i < job->req.nanswers; i++)
+			decoy[i] = job->e->decoy_hash;
+		check_against(job, decoy);
+		return;
+	}
+	if (!p->active || p->expires < now_secs() ||
+	    job->req.nanswers != p->nq) {
+		prove_failed(job, p->active && p->expires < now_secs());
+		return;
+	}
+	job_lookup(job, job->t.user, answers_looked_up);
+}
+
+/* --- register ------------------------------------------------------------- */
+
+static void
+registered(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+	const struct config *cfg = job->cfg;
+	json_t *a, *list;
+
+	if (res->reason != DIR_OK) {
+		log_warnx("engine: request %s: registration refused at %s: %s",
+		    job->sreq->id, res->server ? res->server : "-", res->detail);
+		job_error(job, dir_reason_code(res->reason));
+		return;
+	}
+	a = answer_ok(job->sreq->id);
+	list = json_array();
+	if ((cfg->policy.methods & METHOD_EMAIL) &&
+	    (job->req.email != NULL || job->who.mail != NULL))
+		json_array_append_new(list, json_string("email"));
+	if ((cfg->policy.methods & METHOD_SMS) &&
+	    (job->req.mobile != NULL || job->who.mobile != NULL))
+		json_array_append_new(list, json_string("sms"));
+	if ((cfg->policy.methods & METHOD_QUESTIONS) &&
+	    (job->req.questions != NULL || questions_enough(job)))
+		json_array_append_new(list, json_string("questions"));
+	json_object_set_new(a, "registered", list);
+	send_notice(job, "used to update your recovery information");
+	job_ok(job, a);
+}
+
+static void
+write_registration(struct job *job, const char *questions_value)
+{
+	const struct config *cfg = job->cfg;
+	struct dir_attr_change ch[3];
+	size_t n = 0;
+
+	if (questions_value != NULL)
+		ch[n++] = (struct dir_attr_change){ cfg->questions.attribute,
+		    questions_value };
+	if (job->req.mobile != NULL)
+		ch[n++] = (struct dir_attr_change){ cfg->sms.attribute,
+		    job->req.mobile };
+	if (job->req.email != NULL)
+		ch[n++] = (struct dir_attr_change){ cfg->email.attribute,
+		    job->req.email };
+	dir_set_attributes(job->dr->dir, job->who.dn, ch, n, registered, job);
+}
+
+static void
+on_hashed(char **hashes, size_t n, void *arg)
+{
+	struct job *job = arg;
+	struct question_set qs = { 0 };
+	char *value;
+
+	if (hashes == NULL) {
+		job_error(job, "internal");
+		return;
+	}
+	qs.n = n;
+	for (size_t i = 0; i < n; i++) {
+		qs.question[i] = job->req.questions[i].question;
+		qs.hash[i] = hashes[i];
+	}
+	value = questions_format(&qs);	/* borrowed strings: no clear */
+	write_registration(job, value);
+	free(value);
+}
+
+static void
+register_proved(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+	const char *answers[QUESTIONS_MAX];
+
+	if (res->reason != DIR_OK) {
+		if (res->reason == DIR_WRONG_PASSWORD &&
+		    throttle_failure(job->e->store, job->cfg, job->req.user,
+		    now_secs()))
+			job->truth = "this failure locked self-service";
+		job_dir_error(job, res);
+		return;
+	}
+	if (job->who.disabled || !job->who.allowed) {
+		job_error(job, job->who.disabled ? "account-disabled" :
+		    "not-allowed");
+		return;
+	}
+	if (job->req.questions == NULL) {
+		write_registration(job, NULL);
+		return;
+	}
+	for (size_t i = 0; i < job->req.nquestions; i++)
+		answers[i] = job->req.questions[i].answer.s;
+	questions_hash(job->e->qworkers, answers, job->req.nquestions,
+	    on_hashed, job);
+}
+
+static void
+register_unknown(struct job *job)
+{
+	job_error(job, "wrong-password");
+}
+
+static void
+register_looked_up(struct job *job, const struct dir_result *res)
+{
+	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
+
+	if (res->reason != DIR_OK) {
+		job_error(job, "directory-unavailable");
+		return;
+	}
+	if (!job->who.found) {
+		job->truth = "no such user";
+		job_later(job, job->e->change_secs * jitter -
+		    (mono() - job->started), register_unknown);
+		return;
+	}
+	dir_check_password(job->dr->dir, job->who.dn, job->req.password.s,
+	    job->req.password.len, register_proved, job);
+}
+
+void
+op_register(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+
+	if (throttle_locked(job->e->store, cfg, job->req.user, now_secs())) {
+		job->truth = "self-service locked after failed proofs";
+		job_error(job, "throttled");
+		return;
+	}
+	if (job->req.questions != NULL) {
+		if (!(cfg->policy.methods & METHOD_QUESTIONS) ||
+		    cfg->questions.attribute == NULL) {
+			job_error(job, "not-allowed");
+			return;
+		}
+		if (job->req.nquestions < cfg->questions.required) {
+			job_error_v(job, "bad-request", "Please register more "
+			    "security questions.", NULL);
+			return;
+		}
+		for (size_t i = 0; i < job->req.nquestions; i++)
+			for (size_t k = 0; k < i; k++)
+				if (strcasecmp(job->req.questions[i].question,
+				    job->req.questions[k].question) == 0) {
+					job_error_v(job, "bad-request", "Each "
+					    "security question must differ.", NULL);
+					return;
+				}
+	}
+	if ((job->req.mobile != NULL && !(cfg->policy.methods & METHOD_SMS)) ||
+	    (job->req.email != NULL && !(cfg->policy.methods & METHOD_EMAIL))) {
+		job_error(job, "not-allowed");
+		return;
+	}
+	job_lookup(job, job->req.user, register_looked_up);
+}

@@ -1,0 +1,183 @@
+#!/bin/bash
+# questions.sh - security questions end to end, against real slapd.
+#
+# register proves the current password and stores argon2id hashes of the
+# answers (never the answers) with a new mobile and mail in one modify;
+# start with method questions shows [questions] required of them; answers
+# are checked normalised (case, spaces), all of them, off the event loop (a
+# policy request is answered while several checks run); unknown users and
+# users without questions get decoys of the same shape; questions never
+# count for admins; no answer reaches the log or the state.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
+command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-q.XXXXXX")
+daemon_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
+	not_ok "slapd fixture starts"
+	finish
+	exit 1
+}
+set -a
+. "$tmp/slapd/env"
+set +a
+export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+
+mail=$tmp/mail
+conf=$tmp/ssprd.ini
+write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
+admin_groups = $ADMINS_GROUP_DN
+methods = email, sms, questions
+admin_methods = email, sms
+min_length = 12
+max_starts_per_hour = 50
+lockout_failures = 50
+[sms]
+command = $FIXTURES/mailsink.sh $tmp/sms
+[questions]
+attribute = $QUESTIONS_ATTR
+required = 3"
+sed -i -e "s|^metrics =|metrics =\nqueue_dir = $tmp/queue\nstate_dir = $tmp/state|" \
+	-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $mail|" "$conf"
+log=$tmp/daemon.log
+daemon_start "$conf" "$log" || { not_ok "ssprd starts"; cat "$log"; finish; exit 1; }
+
+sub() { submit "$conf" "$1"; }
+keys() { python3 -c 'import json,sys; print(sorted(json.loads(sys.argv[1])))' "$1"; }
+expect() { # DESCRIPTION ANSWER KEY VALUE
+	local got
+	got=$(jget "$2" "$3")
+	if [ "$got" = "$4" ]; then ok "$1"; else not_ok "$1 (want $3=$4, got '$got')"; echo "# $2"; fi
+}
+binds() { ldapwhoami -x -H "$LDAPS_URI" -D "$1" -y <(printf '%s' "$2") </dev/null >/dev/null 2>&1; }
+attr_of() { # DN ATTR: its value, read as the directory's admin
+	ldapsearch -x -LLL -o ldif-wrap=no -H "$LDAPS_URI" -D "$ADMIN_DN" \
+		-y <(printf '%s' "$ADMIN_PASSWORD") -b "$1" -s base "$2" </dev/null |
+		sed -n "s/^$2:: //p;s/^$2: //p" | head -n 1
+}
+
+# Four questions and their answers (one with an emoji, one with odd spacing).
+qa='[{"question":"First pet?","answer":"Fluffy the Cat"},
+{"question":"City of birth?","answer":"İzmir"},
+{"question":"Favourite song?","answer":"Bohemian   Rhapsody"},
+{"question":"Lucky sign?","answer":"🍀 four leaf"}]'
+answer_for() { # QUESTION -> the answer, spelled differently from registration
+	case $1 in
+	"First pet?") echo "  fluffy THE cat " ;;
+	"City of birth?") echo "İzmir" ;;
+	"Favourite song?") echo "bohemian rhapsody" ;;
+	"Lucky sign?") echo "🍀 Four Leaf" ;;
+	esac
+}
+answers_json() { # ANSWER(JSON array of questions) [WRONG-INDEX]
+	python3 - "$1" "${2:--1}" <<'PY'
+import json, sys
+qs = json.loads(sys.argv[1]); bad = int(sys.argv[2])
+right = {"First pet?": "  fluffy THE cat ", "City of birth?": "İzmir",
+         "Favourite song?": "bohemian rhapsody", "Lucky sign?": "🍀 Four Leaf"}
+print(json.dumps([("wrong" if i == bad else right[q]) for i, q in enumerate(qs)],
+                 ensure_ascii=False))
+PY
+}
+
+# --- register ----------------------------------------------------------------
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"alice\",\"password\":\"not-her-password\",\"questions\":$qa}")
+expect "register with a wrong password: wrong-password" "$a" reason wrong-password
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"alice\",\"password\":\"$USER1_PASSWORD\",\"questions\":[{\"question\":\"A?\",\"answer\":\"a\"},{\"question\":\"B?\",\"answer\":\"b\"}]}")
+expect "two questions when three are required: bad-request" "$a" reason bad-request
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"alice\",\"password\":\"$USER1_PASSWORD\",\"questions\":[{\"question\":\"A?\",\"answer\":\"a\"},{\"question\":\"a?\",\"answer\":\"b\"},{\"question\":\"C?\",\"answer\":\"c\"}]}")
+expect "the same question twice: bad-request" "$a" reason bad-request
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"alice\",\"password\":\"$USER1_PASSWORD\",\"questions\":$qa,\"mobile\":\"+1 555 0100 999\",\"email\":\"alice.private@example.net\"}")
+expect "register four questions, a mobile and an address" "$a" registered '["email","sms","questions"]'
+stored=$(attr_of "$USER1_DN" "$QUESTIONS_ATTR")
+[[ "$stored" == '{'* ]] || stored=$(printf '%s' "$stored" | base64 -d)
+check "the directory holds argon2id hashes" bash -c "[ \$(grep -o '\\\$argon2id\\\$' <<<'$stored' | wc -l) -eq 4 ]"
+check "...and the questions" grep -q "First pet?" <<<"$stored"
+check "...but no answer" bash -c "! grep -qiE 'fluffy|rhapsody|zmir|four leaf' <<<'$stored'"
+check "mobile replaced" [ "$(attr_of "$USER1_DN" mobile)" = "+1 555 0100 999" ]
+check "mail replaced" [ "$(attr_of "$USER1_DN" mail)" = "alice.private@example.net" ]
+check "the notice went to the address she had before" \
+	wait_for 5 bash -c "grep -l '^To: $USER1_MAIL' '$mail'/*.msg | xargs -r grep -q 'recovery information'"
+check "alice cannot read her own question hashes" bash -c \
+	"[ -z \"\$(ldapsearch -x -LLL -H '$LDAPS_URI' -D '$USER1_DN' -w '$USER1_PASSWORD' -b '$USER1_DN' -s base '$QUESTIONS_ATTR' </dev/null | grep -i '^$QUESTIONS_ATTR')\" ]"
+
+# --- start and verify ------------------------------------------------------------
+a=$(sub '{"v":1,"op":"start","user":"alice","method":"questions"}')
+expect "start with questions: ok" "$a" status ok
+shown=$(jget "$a" questions)
+real_keys=$(keys "$a")
+t=$(jget "$a" ticket)
+check "three of her questions are shown ($shown)" python3 -c "
+import json, sys
+q = json.loads(sys.argv[1])
+assert len(q) == 3 and len(set(q)) == 3
+assert set(q) <= {'First pet?', 'City of birth?', 'Favourite song?', 'Lucky sign?'}
+" "$shown"
+check "...and no sent_to" [ -z "$(jget "$a" sent_to)" ]
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"answers\":$(answers_json "$shown" 1)}")
+expect "one wrong answer of three: bad-code" "$a" reason bad-code
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"answers\":[\"x\",\"y\"]}")
+expect "two answers for three questions: bad-code" "$a" reason bad-code
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"answers\":$(answers_json "$shown")}")
+expect "the right answers, spelled differently: verified" "$a" verified '["questions"]'
+a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$t\",\"new_password\":\"Answered-Right-2026\"}")
+expect "reset after the questions" "$a" status ok
+check "alice binds with it" binds "$USER1_DN" "Answered-Right-2026"
+
+a=$(sub '{"v":1,"op":"start","user":"alice","method":"questions"}')
+t=$(jget "$a" ticket)
+a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$t\",\"answers\":$(answers_json "$(jget "$a" questions)"),\"new_password\":\"Inline-Answers-2026\"}")
+expect "reset with the answers inline" "$a" status ok
+check "alice binds with that one" binds "$USER1_DN" "Inline-Answers-2026"
+
+# --- decoys -----------------------------------------------------------------------
+a=$(sub '{"v":1,"op":"start","user":"nosuchuser","method":"questions"}')
+check "unknown user: the same fields" [ "$(keys "$a")" = "$real_keys" ]
+q1=$(jget "$a" questions)
+t=$(jget "$a" ticket)
+check "...three questions" python3 -c "import json,sys; assert len(json.loads(sys.argv[1])) == 3" "$q1"
+a=$(sub '{"v":1,"op":"start","user":"nosuchuser","method":"questions"}')
+check "...the same ones again" [ "$(jget "$a" questions)" = "$q1" ]
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"answers\":[\"a\",\"b\",\"c\"]}")
+expect "...and no answers verify" "$a" reason bad-code
+a=$(sub '{"v":1,"op":"start","user":"bob","method":"questions"}')
+check "bob has no questions: the same fields" [ "$(keys "$a")" = "$real_keys" ]
+check "...the log says so" grep -q "user=bob result=ok .*decoy: no contact for this method" "$log"
+
+# --- questions never count for admins ---------------------------------------------
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"carol\",\"password\":\"$USER3_PASSWORD\",\"questions\":$qa}")
+expect "admin carol may register questions" "$a" status ok
+a=$(sub '{"v":1,"op":"start","user":"carol","method":"questions"}')
+check "...but a start with them is a decoy" grep -q "user=carol result=ok .*decoy: method does not count for admins" "$log"
+
+# --- the checks run off the event loop ------------------------------------------------
+q=$tmp/queue
+for i in 1 2 3 4; do
+	a=$(sub '{"v":1,"op":"start","user":"alice","method":"questions"}')
+	printf '{"v":1,"op":"verify","ticket":"%s","answers":%s}' "$(jget "$a" ticket)" \
+		"$(answers_json "$(jget "$a" questions)")" >"$q/tmp/check$i.json"
+done
+for i in 1 2 3 4; do mv "$q/tmp/check$i.json" "$q/new/"; done
+a=$(sub '{"v":1,"op":"policy"}')
+done_when_policy=$(ls "$q/out" | grep -c '^check')
+expect "a policy request is answered while four answer checks run" "$a" status ok
+check "...before they all finished ($done_when_policy of 4 had)" [ "$done_when_policy" -lt 4 ]
+check "the four checks all verify" wait_for 20 bash -c "[ \$(grep -l '\"verified\"' '$q'/out/check*.json 2>/dev/null | wc -l) -eq 4 ]"
+
+# --- no answer anywhere it should not be --------------------------------------------
+check "no answer in the log or the state" bash -c \
+	"! grep -rqaiE 'fluffy|rhapsody|zmir|four leaf' '$log' '$tmp/state'"
+
+daemon_stop
+daemon_pid=
+finish
