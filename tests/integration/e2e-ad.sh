@@ -262,6 +262,27 @@ a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"$USER5\",\"old_password\":\"$pw_z
 expect "change on a locked-out account: account-locked" "$a" reason account-locked
 secrets+=("Locked-Out-Pass-2026")
 
+# --- security questions against AD (a confidential schema attribute) ---------
+sed -i -e 's/^methods = email$/methods = email, questions/' "$conf"
+printf '[questions]\nattribute = %s\nrequired = 3\n' "$QUESTIONS_ATTR" >>"$conf"
+kill -HUP "$daemon_pid"
+wait_for 5 bash -c "grep -q 'config: reloaded' '$log'"
+qa='[{"question":"Pet?","answer":"Rex the Dog"},{"question":"Town?","answer":"Ankara"},{"question":"Food?","answer":"Börek"}]'
+secrets+=("Rex the Dog" "Ankara" "Börek")
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"$USER2\",\"password\":\"$pw_bob\",\"questions\":$qa}")
+expect "AD: register three questions for $USER2" "$a" registered '["email","questions"]'
+a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$USER2\",\"method\":\"questions\"}")
+t=$(jget "$a" ticket)
+answers=$(python3 -c '
+import json, sys
+m = {"Pet?": "rex  THE dog", "Town?": "ankara", "Food?": "Börek"}
+print(json.dumps([m[q] for q in json.loads(sys.argv[1])], ensure_ascii=False))' "$(jget "$a" questions)")
+pw_q='Questions-Reset-AD-2026'
+secrets+=("$pw_q")
+a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$t\",\"answers\":$answers,\"new_password\":\"$pw_q\"}")
+expect "AD: reset with the answers" "$a" status ok
+check "AD: $USER2 binds with it" binds "$USER2_DN" "$pw_q"
+
 # --- 9. no secrets in the log or the state -----------------------------------
 leaks=0
 for s in "${secrets[@]}"; do

@@ -160,6 +160,18 @@ expect "admin carol may register questions" "$a" status ok
 a=$(sub '{"v":1,"op":"start","user":"carol","method":"questions"}')
 check "...but a start with them is a decoy" grep -q "user=carol result=ok .*decoy: method does not count for admins" "$log"
 
+# --- policy: the same answer for everyone -------------------------------------
+strip_id() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.pop("id"); print(json.dumps(d, sort_keys=True))' "$1"; }
+p_none=$(strip_id "$(sub '{"v":1,"op":"policy"}')")
+p_alice=$(strip_id "$(sub '{"v":1,"op":"policy","user":"alice"}')")
+p_carol=$(strip_id "$(sub '{"v":1,"op":"policy","user":"carol"}')")
+p_nobody=$(strip_id "$(sub '{"v":1,"op":"policy","user":"nosuchuser"}')")
+check "policy: the same for alice, admin carol, nobody and no user" \
+	bash -c "[ '$p_none' = '$p_alice' ] && [ '$p_alice' = '$p_carol' ] && [ '$p_carol' = '$p_nobody' ]"
+expect "policy: methods" "$(sub '{"v":1,"op":"policy"}')" methods '["email","sms","questions"]'
+expect "policy: admin methods" "$(sub '{"v":1,"op":"policy"}')" admin_methods '["email","sms"]'
+expect "policy: questions_required" "$(sub '{"v":1,"op":"policy"}')" questions_required 3
+
 # --- the checks run off the event loop ------------------------------------------------
 q=$tmp/queue
 for i in 1 2 3 4; do
