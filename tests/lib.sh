@@ -145,3 +145,52 @@ last_code() {
 msg_count() {
 	ls -1 "$1"/*.msg 2>/dev/null | wc -l
 }
+
+# --- a daemon in front of a throwaway slapd --------------------------------
+
+# with_slapd NAME: skip unless slapd and python3 are here; make $tmp, start
+# the slapd fixture in $tmp/slapd with SLAPD_LOGLEVEL as given, export its
+# env and the TLS settings for ldap-utils, and on exit kill $daemon_pid,
+# stop slapd and remove $tmp. Bails out when the fixture does not start.
+with_slapd() {
+	[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
+	command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-$1.XXXXXX")
+	daemon_pid=
+	trap 'with_slapd_cleanup' EXIT
+	"$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
+		not_ok "slapd fixture starts"
+		sed 's/^/# /' "$tmp/start.log"
+		finish
+		exit 1
+	}
+	set -a
+	. "$tmp/slapd/env"
+	set +a
+	export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+}
+
+with_slapd_cleanup() {
+	[ -n "${daemon_pid:-}" ] && kill -9 "$daemon_pid" 2>/dev/null
+	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+
+# spool_ini CONF: a write_ini file made ready for the daemon: queue and
+# state under $tmp, the email command a mail sink into $tmp/mail.
+spool_ini() {
+	sed -i -e "s|^metrics =|metrics =\nqueue_dir = $tmp/queue\nstate_dir = $tmp/state|" \
+		-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $tmp/mail|" "$1"
+}
+
+# expect DESCRIPTION ANSWER KEY VALUE: one TAP result on an answer's field.
+expect() {
+	local got
+	got=$(jget "$2" "$3")
+	if [ "$got" = "$4" ]; then
+		ok "$1"
+	else
+		not_ok "$1 (want $3=$4, got '$got')"
+		echo "# $2"
+	fi
+}

@@ -11,27 +11,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
-command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-meth.XXXXXX")
-daemon_pid=
-cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
-	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
-	not_ok "slapd fixture starts"
-	finish
-	exit 1
-}
-set -a
-. "$tmp/slapd/env"
-set +a
-export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+with_slapd meth
 
 mail=$tmp/mail
 sms=$tmp/sms
@@ -46,17 +26,11 @@ min_length = 12
 [sms]
 command = $FIXTURES/mailsink.sh $sms
 timeout = 2"
-sed -i -e "s|^metrics =|metrics =\nqueue_dir = $tmp/queue\nstate_dir = $tmp/state|" \
-	-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $mail|" "$conf"
+spool_ini "$conf"
 log=$tmp/daemon.log
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; cat "$log"; finish; exit 1; }
 
 sub() { submit "$conf" "$1"; }
-expect() { # DESCRIPTION ANSWER KEY VALUE
-	local got
-	got=$(jget "$2" "$3")
-	if [ "$got" = "$4" ]; then ok "$1"; else not_ok "$1 (want $3=$4, got '$got')"; echo "# $2"; fi
-}
 binds() { ldapwhoami -x -H "$LDAPS_URI" -D "$1" -y <(printf '%s' "$2") </dev/null >/dev/null 2>&1; }
 
 # alice becomes an admin too, so each of alice and carol has another admin

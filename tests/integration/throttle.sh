@@ -11,45 +11,20 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
-command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-thr.XXXXXX")
-daemon_pid=
-cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
-	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
-	not_ok "slapd fixture starts"
-	finish
-	exit 1
-}
-set -a
-. "$tmp/slapd/env"
-set +a
+with_slapd thr
 
 conf=$tmp/ssprd.ini
 mail=$tmp/mail
 write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
 min_length = 12
 max_starts_per_client_hour = 4"
-sed -i -e "s|^metrics =|metrics =\nqueue_dir = $tmp/queue\nstate_dir = $tmp/state|" \
-	-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $mail|" "$conf"
+spool_ini "$conf"
 log=$tmp/daemon.log
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
 
 sub() { submit "$conf" "$1"; }
 keys() { python3 -c 'import json,sys; print(sorted(json.loads(sys.argv[1])))' "$1"; }
 start() { sub "{\"v\":1,\"op\":\"start\",\"user\":\"$1\",\"method\":\"email\"}"; }
-expect() { # DESCRIPTION ANSWER KEY VALUE
-	local got
-	got=$(jget "$2" "$3")
-	if [ "$got" = "$4" ]; then ok "$1"; else not_ok "$1 (want $3=$4, got '$got')"; echo "# $2"; fi
-}
 
 # --- 5 starts an hour per user and method -------------------------------------
 for i in 1 2 3 4 5; do a=$(start alice); done
