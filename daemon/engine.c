@@ -274,6 +274,30 @@ job_later(struct job *job, double secs, void (*fn)(struct job *))
 		fatalx("engine: cannot arm a timer");
 }
 
+static void
+on_late_error(struct job *job)
+{
+	job_error(job, job->late_reason);
+}
+
+/* Run fn when about avg seconds (jittered by a fifth) have passed since the
+ * job started: how decoys and unknown users are answered like real ones
+ * whose work takes that long. */
+void
+job_like(struct job *job, double avg, void (*fn)(struct job *))
+{
+	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
+
+	job_later(job, avg * jitter - (mono() - job->started), fn);
+}
+
+void
+job_error_like(struct job *job, const char *reason, double avg)
+{
+	job->late_reason = reason;
+	job_like(job, avg, on_late_error);
+}
+
 /* --- tickets in the store -------------------------------------------------- */
 
 int

@@ -81,6 +81,7 @@ struct job {
 	const char *throttled;		/* start: why it may send nothing */
 	json_t *asked;			/* start questions: the texts shown */
 	void (*after_proof)(struct job *);	/* verify/reset: what next */
+	const char *late_reason;	/* job_error_like() */
 	bool recovering;		/* settling a write from before a crash */
 	bool intent_after_answer;	/* drop the write intent once answered */
 	double started;
@@ -103,6 +104,8 @@ void job_error_v(struct job *job, const char *reason, const char *message,
 void job_error(struct job *job, const char *reason);
 void job_dir_error(struct job *job, const struct dir_result *res);
 void job_later(struct job *job, double secs, void (*fn)(struct job *));
+void job_like(struct job *job, double avg, void (*fn)(struct job *));
+void job_error_like(struct job *job, const char *reason, double avg);
 int ticket_load(struct job *job, const char *id);
 int ticket_save(struct job *job);
 int ticket_live(struct job *job);

@@ -70,8 +70,6 @@ start_answer(struct job *job)
 static void
 start_decoy(struct job *job, const char *truth)
 {
-	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
-
 	job->truth = truth;
 	if (!job->have_ticket) {
 		challenge_new_id(job->t.id);
@@ -91,8 +89,7 @@ start_decoy(struct job *job, const char *truth)
 		job_error(job, "internal");
 		return;
 	}
-	job_later(job, job->e->start_secs * jitter - (mono() - job->started),
-	    start_answer);
+	job_like(job, job->e->start_secs, start_answer);
 }
 
 static void
@@ -463,11 +460,6 @@ change_written(const struct dir_result *res, void *arg)
 	job_ok(job, NULL);
 }
 
-static void
-change_unknown(struct job *job)
-{
-	job_error(job, "wrong-password");
-}
 
 /* A disabled account, or one outside allowed_groups, may not change its
  * password here; who does not know the password learns only that it is
@@ -487,8 +479,6 @@ change_refused_checked(const struct dir_result *res, void *arg)
 static void
 change_looked_up(struct job *job, const struct dir_result *res)
 {
-	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
-
 	if (res->reason != DIR_OK) {
 		job_error(job, "directory-unavailable");
 		return;
@@ -496,8 +486,7 @@ change_looked_up(struct job *job, const struct dir_result *res)
 	if (!job->who.found) {
 		/* as slow and as wrong as a wrong password */
 		job->truth = "no such user";
-		job_later(job, job->e->change_secs * jitter -
-		    (mono() - job->started), change_unknown);
+		job_error_like(job, "wrong-password", job->e->change_secs);
 		return;
 	}
 	if (job->who.disabled || !job->who.allowed) {

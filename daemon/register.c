@@ -312,24 +312,15 @@ register_proved(const struct dir_result *res, void *arg)
 }
 
 static void
-register_unknown(struct job *job)
-{
-	job_error(job, "wrong-password");
-}
-
-static void
 register_looked_up(struct job *job, const struct dir_result *res)
 {
-	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
-
 	if (res->reason != DIR_OK) {
 		job_error(job, "directory-unavailable");
 		return;
 	}
 	if (!job->who.found) {
 		job->truth = "no such user";
-		job_later(job, job->e->change_secs * jitter -
-		    (mono() - job->started), register_unknown);
+		job_error_like(job, "wrong-password", job->e->change_secs);
 		return;
 	}
 	dir_check_password(job->dr->dir, job->who.dn, job->req.password.s,
