@@ -49,6 +49,7 @@ enum key_type {
 	K_COMMAND,
 	K_SASL_MECH,
 	K_USER,		/* a user name */
+	K_GROUP,	/* a group name, or "" for none */
 	K_EMAIL_TEMPLATE,	/* file: headers, blank line, body */
 	K_SMS_TEMPLATE,		/* file: text */
 };
@@ -81,6 +82,7 @@ static const struct key keys[] = {
 	{ "daemon", "rescan_interval", K_UINT, O(daemon.rescan_interval), "30", 1, 3600, NULL },
 	{ "daemon", "shutdown_timeout", K_UINT, O(daemon.shutdown_timeout), "20", 1, 600, NULL },
 	{ "daemon", "user", K_USER, O(daemon.user), "ssprd", 0, 0, NULL },
+	{ "daemon", "submit_group", K_GROUP, O(daemon.submit_group), "ssprd-submit", 0, 0, NULL },
 
 	{ "directory", "type", K_ENUM, O(directory.type), NULL, 0, 0, dir_type_names },
 	{ "directory", "uri", K_URIS, O(directory.uris), NULL, 0, 0, NULL },
@@ -247,6 +249,22 @@ blame_line(const struct loader *ld, size_t k)
 
 #define FIELD(cfg, k, type) ((type *)(void *)((char *)(cfg) + keys[k].off))
 
+/* What each message fills (daemon/ops.c, engine.c): a template may use
+ * these and no other. */
+static const char *const *
+template_fills(const char *key)
+{
+	static const char *const code[] = { "user", "code", "minutes", NULL };
+	static const char *const notice[] = { "user", "action", "time", "client",
+	    NULL };
+	static const char *const admin[] = { "admin", "user", "action", "time",
+	    NULL };
+
+	if (strcmp(key, "code_template") == 0)
+		return code;
+	return strcmp(key, "notice_template") == 0 ? notice : admin;
+}
+
 /* Parse one value into the config. Returns an error message or NULL. */
 static const char *
 set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
@@ -260,15 +278,21 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 
 	switch (key->type) {
 	case K_STRING:
-		if (empty)
-			break;
+		if (empty && strcmp(key->name, "from") != 0)
+			break;		/* optional texts */
 		if ((err = value_header_text(v)) == NULL)
 			*str = xstrdup(v);
 		break;
+	case K_GROUP:
+		if (empty)
+			break;
+		/* FALLTHROUGH */
 	case K_USER:
 		if (strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != strlen(v) ||
 		    empty || v[0] == '-')
-			err = "must be a user name (lower case letters, digits, _ - .)";
+			err = "must be a name (lower case letters, digits, _ - .)";
+		else if (key->type == K_USER && strcmp(v, "root") == 0)
+			err = "may not be root: ssprd does not run as root";
 		else
 			*str = xstrdup(v);
 		break;
@@ -352,7 +376,8 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 		if (empty)
 			break;
 		err = value_template(v, key->type == K_EMAIL_TEMPLATE,
-		    strstr(key->name, "code") != NULL, str, msg);
+		    template_fills(key->name), strcmp(key->name,
+		    "code_template") == 0, str, msg);
 		break;
 	case K_SASL_MECH:
 		if (empty || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
@@ -587,7 +612,8 @@ check_policy(struct loader *ld)
 			diag_add(ld, BLAME("policy", "admin_methods"), true,
 			    "admin_methods lists a method that methods does not");
 	}
-	if (c->policy.admin_methods_required > count_bits(c->policy.admin_methods))
+	if (c->policy.admin_methods_required > count_bits(c->policy.admin_methods) &&
+	    (c->policy.admin_groups.n > 0 || c->directory.type == DIR_TYPE_AD))
 		diag_add(ld, BLAME("policy", "admin_methods_required"), false,
 		    "admin_methods_required = %u but only %u admin methods are "
 		    "available: admins cannot reset their passwords here",

@@ -85,6 +85,7 @@ struct config {
 		unsigned rescan_interval;	/* seconds */
 		unsigned shutdown_timeout;	/* seconds */
 		char *user;			/* account to drop to when started as root */
+		char *submit_group;		/* the front end's group, or NULL */
 	} daemon;
 
 	struct {

@@ -563,14 +563,12 @@ value_secret_file(const char *path, bool want_content, char **content,
 
 #define TEMPLATE_MAX (16 * 1024)
 
-static const char *const placeholders[] = {
-	"user", "code", "minutes", "time", "action", "client", "admin", NULL
-};
 
 /* Every {{ name }} in t names a known placeholder; *has_code when one is
  * {{code}}. */
 static const char *
-check_placeholders(const char *t, bool *has_code)
+check_placeholders(const char *t, const char *const *allowed, bool *has_code,
+    char msg[VALUE_MSG_MAX])
 {
 	const char *p = t, *end;
 
@@ -590,11 +588,20 @@ check_placeholders(const char *t, bool *has_code)
 			return "has a placeholder that is not {{name}}";
 		memcpy(name, p, n);
 		name[n] = '\0';
-		for (size_t i = 0; placeholders[i] != NULL; i++)
-			known |= strcmp(name, placeholders[i]) == 0;
-		if (!known)
-			return "names a placeholder ssprd does not fill (known: "
-			    "user, code, minutes, time, action, client, admin)";
+		for (size_t i = 0; allowed[i] != NULL; i++)
+			known |= strcmp(name, allowed[i]) == 0;
+		if (!known) {
+			size_t used = (size_t)snprintf(msg, VALUE_MSG_MAX,
+			    "has {{%s}}, which this message does not fill (it "
+			    "fills:", name);
+
+			for (size_t i = 0; allowed[i] != NULL && used < VALUE_MSG_MAX; i++)
+				used += (size_t)snprintf(msg + used,
+				    VALUE_MSG_MAX - used, " {{%s}}", allowed[i]);
+			if (used < VALUE_MSG_MAX)
+				snprintf(msg + used, VALUE_MSG_MAX - used, ")");
+			return msg;
+		}
 		*has_code |= strcmp(name, "code") == 0;
 		p = end + 2;
 	}
@@ -630,9 +637,10 @@ check_headers(const char *t)
 }
 
 const char *
-value_template(const char *path, bool headers, bool need_code, char **text,
-    char msg[VALUE_MSG_MAX])
+value_template(const char *path, bool headers, const char *const *allowed,
+    bool need_code, char **text, char msg[VALUE_MSG_MAX])
 {
+	char why[VALUE_MSG_MAX];
 	const char *err;
 	char *buf;
 	FILE *f;
@@ -652,14 +660,14 @@ value_template(const char *path, bool headers, bool need_code, char **text,
 		err = "template is larger than 16 KiB";
 	else if (utf8_chars(buf, n) < 0)
 		err = "template is not UTF-8 text";
-	else if ((err = check_placeholders(buf, &has_code)) == NULL) {
+	else if ((err = check_placeholders(buf, allowed, &has_code, why)) == NULL) {
 		if (need_code && !has_code)
 			err = "template must contain {{code}}";
 		else if (headers)
 			err = check_headers(buf);
 	}
 	if (err != NULL) {
-		snprintf(msg, VALUE_MSG_MAX, "%.120s %s", path, err);
+		snprintf(msg, VALUE_MSG_MAX, "%.80s %.170s", path, err);
 		free(buf);
 		return msg;
 	}

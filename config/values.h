@@ -48,13 +48,15 @@ const char *value_readable_file(const char *path, char msg[VALUE_MSG_MAX]);
 
 /*
  * A message template file: at most 16 KiB of UTF-8 without NUL, {{name}}
- * placeholders from the set ssprd fills (user, code, minutes, time, action,
- * client, admin), {{code}} present when need_code; with headers, the text
- * starts with "Name: value" lines including Subject: and a blank line, and
- * sets neither From: nor To: (ssprd does). *text gets a copy.
+ * placeholders only from allowed (what that message fills: a template that
+ * names another would fail for real users only, and so tell them apart
+ * from unknown ones), {{code}} present when need_code; with headers, the
+ * text starts with "Name: value" lines including Subject: and a blank line,
+ * and sets neither From: nor To: (ssprd does). *text gets a copy.
  */
-const char *value_template(const char *path, bool headers, bool need_code,
-    char **text, char msg[VALUE_MSG_MAX]);
+const char *value_template(const char *path, bool headers,
+    const char *const *allowed, bool need_code, char **text,
+    char msg[VALUE_MSG_MAX]);
 
 /* RFC 4515 structure check of a complete filter (no %s left in it). */
 bool value_filter_ok(const char *f);

@@ -11,4 +11,7 @@
  * answer, 3 no answer in time, 2 bad input. */
 int ctl_submit(const struct config *cfg, const char *id, unsigned wait);
 
+/* status.c: a summary of ssprd's metrics endpoint. 0 when it answered. */
+int ctl_status(const struct config *cfg);
+
 #endif

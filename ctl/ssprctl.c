@@ -5,6 +5,7 @@
  *   ssprctl [-c FILE] test-bind [--user NAME]
  *                                           try every [directory] uri
  *   ssprctl [-c FILE] lookup USER           what ssprd knows of a user
+ *   ssprctl [-c FILE] status                queue, connections, counters
  *   ssprctl [-c FILE] submit [--id ID] [--wait S]
  *                                           a JSON request from stdin
  *                                           through the spool, answer out
@@ -59,6 +60,8 @@ usage(int code)
 	    "                 say whether they may use self-service\n"
 	    "  lookup USER    look USER up as a request would: DN, state,\n"
 	    "                 groups, contacts, eligibility\n"
+	    "  status         queue depth, oldest waiting request, directory\n"
+	    "                 connections, counters (from [daemon] metrics)\n"
 	    "  submit [--id ID] [--wait SECONDS]\n"
 	    "                 read a JSON request on stdin, queue it, print\n"
 	    "                 the answer (exit 0 ok, 1 error answer, 3 none)\n"
@@ -501,6 +504,16 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "submit") == 0)
 		return submit(path, id, wait);
+	if (strcmp(cmd, "status") == 0) {
+		struct config *cfg = load(path);
+		int status;
+
+		if (cfg == NULL)
+			return 1;
+		status = ctl_status(cfg);
+		config_free(cfg);
+		return status;
+	}
 	if (strcmp(cmd, "version") == 0) {
 		printf("ssprctl %s\n", PACKAGE_VERSION);
 		return 0;

@@ -26,6 +26,7 @@
 #include "daemon/engine.h"
 #include "daemon/job.h"
 #include "daemon/messages.h"
+#include "daemon/metrics.h"
 #include "daemon/pwpolicy.h"
 #include "daemon/questions.h"
 #include "daemon/request.h"
@@ -200,6 +201,9 @@ job_send(struct job *job, json_t *answer)
 	}
 	text = answer_dump(answer);
 	audit(job);
+	metrics_request(job->parsed ? request_op_name(job->req.op) : "-",
+	    job->result, job->reason ? job->reason : "",
+	    mono() - job->sreq->claimed_at);
 	/* The intent outlives a crash until the answer is durable: a request
 	 * resumed with a "done" intent is answered, never written again. */
 	snprintf(id, sizeof(id), "%s", job->sreq->id);	/* sreq goes next */
@@ -415,11 +419,13 @@ on_notice_sent(bool ok, const char *detail, void *arg)
 {
 	struct notice *n = arg;
 
-	if (ok)
+	if (ok) {
 		log_info("notify: request %s: notice sent to %s", n->id, n->to);
-	else
+	} else {
 		log_warnx("notify: request %s: notice to %s failed: %s", n->id,
 		    n->to, detail);
+		metrics_notify_failure("notice");
+	}
 	free(n->to);
 	free(n);
 }
@@ -483,8 +489,10 @@ on_admin_notice_sent(bool ok, const char *detail, void *arg)
 {
 	char *to = arg;
 
-	if (!ok)
+	if (!ok) {
 		log_warnx("notify: admin notice to %s failed: %s", to, detail);
+		metrics_notify_failure("admin-notice");
+	}
 	free(to);
 }
 
@@ -692,6 +700,12 @@ engine_reconfigure(struct engine *e, struct config *cfg)
 	}
 	config_free(e->cfg);
 	e->cfg = config_ref(cfg);
+}
+
+struct dir *
+engine_dir(const struct engine *e)
+{
+	return e->dir->dir;
 }
 
 unsigned

@@ -36,6 +36,8 @@ void engine_set_spool(struct engine *e, struct spool *s);
  * when [directory] changed (requests in flight finish on the old one). */
 void engine_reconfigure(struct engine *e, struct config *cfg);
 unsigned engine_active(const struct engine *e);
+/* The directory pool new requests use (for metrics). */
+struct dir *engine_dir(const struct engine *e);
 /* From now on, requests that end are not answered but left in cur/ for the
  * next start (the stop cut them short). */
 void engine_shutdown(struct engine *e);

@@ -46,6 +46,14 @@ struct engine {
 	double change_secs;
 	struct event *ev_sweep;
 	struct qworkers *qworkers;	/* argon2id off the event loop */
+	/* What real masked contacts look like, so decoys look the same: the
+	 * masked email domains seen (and how often), and how many stars real
+	 * phone masks have. */
+	struct {
+		char domain[48];
+		unsigned n;
+	} domains[16];
+	unsigned phone_stars[32];
 	char *decoy_hash;		/* for answers to a decoy ticket */
 	bool closing;		/* shutting down: leave requests for next start */
 };

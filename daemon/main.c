@@ -9,6 +9,8 @@
 #include "build.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "daemon/engine.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
@@ -43,6 +46,61 @@ usage(int code)
 	    "  -d       log at debug level whatever log_level says\n",
 	    SSPRD_CONFIG_FILE);
 	exit(code);
+}
+
+/* mkdir -p, the last component with mode; 0 or -1 (errno set). */
+static int
+make_dirs(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/*
+ * Started as root (outside systemd, which starts ssprd as its own user):
+ * make the queue and state folders, give them to [daemon] user, and become
+ * that user, for good, before anything else is opened. ssprd never runs as
+ * root.
+ */
+static void
+drop_privileges(struct ssprd *d)
+{
+	const char *user = d->cfg->daemon.user;
+	struct passwd *pw;
+
+	if (geteuid() != 0 && getuid() != 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("ssprd does not run as root, and there is no user %s to "
+		    "become ([daemon] user)", user);
+	if (pw->pw_uid == 0)
+		fatalx("ssprd does not run as root: [daemon] user %s is root",
+		    user);
+	if (make_dirs(d->cfg->daemon.queue_dir, 0750) != 0 ||
+	    chown(d->cfg->daemon.queue_dir, pw->pw_uid, pw->pw_gid) != 0)
+		fatal("cannot prepare %s for %s", d->cfg->daemon.queue_dir, user);
+	if (make_dirs(d->cfg->daemon.state_dir, 0700) != 0 ||
+	    chown(d->cfg->daemon.state_dir, pw->pw_uid, pw->pw_gid) != 0)
+		fatal("cannot prepare %s for %s", d->cfg->daemon.state_dir, user);
+	if (initgroups(user, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
+		fatal("cannot become %s", user);
+	if (setuid(0) == 0 || seteuid(0) == 0)
+		fatalx("could become root again after dropping to %s", user);
+	log_info("running as %s (uid %u), not root", user, (unsigned)pw->pw_uid);
 }
 
 /* The state directory is systemd's StateDirectory= in production; made here
@@ -108,6 +166,7 @@ main(int argc, char **argv)
 	if (d.base == NULL)
 		fatalx("event: cannot create the event base");
 
+	drop_privileges(&d);
 	open_state(&d);
 	d.notifier = notify_new(d.base);
 	d.engine = engine_new(&d, d.store, d.notifier);
@@ -118,12 +177,14 @@ main(int argc, char **argv)
 	engine_set_spool(d.engine, d.spool);
 
 	service_init(&d);
+	metrics_start(&d, d.cfg);
 	spool_start(d.spool);
 	service_ready(&d);
 
 	if (event_base_dispatch(d.base) < 0)
 		fatalx("event: the event loop failed");
 
+	metrics_stop();
 	/* Work cut short by the stop stays in cur/ for the next start. */
 	engine_shutdown(d.engine);
 	notify_free(d.notifier);

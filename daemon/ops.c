@@ -20,6 +20,7 @@
 #include "daemon/engine.h"
 #include "daemon/job.h"
 #include "daemon/messages.h"
+#include "daemon/metrics.h"
 #include "daemon/pwpolicy.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
@@ -32,6 +33,83 @@
 
 void start_answer(struct job *job);
 
+/* --- masks: decoys shaped like what real users get ------------------------ */
+
+static void
+learn_mask(struct engine *e, enum method m, const char *mask)
+{
+	const char *at;
+	size_t stars, i, free_slot = 16, least = 0;
+
+	if (m == METHOD_SMS) {
+		stars = strspn(mask + (*mask == '+'), "*");
+		if (stars < 32)
+			e->phone_stars[stars]++;
+		return;
+	}
+	if ((at = strchr(mask, '@')) == NULL || strlen(at + 1) >= 48)
+		return;
+	for (i = 0; i < 16; i++) {
+		if (e->domains[i].n == 0 && free_slot == 16)
+			free_slot = i;
+		if (e->domains[i].n > 0 && strcmp(e->domains[i].domain, at + 1) == 0) {
+			e->domains[i].n++;
+			return;
+		}
+		if (e->domains[i].n < e->domains[least].n)
+			least = i;
+	}
+	i = free_slot < 16 ? free_slot : least;	/* the rarest makes room */
+	snprintf(e->domains[i].domain, sizeof(e->domains[i].domain), "%s", at + 1);
+	e->domains[i].n = 1;
+}
+
+/*
+ * A decoy's sent_to: the first letter (or the last two digits) comes from a
+ * keyed hash of the name, the same for the same name every time; the rest
+ * copies the most common shape real users got, so a decoy cannot be told
+ * by a domain or a length no real user has. Before any real code was sent,
+ * the hash chooses that too.
+ */
+static void
+decoy_mask(struct job *job)
+{
+	struct engine *e = job->e;
+	char fallback[64];
+	unsigned best = 0, stars = 0;
+	const char *domain = NULL;
+	unsigned char h[4];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)job->req.user,
+	    strlen(job->req.user), store_hmac_key(e->store), 32);
+	challenge_decoy_mask(store_hmac_key(e->store), job->req.user,
+	    job->req.method, fallback, sizeof(fallback));
+	if (job->req.method == METHOD_SMS) {
+		for (unsigned i = 0; i < 32; i++)
+			if (e->phone_stars[i] > best) {
+				best = e->phone_stars[i];
+				stars = i;
+			}
+		if (best == 0) {
+			snprintf(job->sent_to, sizeof(job->sent_to), "%s", fallback);
+			return;
+		}
+		snprintf(job->sent_to, sizeof(job->sent_to), "+%.*s%02u", (int)stars,
+		    "********************************", (unsigned)(h[0] % 100));
+		return;
+	}
+	for (unsigned i = 0; i < 16; i++)
+		if (e->domains[i].n > best) {
+			best = e->domains[i].n;
+			domain = e->domains[i].domain;
+		}
+	if (domain == NULL)
+		snprintf(job->sent_to, sizeof(job->sent_to), "%s", fallback);
+	else
+		snprintf(job->sent_to, sizeof(job->sent_to), "%c***@%s",
+		    'a' + h[1] % 26, domain);
+}
+
 
 static void
 on_code_sent(bool ok, const char *detail, void *arg)
@@ -42,6 +120,7 @@ on_code_sent(bool ok, const char *detail, void *arg)
 	if (!ok) {
 		log_errorx("notify: request %s: sending the code failed: %s",
 		    job->sreq->id, detail);
+		metrics_notify_failure("code");
 		job_error(job, "internal");
 		return;
 	}
@@ -77,14 +156,15 @@ start_decoy(struct job *job, const char *truth)
 		job->t.created = now_secs();
 		job->have_ticket = true;
 	}
-	job->t.real = false;
+	/* A real ticket stays real (what it verified stays verified): this
+	 * start just sends nothing. Only a new or decoy ticket is a decoy. */
+	if (!job->t.dn)
+		job->t.real = false;
 	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
 	if (job->req.method == METHOD_QUESTIONS)
 		start_decoy_questions(job);
 	else
-		challenge_decoy_mask(store_hmac_key(job->e->store),
-		    job->req.user, job->req.method, job->sent_to,
-		    sizeof(job->sent_to));
+		decoy_mask(job);
 	if (ticket_save(job) != 0) {
 		job_error(job, "internal");
 		return;
@@ -168,9 +248,11 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	snprintf(minutes, sizeof(minutes), "%u", (cfg->policy.code_ttl + 59) / 60);
 	if (m == METHOD_EMAIL) {
 		notify_mask_email(to, job->sent_to, sizeof(job->sent_to));
+		learn_mask(job->e, m, job->sent_to);
 		msg = message_build(cfg, MSG_EMAIL_CODE, to, vars, &len, &err);
 	} else {
 		notify_mask_phone(to, job->sent_to, sizeof(job->sent_to));
+		learn_mask(job->e, m, job->sent_to);
 		msg = message_build(cfg, MSG_SMS_CODE, to, vars, &len, &err);
 	}
 	if (msg == NULL) {
@@ -438,6 +520,8 @@ reset_verified(struct job *job)
 
 /* --- change ---------------------------------------------------------------------- */
 
+static void change_failed(struct job *job, const struct dir_result *res);
+
 static void
 change_written(const struct dir_result *res, void *arg)
 {
@@ -451,7 +535,7 @@ change_written(const struct dir_result *res, void *arg)
 		intent_done(job);
 		log_info("engine: request %s: change refused at %s: %s",
 		    job->sreq->id, res->server ? res->server : "-", res->detail);
-		job_dir_error(job, res);
+		change_failed(job, res);
 		return;
 	}
 	intent_succeeded(job);
@@ -460,6 +544,17 @@ change_written(const struct dir_result *res, void *arg)
 	job_ok(job, NULL);
 }
 
+
+/* A wrong old password is a failed proof, like a wrong code: it counts
+ * towards the user's self-service lockout. */
+static void
+change_failed(struct job *job, const struct dir_result *res)
+{
+	if (res->reason == DIR_WRONG_PASSWORD &&
+	    throttle_failure(job->e->store, job->cfg, job->req.user, now_secs()))
+		job->truth = "this failure locked self-service";
+	job_dir_error(job, res);
+}
 
 /* A disabled account, or one outside allowed_groups, may not change its
  * password here; who does not know the password learns only that it is
@@ -470,7 +565,7 @@ change_refused_checked(const struct dir_result *res, void *arg)
 	struct job *job = arg;
 
 	if (res->reason != DIR_OK) {
-		job_dir_error(job, res);
+		change_failed(job, res);
 		return;
 	}
 	job_error(job, job->who.disabled ? "account-disabled" : "not-allowed");
@@ -509,8 +604,15 @@ change_looked_up(struct job *job, const struct dir_result *res)
 void
 op_change(struct job *job)
 {
-	unsigned v = pwpolicy_check(job->cfg, job->req.user,
-	    job->req.new_password.s, job->req.new_password.len);
+	unsigned v;
+
+	if (throttle_locked(job->e->store, job->cfg, job->req.user, now_secs())) {
+		job->truth = "self-service locked after failed proofs";
+		job_error(job, "throttled");
+		return;
+	}
+	v = pwpolicy_check(job->cfg, job->req.user, job->req.new_password.s,
+	    job->req.new_password.len);
 
 	if (v != 0) {
 		const char *names[6];

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
 #include "daemon/job.h"
@@ -347,6 +348,20 @@ op_register(struct job *job)
 			job_error_v(job, "bad-request", "Please register more "
 			    "security questions.", NULL);
 			return;
+		}
+		for (size_t i = 0; i < job->req.nquestions; i++) {
+			const struct secret *ans = &job->req.questions[i].answer;
+			char *norm = secret_alloc(ans->len + 1);
+			bool blank;
+
+			questions_normalise(ans->s, ans->len, norm);
+			blank = (*norm == '\0');
+			secret_free(norm);
+			if (blank) {
+				job_error_v(job, "bad-request", "An answer may not "
+				    "be empty.", NULL);
+				return;
+			}
 		}
 		for (size_t i = 0; i < job->req.nquestions; i++)
 			for (size_t k = 0; k < i; k++)

@@ -25,6 +25,7 @@
 
 #include "common/log.h"
 #include "daemon/engine.h"
+#include "daemon/metrics.h"
 #include "daemon/spool.h"
 #include "daemon/ssprd.h"
 
@@ -135,8 +136,10 @@ service_reload(struct ssprd *d)
 	}
 	config_free(d->cfg);
 	d->cfg = next;
-	if (d->engine != NULL)
+	if (d->engine != NULL) {
 		engine_reconfigure(d->engine, next);
+		metrics_start(d, next);
+	}
 	if (!d->debug)
 		log_set_level(next->daemon.log_level);
 	log_info("config: reloaded %s", d->config_path);

@@ -50,6 +50,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,11 @@ struct spool {
 	struct namelist fresh;		/* from new/ */
 	unsigned waiting;		/* new/ as of the last scan, adjusted */
 	bool dirty;			/* new/ may hold names not in fresh */
+
+	/* Names in new/ that cannot be moved aside (a directory a front end
+	 * made: renaming it needs write access to it, which the daemon lacks)
+	 * and have been answered or logged once: not looked at again. */
+	struct strlist stuck;
 
 	TAILQ_HEAD(, spool_item) items;	/* handed over, not answered */
 	unsigned active;
@@ -527,6 +533,24 @@ spool_id_busy(struct spool *s, const char *id, const char *name)
 	return NULL;
 }
 
+#define STUCK_MAX 1024
+
+static bool
+spool_is_stuck(const struct spool *s, const char *name)
+{
+	for (size_t i = 0; i < s->stuck.n; i++)
+		if (strcmp(s->stuck.v[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void
+spool_stuck(struct spool *s, const char *name)
+{
+	if (s->stuck.n < STUCK_MAX)
+		strlist_add(&s->stuck, name);
+}
+
 /* Look at new/name: claim it, refuse it, or leave it (it vanished, or it
  * cannot be moved now; the next scan finds it again). */
 static void
@@ -536,9 +560,12 @@ spool_take(struct spool *s, const char *name)
 	const char *problem, *why;
 	struct stat st;
 
+	if (spool_is_stuck(s, name))
+		return;
 	if (!spool_id_from_name(name, id)) {
-		spool_quarantine(s, SD_NEW, name, NULL,
-		    "not a request file name");
+		if (spool_quarantine(s, SD_NEW, name, NULL,
+		    "not a request file name") != 0)
+			spool_stuck(s, name);
 		return;
 	}
 	if (fstatat(s->fd[SD_NEW], name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
@@ -554,8 +581,13 @@ spool_take(struct spool *s, const char *name)
 		return;
 	}
 	if ((problem = spool_check_stat(&st, &why)) != NULL) {
-		if (spool_quarantine(s, SD_NEW, name, id, why) == 0)
-			spool_hand_over(s, id, NULL, 0, false, problem, false);
+		/* Answered even when it cannot be moved aside: once. */
+		if (spool_quarantine(s, SD_NEW, name, id, why) != 0) {
+			if (errno == ENOENT)
+				return;
+			spool_stuck(s, name);
+		}
+		spool_hand_over(s, id, NULL, 0, false, problem, false);
 		return;
 	}
 	/* The claim. Only this process fills cur/, so EEXIST means a race
@@ -957,6 +989,39 @@ spool_watch(struct spool *s)
 	s->watching = true;
 }
 
+/*
+ * The front end's side: queue_dir and tmp/ new/ out/ belong to
+ * [daemon] submit_group (queue_dir 2750, the three 2770, setgid so what is
+ * created in them keeps the group). ssprd must be a member of the group
+ * (systemd: SupplementaryGroups=). A group that does not exist leaves the
+ * folders to the daemon's own group, with a log line.
+ */
+static void
+spool_share(const struct config *cfg, int root, const int *fd)
+{
+	static const enum spool_dir shared[] = { SD_TMP, SD_NEW, SD_OUT };
+	const char *name = cfg->daemon.submit_group;
+	struct group *gr;
+
+	if (name == NULL)
+		return;
+	if ((gr = getgrnam(name)) == NULL) {
+		log_info("spool: no group %s: the queue folders keep the "
+		    "daemon's group", name);
+		return;
+	}
+	if (fchown(root, (uid_t)-1, gr->gr_gid) == -1 ||
+	    fchmod(root, 02750) == -1)
+		log_warn("spool: %s: cannot give it to group %s",
+		    cfg->daemon.queue_dir, name);
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+		if (fchown(fd[shared[i]], (uid_t)-1, gr->gr_gid) == -1 ||
+		    fchmod(fd[shared[i]], 02770) == -1)
+			log_warn("spool: %s/%s: cannot give it to group %s",
+			    cfg->daemon.queue_dir, spool_dirs[shared[i]].name,
+			    name);
+}
+
 struct spool *
 spool_open(struct event_base *base, const struct config *cfg,
     spool_request_fn *fn, void *arg, char *err, size_t errlen)
@@ -998,6 +1063,7 @@ spool_open(struct event_base *base, const struct config *cfg,
 			goto fail;
 		}
 	}
+	spool_share(cfg, root, s->fd);
 	close(root);
 	root = -1;
 	/* Claims and quarantines are renames between these three. */
@@ -1131,6 +1197,7 @@ spool_close(struct spool *s)
 		free(item);
 	}
 	namelist_free(&s->resume);
+	strlist_free(&s->stuck);
 	namelist_free(&s->fresh);
 	if (s->ev_inotify != NULL)
 		event_free(s->ev_inotify);
@@ -1147,4 +1214,36 @@ spool_close(struct spool *s)
 			close(s->fd[i]);
 	free(s->queue_dir);
 	free(s);
+}
+
+double
+spool_oldest_waiting(const struct spool *s)
+{
+	struct timespec now;
+	struct stat st;
+	struct dirent *de;
+	double oldest = 0;
+	DIR *dir;
+	int fd;
+
+	if ((fd = openat(s->fd[SD_NEW], ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	while ((de = readdir(dir)) != NULL) {
+		double age;
+
+		if (de->d_name[0] == '.' ||
+		    fstatat(s->fd[SD_NEW], de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		age = (double)(now.tv_sec - st.st_mtim.tv_sec);
+		if (age > oldest)
+			oldest = age;
+	}
+	closedir(dir);
+	return oldest;
 }

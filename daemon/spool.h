@@ -87,6 +87,9 @@ void spool_pause(struct spool *s, bool paused);
  * answered. */
 unsigned spool_waiting(const struct spool *s);
 unsigned spool_active(const struct spool *s);
+/* Seconds since the oldest file in new/ was written (0: none); reads the
+ * folder, so for scrapes, not for every request. */
+double spool_oldest_waiting(const struct spool *s);
 
 /* Requests handed over and not yet answered stay in cur/; their structs
  * are freed, so the owner must not use them afterwards. */

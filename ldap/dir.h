@@ -170,6 +170,18 @@ struct dir_stats {
 };
 void dir_get_stats(const struct dir *d, struct dir_stats *st);
 
+/* Per configured server i (0..): -1 past the last one. The pointers stay
+ * valid while d lives. */
+struct histogram;
+struct dir_server_stats {
+	const char *uri;
+	unsigned ready;			/* connections bound to it */
+	bool backoff;			/* refusing or unreachable lately */
+	const struct histogram *latency;	/* request sent -> answer */
+	uint64_t failed_ops;		/* sent, never answered */
+};
+int dir_server_stats(const struct dir *d, size_t i, struct dir_server_stats *st);
+
 void dir_user_clear(struct dir_user *u);
 
 /* --- probing one server (ssprctl test-bind) ------------------------------ */

@@ -77,6 +77,7 @@ struct dir_op {
 	bool idempotent;	/* safe to send again after a lost connection */
 	const char *serial;	/* ops with equal keys (a DN) go one at a time */
 	bool sent;
+	double sent_at;		/* monotonic seconds */
 	int msgid;
 	struct conn *conn;	/* while sent */
 	const struct dir_server_info *server;	/* while sent */

@@ -40,6 +40,7 @@
 #include <event2/thread.h>
 #include <sodium.h>
 
+#include "common/histogram.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/xalloc.h"
@@ -54,6 +55,8 @@ struct server {
 	double next_try;		/* monotonic seconds */
 	struct dir_server_info info;	/* from the last bind */
 	bool info_valid;
+	struct histogram latency;	/* sent -> answered, seconds */
+	uint64_t failed_ops;		/* no answer: timeout, lost connection */
 };
 
 /* Shared between the loop and one worker thread; the mutex guards
@@ -240,6 +243,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Sent and unanswered: abandon it, and do not trust the connection
 	 * any more (a server that accepts and never answers looks so). */
+	d->servers[c->server].failed_ops++;
 	ldap_abandon_ext(c->ld, op->msgid, NULL, NULL);
 	conn_forget_op(c, op);
 	log_warnx("ldap: %s: %s got no answer within %u s; replacing the "
@@ -313,6 +317,8 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		conn_forget_op(c, op);
+		histogram_add(&c->dir->servers[c->server].latency,
+		    now_mono() - op->sent_at);
 		op->cls->done(op, c->ld, msg);
 		ldap_msgfree(msg);
 		op_free(op);
@@ -407,6 +413,7 @@ dispatch(struct dir *d)
 			continue;
 		}
 		op->sent = true;
+		op->sent_at = now_mono();
 		op->msgid = msgid;
 		op->conn = c;
 		TAILQ_INSERT_TAIL(&c->inflight, op, entry);
@@ -928,4 +935,21 @@ dir_get_stats(const struct dir *d, struct dir_stats *st)
 			st->ready++;
 		st->in_flight += d->conns[i].n_inflight;
 	}
+}
+
+int
+dir_server_stats(const struct dir *d, size_t i, struct dir_server_stats *st)
+{
+	if (i >= d->nservers)
+		return -1;
+	memset(st, 0, sizeof(*st));
+	st->uri = d->servers[i].uri;
+	st->latency = &d->servers[i].latency;
+	st->failed_ops = d->servers[i].failed_ops;
+	st->backoff = d->servers[i].next_try > now_mono();
+	for (size_t k = 0; k < d->nconns; k++)
+		if (d->conns[k].state == CONN_READY &&
+		    d->conns[k].server == (int)i)
+			st->ready++;
+	return 0;
 }

@@ -63,6 +63,7 @@ log_has() {
 write_ini() {
 	cat >"$1" <<INI
 [daemon]
+$(daemon_user_line)
 metrics =
 [directory]
 type = $2
@@ -77,6 +78,27 @@ ${4:-}
 command = /bin/true
 ${5:-}
 INI
+}
+
+# ssprd never runs as root: when the tests run as root (CI), the daemon
+# drops to nobody, so the files it uses after that must be reachable.
+daemon_user_line() {
+	[ "$(id -u)" -eq 0 ] && echo "user = nobody"
+}
+
+# daemon_tmp_ready: make $tmp usable by the daemon's user: traversable,
+# mail and SMS sinks it may write, the bind secret (read again on SIGHUP)
+# its own. A no-op when the tests do not run as root.
+daemon_tmp_ready() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	chmod 0755 "$tmp"
+	mkdir -p "$tmp/mail" "$tmp/sms"
+	chown nobody "$tmp/mail" "$tmp/sms"
+	if [ -n "${SVC_PASSWORD_FILE:-}" ]; then
+		chown nobody "$SVC_PASSWORD_FILE"
+		chmod a+x "$(dirname "$SVC_PASSWORD_FILE")"
+	fi
+	return 0
 }
 
 # field LINE KEY: the value of KEY=... in a dirtool output line.
@@ -129,9 +151,16 @@ daemon_stop() {
 	wait "$daemon_pid"
 }
 
-# submit CONF JSON: the answer (ssprctl submit), on stdout.
+# submit CONF JSON: the answer (ssprctl submit), on stdout. As root, as
+# the daemon's user (nobody), the front end's place: its request files are
+# 0640, readable by the daemon through owner or group only.
 submit() {
-	printf '%s' "$2" | "$SSPRCTL" -c "$1" submit --wait "${SUBMIT_WAIT:-20}"
+	if [ "$(id -u)" -eq 0 ]; then
+		printf '%s' "$2" | runuser -u nobody -- "$SSPRCTL" -c "$1" submit \
+			--wait "${SUBMIT_WAIT:-20}"
+	else
+		printf '%s' "$2" | "$SSPRCTL" -c "$1" submit --wait "${SUBMIT_WAIT:-20}"
+	fi
 }
 
 # last_code MAILDIR: the code in the newest message (mailsink.sh).
@@ -168,6 +197,7 @@ with_slapd() {
 	. "$tmp/slapd/env"
 	set +a
 	export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+	daemon_tmp_ready
 }
 
 with_slapd_cleanup() {

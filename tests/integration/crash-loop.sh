@@ -11,29 +11,10 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
-command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
 
 users=${CRASH_USERS:-60}
 kills=${CRASH_KILLS:-15}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-crash.XXXXXX")
-daemon_pid=
-cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
-	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-SLAPD_LOGLEVEL=stats "$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
-	not_ok "slapd fixture starts"
-	finish
-	exit 1
-}
-set -a
-. "$tmp/slapd/env"
-set +a
-export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+SLAPD_LOGLEVEL=stats with_slapd crash
 
 # Users crashNN with a mail address each.
 for i in $(seq -w 1 "$users"); do
@@ -55,8 +36,7 @@ conf=$tmp/ssprd.ini
 mail=$tmp/mail
 DIR_TIMEOUT=2 write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
 min_length = 12"
-sed -i -e "s|^metrics =|metrics =\nqueue_dir = $tmp/queue\nstate_dir = $tmp/state|" \
-	-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $mail|" "$conf"
+spool_ini "$conf"
 log=$tmp/daemon.log
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
 

@@ -24,9 +24,11 @@ trap cleanup EXIT
 umask 077
 printf 'pw' >"$tmp/secret"
 umask 022
+SVC_PASSWORD_FILE=$tmp/secret daemon_tmp_ready
 write_config() { # LOG_LEVEL [EXTRA LINE]
 	cat >"$tmp/ssprd.ini" <<INI
 [daemon]
+$(daemon_user_line)
 queue_dir = $tmp/queue
 state_dir = $tmp/state
 log_level = $1
@@ -55,6 +57,7 @@ PY
 pids+=($!)
 disown $!
 wait_for 5 test -S "$tmp/notify.sock" || { not_ok "notify listener starts"; finish; exit 1; }
+chmod 0666 "$tmp/notify.sock"	# the daemon may be nobody by now
 
 start_daemon() { # LOGFILE
 	# WATCHDOG_PID must name the daemon itself, hence the exec.
@@ -73,16 +76,16 @@ check "systemd hears READY=1" wait_for 5 log_has "$tmp/notify.log" "READY=1"
 check "watchdog pings arrive (WATCHDOG_USEC=400000)" \
 	wait_for 5 log_has "$tmp/notify.log" "WATCHDOG=1"
 
-# A broken file: unknown key at line 7, bad value at line 16.
+# A broken file: unknown key at line 7, bad value at line 15.
 write_config info "colour = blue"
 sed -i 's|^command = /bin/true|command = true|' "$tmp/ssprd.ini"
 kill -HUP "$daemon"
 check "a broken file on SIGHUP is refused" \
 	wait_for 10 log_has "$tmp/daemon.log" "reload refused; the running configuration stays in force"
 check "...with the unknown key's FILE:LINE in the log" \
-	log_has "$tmp/daemon.log" "$tmp/ssprd.ini:6: unknown key 'colour' in section [daemon]"
+	log_has "$tmp/daemon.log" "$tmp/ssprd.ini:7: unknown key 'colour' in section [daemon]"
 check "...and the bad command's FILE:LINE" \
-	log_has "$tmp/daemon.log" "$tmp/ssprd.ini:14: command: must start with the absolute path"
+	log_has "$tmp/daemon.log" "$tmp/ssprd.ini:15: command: must start with the absolute path"
 check "...and the daemon is still running" kill -0 "$daemon"
 check "systemd heard RELOADING=1 then READY=1" \
 	wait_for 5 grep -q "RELOADING=1" "$tmp/notify.log"
@@ -99,8 +102,9 @@ check "a good file on SIGHUP is applied" \
 check "...and its log_level = debug is in force" \
 	wait_for 5 log_has "$tmp/daemon.log" "debug: config: now type openldap, 1 URI(s), log_level debug"
 check "...still running" kill -0 "$daemon"
-ready_count=$(grep -c "READY=1" "$tmp/notify.log")
-check "READY=1 after each reload ($ready_count times in all)" [ "$ready_count" -ge 3 ]
+three_readies() { [ "$(grep -c "READY=1" "$tmp/notify.log")" -ge 3 ]; }
+check "READY=1 after each reload (3 in all: start and two reloads)" \
+	wait_for 5 three_readies
 
 kill -TERM "$daemon"
 wait "$daemon"
@@ -122,6 +126,6 @@ write_config loud ""
 rc=$?
 check "start-up with a broken file exits 1" [ "$rc" -eq 1 ]
 check "...naming FILE:LINE" \
-	log_has "$tmp/daemon3.log" "error: config: $tmp/ssprd.ini:4: log_level: must be one of"
+	log_has "$tmp/daemon3.log" "error: config: $tmp/ssprd.ini:5: log_level: must be one of"
 
 finish

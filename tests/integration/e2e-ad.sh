@@ -40,6 +40,7 @@ set -a
 . "$tmp/ad/env"
 set +a
 export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+daemon_tmp_ready
 
 mail=$tmp/mail
 conf=$tmp/ssprd.ini

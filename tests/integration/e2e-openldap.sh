@@ -110,6 +110,8 @@ for who in nosuchuser dave; do
 	keys=$(python3 -c 'import json,sys; print(sorted(json.loads(sys.argv[1])))' "$a")
 	check "start $who: the same fields as a real start" [ "$keys" = "$real_keys" ]
 	check "start $who: sent_to looks masked" bash -c "[[ '$(jget "$a" sent_to)' =~ ^.\\*\\*\\*@.\\*\\*\\*\\.[a-z]+$ ]]"
+	check "start $who: ...with the domain real users get (e***.org)" \
+		bash -c "[[ '$(jget "$a" sent_to)' == *@e\\*\\*\\*.org ]]"
 	decoy=$(jget "$a" ticket)
 done
 check "no message was sent for them" [ "$(msg_count "$mail")" -eq "$before" ]

@@ -90,6 +90,19 @@ expect "the email code verifies email only" "$a" verified '["email"]'
 a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
 expect "...and cannot verify SMS as well" "$a" reason bad-code
 
+# --- a start for a method without contact keeps a real ticket real ------------------
+a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$USER4\",\"method\":\"email\"}")
+t=$(jget "$a" ticket)
+code=$(last_code "$mail")
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
+expect "$USER4 (no mobile) verified by email" "$a" verified '["email"]'
+a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$USER4\",\"method\":\"sms\",\"ticket\":\"$t\"}")
+expect "...an SMS start on the ticket answers like any" "$a" ticket "$t"
+before=$(msg_count "$mail")
+a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$USER4\",\"method\":\"email\",\"ticket\":\"$t\"}")
+check "...and the ticket is still real: an email start on it sends a code" \
+	wait_for 5 bash -c "[ \$(ls -1 '$mail'/*.msg | wc -l) -gt $before ]"
+
 # --- a sender that hangs ----------------------------------------------------------
 printf '#!/bin/sh\nexec sleep 60\n' >"$tmp/hang.sh"
 chmod +x "$tmp/hang.sh"

@@ -71,6 +71,8 @@ a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"alice\",\"password\":\"$USER1_P
 expect "two questions when three are required: bad-request" "$a" reason bad-request
 a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"alice\",\"password\":\"$USER1_PASSWORD\",\"questions\":[{\"question\":\"A?\",\"answer\":\"a\"},{\"question\":\"a?\",\"answer\":\"b\"},{\"question\":\"C?\",\"answer\":\"c\"}]}")
 expect "the same question twice: bad-request" "$a" reason bad-request
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"alice\",\"password\":\"$USER1_PASSWORD\",\"questions\":[{\"question\":\"A?\",\"answer\":\"a\"},{\"question\":\"B?\",\"answer\":\"   \"},{\"question\":\"C?\",\"answer\":\"c\"}]}")
+expect "an answer of blanks only: bad-request" "$a" reason bad-request
 a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"alice\",\"password\":\"$USER1_PASSWORD\",\"questions\":$qa,\"mobile\":\"+1 555 0100 999\",\"email\":\"alice.private@example.net\"}")
 expect "register four questions, a mobile and an address" "$a" registered '["email","sms","questions"]'
 stored=$(attr_of "$USER1_DN" "$QUESTIONS_ATTR")

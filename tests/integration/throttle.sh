@@ -75,9 +75,17 @@ expect "locked: a start answers ok" "$a" status ok
 check "...with the same fields" [ "$(keys "$a")" = "$real_keys" ]
 check "...and sends nothing" [ "$(msg_count "$mail")" -eq "$before" ]
 
+# --- wrong old passwords on change count too ------------------------------------------
+for i in 1 2 3 4 5; do
+	a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"erin\",\"old_password\":\"not-erins-$i\",\"new_password\":\"Never-Set-Pass-2026\"}")
+done
+expect "5th wrong old password on change: wrong-password" "$a" reason wrong-password
+a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"erin\",\"old_password\":\"$USER6_PASSWORD\",\"new_password\":\"Never-Set-Pass-2026\"}")
+expect "...then even the right one: throttled" "$a" reason throttled
+
 # --- per client address -------------------------------------------------------------
 before=$(msg_count "$mail")
-for u in zoe erin dave nosuchuser2; do
+for u in zoe nosuchuser3 dave nosuchuser2; do
 	sub "{\"v\":1,\"op\":\"start\",\"user\":\"$u\",\"method\":\"email\",\"client\":\"198.51.100.9\"}" >/dev/null
 done
 sent=$(( $(msg_count "$mail") - before ))

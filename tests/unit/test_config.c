@@ -334,7 +334,10 @@ test_templates(void **state)
 	write_file(path, "Subject: Code\n\nHi {{user}}\n", 0644);
 	expect_error(text, 8, "template must contain {{code}}");
 	write_file(path, "Subject: Code\n\n{{code}} {{password}}\n", 0644);
-	expect_error(text, 8, "names a placeholder ssprd does not fill");
+	expect_error(text, 8, "has {{password}}, which this message does not fill");
+	write_file(path, "Subject: Code\n\n{{code}} at {{time}}\n", 0644);
+	expect_error(text, 8, "has {{time}}, which this message does not fill (it "
+	    "fills: {{user}} {{code}} {{minutes}})");
 	write_file(path, "Subject: Code\n\n{{code}} {{user\n", 0644);
 	expect_error(text, 8, "has {{ without }}");
 	write_file(path, "Hello {{code}}\n", 0644);
@@ -420,7 +423,10 @@ test_value_errors(void **state)
 	expect_error_in("", "[daemon]\nmetrics = 127.0.0.1:0\n", 8,
 	    "port must be between 1 and 65535");
 	expect_error_in("", "[daemon]\nmetrics = :9469\n", 8, "must name a host");
-	expect_error_in("", "[daemon]\nuser = Root User\n", 8, "user: must be a user name");
+	expect_error_in("", "[daemon]\nuser = Root User\n", 8, "user: must be a name");
+	expect_error_in("", "[daemon]\nuser = root\n", 8, "user: may not be root");
+	expect_error_in("", "[daemon]\nsubmit_group = Front End\n", 8,
+	    "submit_group: must be a name");
 	expect_error_in("", "[email]\nfrom = SSPR\t<x@y>\n", 8,
 	    "from: may not contain control characters");
 	expect_error_in("", "[email]\ncommand = sendmail -t\n", 8,
