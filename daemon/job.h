@@ -124,6 +124,8 @@ void send_admin_notices(struct job *job, const char *action);
 void dispatch(struct job *job);
 
 /* ops.c */
+bool refuse_locked(struct job *job, const char *user);
+bool refuse_weak_password(struct job *job, const char *user);
 void op_start(struct job *job);
 void op_verify(struct job *job);
 void op_reset(struct job *job);

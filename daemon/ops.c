@@ -297,15 +297,31 @@ op_start(struct job *job)
 
 /* --- verify -------------------------------------------------------------------- */
 
-/* Self-service locked for the ticket's user (too many failed proofs):
- * answered "throttled", even with the right code. */
-static bool
-locked_out(struct job *job)
+/* Self-service locked for user (too many failed proofs): answered
+ * "throttled", even with the right code or password. */
+bool
+refuse_locked(struct job *job, const char *user)
 {
-	if (!throttle_locked(job->e->store, job->cfg, job->t.user, now_secs()))
+	if (!throttle_locked(job->e->store, job->cfg, user, now_secs()))
 		return false;
 	job->truth = "self-service locked after failed proofs";
 	job_error(job, "throttled");
+	return true;
+}
+
+/* The new password against ssprd's own rules: answered password-policy
+ * with the violations when it breaks any. */
+bool
+refuse_weak_password(struct job *job, const char *user)
+{
+	unsigned v = pwpolicy_check(job->cfg, user, job->req.new_password.s,
+	    job->req.new_password.len);
+	const char *names[6];
+
+	if (v == 0)
+		return false;
+	pwpolicy_names(v, names);
+	job_error_v(job, "password-policy", NULL, names);
 	return true;
 }
 
@@ -376,7 +392,7 @@ op_verify(struct job *job)
 		job_error(job, "bad-request");
 		return;
 	}
-	if (ticket_live(job) != 0 || locked_out(job))
+	if (ticket_live(job) != 0 || refuse_locked(job, job->t.user))
 		return;
 	prove(job, verify_answer);
 }
@@ -485,7 +501,7 @@ static void reset_verified(struct job *job);
 void
 op_reset(struct job *job)
 {
-	if (ticket_live(job) != 0 || locked_out(job))
+	if (ticket_live(job) != 0 || refuse_locked(job, job->t.user))
 		return;
 	if (job->req.code.s != NULL || job->req.answers != NULL)
 		prove(job, reset_verified);
@@ -496,25 +512,14 @@ op_reset(struct job *job)
 static void
 reset_verified(struct job *job)
 {
-	unsigned v;
-
 	if (!job->t.real || remaining(job) > 0) {
 		if (!job->t.real)
 			job->truth = "decoy ticket";
 		job_error(job, "not-verified");
 		return;
 	}
-	if (job->req.op == OP_RESET) {
-		v = pwpolicy_check(job->cfg, job->t.user, job->req.new_password.s,
-		    job->req.new_password.len);
-		if (v != 0) {
-			const char *names[6];
-
-			pwpolicy_names(v, names);
-			job_error_v(job, "password-policy", NULL, names);
-			return;
-		}
-	}
+	if (job->req.op == OP_RESET && refuse_weak_password(job, job->t.user))
+		return;
 	job_lookup(job, job->t.user, reset_looked_up);
 }
 
@@ -604,23 +609,9 @@ change_looked_up(struct job *job, const struct dir_result *res)
 void
 op_change(struct job *job)
 {
-	unsigned v;
-
-	if (throttle_locked(job->e->store, job->cfg, job->req.user, now_secs())) {
-		job->truth = "self-service locked after failed proofs";
-		job_error(job, "throttled");
+	if (refuse_locked(job, job->req.user) ||
+	    refuse_weak_password(job, job->req.user))
 		return;
-	}
-	v = pwpolicy_check(job->cfg, job->req.user, job->req.new_password.s,
-	    job->req.new_password.len);
-
-	if (v != 0) {
-		const char *names[6];
-
-		pwpolicy_names(v, names);
-		job_error_v(job, "password-policy", NULL, names);
-		return;
-	}
 	job_lookup(job, job->req.user, change_looked_up);
 }
 

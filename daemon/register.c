@@ -333,11 +333,8 @@ op_register(struct job *job)
 {
 	const struct config *cfg = job->cfg;
 
-	if (throttle_locked(job->e->store, cfg, job->req.user, now_secs())) {
-		job->truth = "self-service locked after failed proofs";
-		job_error(job, "throttled");
+	if (refuse_locked(job, job->req.user))
 		return;
-	}
 	if (job->req.questions != NULL) {
 		if (!(cfg->policy.methods & METHOD_QUESTIONS) ||
 		    cfg->questions.attribute == NULL) {
