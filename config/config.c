@@ -157,6 +157,7 @@ struct loader {
 	struct config_diag *diag;
 	struct pending { unsigned line, seq; char *text; bool error; } *msgs;
 	size_t nmsgs;
+	bool no_secrets;	/* config_load_public() */
 };
 
 static void __attribute__((format(printf, 4, 5)))
@@ -309,10 +310,15 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 	case K_SECRET:
 		if (empty)
 			break;
-		if ((err = value_secret_file(v, false, NULL, NULL, msg)) == NULL)
+		if (ld->no_secrets ||
+		    (err = value_secret_file(v, false, NULL, NULL, msg)) == NULL)
 			*str = xstrdup(v);
 		break;
 	case K_PASSWORD:
+		if (ld->no_secrets) {
+			*str = xstrdup(v);	/* not read, not checked */
+			break;
+		}
 		err = value_secret_file(v, true, &cfg->directory.bind_password,
 		    &cfg->directory.bind_password_len, msg);
 		if (err == NULL)
@@ -690,10 +696,26 @@ load_banned(struct loader *ld)
 		    sizeof(*cfg->policy.banned.v), cmp_str);
 }
 
+static struct config *load(const char *path, struct config_diag *diag,
+    bool no_secrets);
+
 struct config *
 config_load(const char *path, struct config_diag *diag)
 {
-	struct loader ld = { .path = path, .diag = diag };
+	return load(path, diag, false);
+}
+
+struct config *
+config_load_public(const char *path, struct config_diag *diag)
+{
+	return load(path, diag, true);
+}
+
+static struct config *
+load(const char *path, struct config_diag *diag, bool no_secrets)
+{
+	struct loader ld = { .path = path, .diag = diag,
+	    .no_secrets = no_secrets };
 	struct config *cfg;
 	int rc;
 

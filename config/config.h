@@ -173,6 +173,11 @@ struct config_diag {
  * holds at least one error. diag must be zeroed by the caller.
  */
 struct config *config_load(const char *path, struct config_diag *diag) MUST_USE;
+/* The same, without reading or checking secret files (the bind password,
+ * keys, keytabs): for the parts of ssprctl a front end's account runs
+ * (submit, status), which need only [daemon] and may not read secrets. */
+struct config *config_load_public(const char *path, struct config_diag *diag)
+    MUST_USE;
 /* Snapshots are shared by reference (the directory pool keeps the one it was
  * built from across a reload); config_free() drops one reference. */
 struct config *config_ref(struct config *cfg);

@@ -389,11 +389,15 @@ test_bind(const char *path, const char *user)
 
 /* --- lookup, submit --------------------------------------------------------- */
 
+/* The configuration, its errors printed. submit and status run as the
+ * front end's account, which may not read the bind secret: public loads
+ * skip secret files. */
 static struct config *
-load(const char *path)
+load_config(const char *path, bool public)
 {
 	struct config_diag diag = { 0 };
-	struct config *cfg = config_load(path, &diag);
+	struct config *cfg = public ? config_load_public(path, &diag) :
+	    config_load(path, &diag);
 
 	for (size_t i = 0; i < diag.n; i++)
 		if (diag.is_error[i])
@@ -405,7 +409,7 @@ load(const char *path)
 static int
 lookup(const char *path, const char *user)
 {
-	struct config *cfg = load(path);
+	struct config *cfg = load_config(path, false);
 	int status;
 
 	if (cfg == NULL)
@@ -420,7 +424,7 @@ lookup(const char *path, const char *user)
 static int
 submit(const char *path, const char *id, unsigned wait)
 {
-	struct config *cfg = load(path);
+	struct config *cfg = load_config(path, true);
 	int status;
 
 	if (cfg == NULL)
@@ -505,7 +509,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "submit") == 0)
 		return submit(path, id, wait);
 	if (strcmp(cmd, "status") == 0) {
-		struct config *cfg = load(path);
+		struct config *cfg = load_config(path, true);
 		int status;
 
 		if (cfg == NULL)

@@ -91,6 +91,16 @@ check "...queue line" grep -q '^queue: 0 waiting (oldest 0 s), 0 in progress' "$
 check "...the server with 4 connections" grep -qF "{server=\"$LDAPS_URI\"} 4" "$tmp/status.out"
 check "...request counters" grep -qF '{op="reset",result="ok",reason=""} 1' "$tmp/status.out"
 
+# The front end's account may not read the bind secret: submit and status
+# do not need it.
+if [ "$(id -u)" -eq 0 ]; then
+	chown root "$SVC_PASSWORD_FILE"
+	a=$(printf '{"v":1,"op":"policy"}' | runuser -u nobody -- "$SSPRCTL" -c "$conf" submit --wait 20 2>&1)
+	expect "submit by an account that cannot read the bind secret" "$a" status ok
+	check "status by such an account" runuser -u nobody -- "$SSPRCTL" -c "$conf" status
+	chown nobody "$SVC_PASSWORD_FILE"
+fi
+
 # A notifier that fails is counted.
 sed -i "s|^command = $FIXTURES/mailsink.sh .*|command = /bin/false|" "$conf"
 kill -HUP "$daemon_pid"
