@@ -47,6 +47,7 @@
 #include "ldap/dirint.h"
 
 #define BACKOFF_MAX 30		/* seconds */
+#define BACKOFF_BUSY 1		/* seconds, at most, while operations wait */
 #define FAILBACK_EVERY 30	/* seconds */
 
 struct server {
@@ -99,6 +100,7 @@ struct conn {
 	int server;
 	struct event *ev_read;
 	struct event *ev_retry;
+	double retry_at;		/* monotonic seconds, while DOWN */
 	struct opening *job;
 	TAILQ_HEAD(, dir_op) inflight;
 	unsigned n_inflight;
@@ -269,6 +271,33 @@ dir_op_new(struct dir *d, const struct dir_op_class *cls, void *priv,
 	return op;
 }
 
+/*
+ * An operation waits and no connection is ready or being opened: servers
+ * in a long backoff (an outage while idle) are tried again within
+ * BACKOFF_BUSY, so a server that came back serves what waits before its
+ * deadline. Not when the service account's credentials were refused.
+ */
+static void
+hurry(struct dir *d)
+{
+	double now = now_mono();
+	bool opening = false;
+
+	if (d->bind_refused_until > now)
+		return;
+	for (size_t i = 0; i < d->nconns; i++)
+		if (d->conns[i].state != CONN_DOWN)
+			opening = true;
+	if (opening)
+		return;
+	for (size_t i = 0; i < d->nservers; i++)
+		if (d->servers[i].next_try > now + BACKOFF_BUSY)
+			d->servers[i].next_try = now + BACKOFF_BUSY;
+	for (size_t i = 0; i < d->nconns; i++)
+		if (d->conns[i].retry_at > now + BACKOFF_BUSY)
+			conn_schedule(&d->conns[i], BACKOFF_BUSY);
+}
+
 void
 dir_op_submit(struct dir_op *op)
 {
@@ -285,6 +314,8 @@ dir_op_submit(struct dir_op *op)
 	TAILQ_INSERT_TAIL(&d->queue, op, entry);
 	d->queued++;
 	dispatch(d);
+	if (op->conn == NULL)
+		hurry(d);
 }
 
 /* --- reading answers ----------------------------------------------------- */
@@ -541,6 +572,10 @@ server_failed(struct dir *d, int i, const char *why)
 	backoff = s->failures >= 6 ? BACKOFF_MAX : 1u << (s->failures - 1);
 	if (backoff > BACKOFF_MAX)
 		backoff = BACKOFF_MAX;
+	/* Work is waiting: look again soon, or a server that is back finds
+	 * its requests already answered directory-unavailable. */
+	if (d->queued > 0 && backoff > BACKOFF_BUSY)
+		backoff = BACKOFF_BUSY;
 	s->next_try = now_mono() + backoff;
 	log_warnx("ldap: %s unavailable (%s); next try in %u s", s->uri, why,
 	    backoff);
@@ -675,6 +710,7 @@ conn_schedule(struct conn *c, double delay)
 	struct timeval tv = tv_of(delay);
 
 	c->state = CONN_DOWN;
+	c->retry_at = now_mono() + delay;
 	if (evtimer_add(c->ev_retry, &tv) != 0)
 		fatalx("ldap: cannot schedule a reconnect");
 }
