@@ -126,6 +126,7 @@ void dispatch(struct job *job);
 /* ops.c */
 bool refuse_locked(struct job *job, const char *user);
 bool refuse_weak_password(struct job *job, const char *user);
+bool refuse_unknown_user(struct job *job, const struct dir_result *res);
 void op_start(struct job *job);
 void op_verify(struct job *job);
 void op_reset(struct job *job);

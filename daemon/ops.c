@@ -576,19 +576,31 @@ change_refused_checked(const struct dir_result *res, void *arg)
 	job_error(job, job->who.disabled ? "account-disabled" : "not-allowed");
 }
 
-static void
-change_looked_up(struct job *job, const struct dir_result *res)
+/*
+ * Ops that prove a password (change, register) after a lookup: a failed
+ * lookup is directory-unavailable, and an unknown user is answered as slow
+ * and as wrong as a wrong password. True when the job was answered.
+ */
+bool
+refuse_unknown_user(struct job *job, const struct dir_result *res)
 {
 	if (res->reason != DIR_OK) {
 		job_error(job, "directory-unavailable");
-		return;
+		return true;
 	}
 	if (!job->who.found) {
-		/* as slow and as wrong as a wrong password */
 		job->truth = "no such user";
 		job_error_like(job, "wrong-password", job->e->change_secs);
-		return;
+		return true;
 	}
+	return false;
+}
+
+static void
+change_looked_up(struct job *job, const struct dir_result *res)
+{
+	if (refuse_unknown_user(job, res))
+		return;
 	if (job->who.disabled || !job->who.allowed) {
 		job->truth = job->who.disabled ? "account disabled" :
 		    "not in allowed_groups";

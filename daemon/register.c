@@ -315,15 +315,8 @@ register_proved(const struct dir_result *res, void *arg)
 static void
 register_looked_up(struct job *job, const struct dir_result *res)
 {
-	if (res->reason != DIR_OK) {
-		job_error(job, "directory-unavailable");
+	if (refuse_unknown_user(job, res))
 		return;
-	}
-	if (!job->who.found) {
-		job->truth = "no such user";
-		job_error_like(job, "wrong-password", job->e->change_secs);
-		return;
-	}
 	dir_check_password(job->dr->dir, job->who.dn, job->req.password.s,
 	    job->req.password.len, register_proved, job);
 }
