@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
 #include "daemon/engine.h"
@@ -463,7 +464,7 @@ send_notice(struct job *job, const char *action)
 	n->to = xstrdup(job->who.mail);
 	notify_run(job->e->notifier, &cfg->email.command, NULL, msg, len,
 	    cfg->email.timeout, on_notice_sent, n);
-	sodium_free(msg);
+	secret_free(msg);
 }
 
 
@@ -535,7 +536,7 @@ on_admins(const struct dir_result *res, const struct strlist *dns,
 		notify_run(an->e->notifier, &an->cfg->email.command, NULL, msg,
 		    len, an->cfg->email.timeout, on_admin_notice_sent,
 		    xstrdup(mails->v[i]));
-		sodium_free(msg);
+		secret_free(msg);
 		sent++;
 	}
 	log_info("notify: request %s: %u other admin(s) told that %s's password "

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "daemon/messages.h"
 
 static const char email_code[] =
@@ -96,7 +97,7 @@ message_build(const struct config *cfg, enum message_kind kind, const char *to,
 		return body;
 	}
 	if (!message_address_ok(to)) {
-		sodium_free(body);
+		secret_free(body);
 		*err = "the address is not a plain email address";
 		return NULL;
 	}
@@ -109,16 +110,14 @@ message_build(const struct config *cfg, enum message_kind kind, const char *to,
 	    "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n",
 	    cfg->email.from, to, date);
 	if (hlen >= sizeof(head)) {
-		sodium_free(body);
+		secret_free(body);
 		*err = "the From: or To: address is too long";
 		return NULL;
 	}
-	msg = sodium_malloc(hlen + blen + 1);
-	if (msg == NULL)
-		fatalx("messages: out of protected memory");
+	msg = secret_alloc(hlen + blen + 1);
 	memcpy(msg, head, hlen);
 	memcpy(msg + hlen, body, blen + 1);
-	sodium_free(body);
+	secret_free(body);
 	*len = hlen + blen;
 	return msg;
 }

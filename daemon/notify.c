@@ -23,8 +23,9 @@
  * - done() is called exactly once per notify_run(): from the event loop, or
  *   from notify_free(); never from within notify_run(), even when the
  *   command cannot be started.
- * - The message lives in sodium_malloc() memory and is freed (sodium_free
- *   wipes it) as soon as it has been written or the command has exited.
+ * - The message lives in locked memory (common/secret.h) and is freed
+ *   (secret_free() wipes it) as soon as it has been written or the command
+ *   has exited.
  */
 #include "build.h"
 
@@ -48,6 +49,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/notify.h"
@@ -84,7 +86,7 @@ struct job {
 	struct event *ev_out;
 	struct event *ev_exit;		/* pidfd readable, or a poll timer */
 	struct event *ev_timer;		/* timeout, kill steps, output grace */
-	unsigned char *body;		/* sodium_malloc(); NULL once written */
+	unsigned char *body;		/* secret_alloc(); NULL once written */
 	size_t len, off;
 	unsigned timeout;
 	enum phase phase;
@@ -170,7 +172,7 @@ close_input(struct job *j)
 		j->in_fd = -1;
 	}
 	if (j->body != NULL) {
-		sodium_free(j->body);	/* wipes it */
+		secret_free(j->body);	/* wipes it */
 		j->body = NULL;
 	}
 }
@@ -568,11 +570,7 @@ job_start(struct job *j, const struct command *cmd, const char *extra_arg,
 	struct timeval tv;
 	int err;
 
-	/* sodium_malloc(0) is not promised to work. */
-	if ((j->body = sodium_malloc(len > 0 ? len : 1)) == NULL) {
-		err = errno;
-		goto fail;
-	}
+	j->body = secret_alloc(len > 0 ? len : 1);	/* fatal when out */
 	memcpy(j->body, body, len);
 	j->len = len;
 
@@ -622,7 +620,7 @@ fail:
 	snprintf(j->failure, sizeof(j->failure), "cannot run %s: %s",
 	    j->prog, strerror(err));
 	if (j->body != NULL) {
-		sodium_free(j->body);
+		secret_free(j->body);
 		j->body = NULL;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -831,8 +829,7 @@ notify_render(const char *tmpl, const struct notify_var *vars, size_t *len,
 			*err = e;
 		return NULL;
 	}
-	if ((out = sodium_malloc(n + 1)) == NULL)
-		fatalx("notify: out of memory for a message of %zu bytes", n);
+	out = secret_alloc(n + 1);
 	render(tmpl, vars, out, &n);
 	out[n] = '\0';
 	if (len != NULL)

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
 #include "daemon/engine.h"
@@ -266,7 +267,7 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	    &cfg->sms.command, m == METHOD_SMS ? to : NULL, msg, len,
 	    m == METHOD_EMAIL ? cfg->email.timeout : cfg->sms.timeout,
 	    on_code_sent, job);
-	sodium_free(msg);
+	secret_free(msg);
 }
 
 void
@@ -434,9 +435,8 @@ reset_written(const struct dir_result *res, void *arg)
 		job_dir_error(job, res);
 		return;
 	}
-	intent_succeeded(job);
 	/* The ticket is spent: a reset happens once per ticket. */
-	store_del(job->e->store, STORE_TICKETS, job->t.id);
+	intent_succeeded(job, job->t.id);
 	send_notice(job, job->req.op == OP_UNLOCK ? "unlocked" : "reset");
 	if (admin) {
 		log_info("engine: request %s: an administrator's password was "
@@ -543,7 +543,7 @@ change_written(const struct dir_result *res, void *arg)
 		change_failed(job, res);
 		return;
 	}
-	intent_succeeded(job);
+	intent_succeeded(job, NULL);
 	average(&job->e->change_secs, mono() - job->started);
 	send_notice(job, "changed");
 	job_ok(job, NULL);

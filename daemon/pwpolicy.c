@@ -1,7 +1,7 @@
 /*
  * pwpolicy.c - length in characters, banned list, user name (see pwpolicy.h).
  *
- * Copies made for case folding live in sodium_malloc() memory and are
+ * Copies made for case folding live in locked memory (common/secret.h), and are
  * wiped; nothing here logs or keeps a password.
  */
 #include "build.h"
@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/utf8.h"
+#include "common/secret.h"
 #include "daemon/pwpolicy.h"
 
 /* Shorter user names would match too many passwords by accident. */
@@ -72,7 +73,7 @@ pwpolicy_check(const struct config *cfg, const char *user, const char *pw,
 		v |= PW_TOO_SHORT;
 	if ((unsigned long)chars > cfg->policy.max_length)
 		v |= PW_TOO_LONG;
-	folded = sodium_malloc(len + 1);
+	folded = secret_alloc(len + 1);
 	if (folded == NULL)
 		fatalx("pwpolicy: out of protected memory");
 	memcpy(folded, pw, len);
@@ -82,7 +83,7 @@ pwpolicy_check(const struct config *cfg, const char *user, const char *pw,
 		v |= PW_BANNED;
 	if (contains_user(folded, user))
 		v |= PW_CONTAINS_USER;
-	sodium_free(folded);
+	secret_free(folded);
 	return v;
 }
 

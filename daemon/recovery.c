@@ -59,16 +59,24 @@ intent_done(struct job *job)
 }
 
 /* The write took effect: say so durably before anything else changes, so
- * a crash from here on leads to the answer, not to a second write. */
+ * a crash from here on leads to the answer, not to a second write. A reset
+ * spends its ticket in the same transaction. */
 void
-intent_succeeded(struct job *job)
+intent_succeeded(struct job *job, const char *spent_ticket)
 {
 	json_t *j = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	struct store_op ops[2] = {
+		{ STORE_INTENTS, job->sreq->id, j },
+		{ STORE_TICKETS, spent_ticket, NULL },
+	};
 
-	if (j == NULL)
+	if (j == NULL) {
+		if (spent_ticket != NULL)
+			store_del(job->e->store, STORE_TICKETS, spent_ticket);
 		return;
+	}
 	json_object_set_new(j, "state", json_string("done"));
-	if (store_put(job->e->store, STORE_INTENTS, job->sreq->id, j) != 0)
+	if (store_apply(job->e->store, ops, spent_ticket != NULL ? 2 : 1) != 0)
 		log_warnx("engine: request %s: cannot record that the write "
 		    "took effect", job->sreq->id);
 	json_decref(j);
@@ -84,9 +92,8 @@ settled_applied(struct job *job)
 	log_info("engine: request %s: the write before the restart had taken "
 	    "effect; answering it", job->sreq->id);
 	job->truth = "settled after restart";
-	intent_succeeded(job);
-	if (job->req.op == OP_RESET && job->req.ticket[0] != '\0')
-		store_del(job->e->store, STORE_TICKETS, job->req.ticket);
+	intent_succeeded(job, job->req.op == OP_RESET &&
+	    job->req.ticket[0] != '\0' ? job->req.ticket : NULL);
 	send_notice(job, job->req.op == OP_CHANGE ? "changed" : "reset");
 	job_ok(job, NULL);
 }

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/request.h"
@@ -259,18 +260,14 @@ static void
 secret_set(struct secret *sec, const char *s, size_t len)
 {
 	/* Out of locked memory is not a state to limp on (see xalloc.h). */
-	if ((sec->s = sodium_malloc(len + 1)) == NULL)
-		fatalx("request: out of secure memory");
-	memcpy(sec->s, s, len);
-	sec->s[len] = '\0';
+	sec->s = secret_dup(s, len);
 	sec->len = len;
 }
 
 static void
-secret_free(struct secret *sec)
+secret_clear(struct secret *sec)
 {
-	/* sodium_free() wipes before it unmaps; NULL is fine. */
-	sodium_free(sec->s);
+	secret_free(sec->s);	/* wipes; NULL is fine */
 	sec->s = NULL;
 	sec->len = 0;
 }
@@ -644,16 +641,16 @@ request_free(struct request *req)
 {
 	free(req->user);
 	free(req->client);
-	secret_free(&req->code);
+	secret_clear(&req->code);
 	for (size_t i = 0; i < req->nanswers; i++)
-		secret_free(&req->answers[i]);
+		secret_clear(&req->answers[i]);
 	free(req->answers);
-	secret_free(&req->old_password);
-	secret_free(&req->new_password);
-	secret_free(&req->password);
+	secret_clear(&req->old_password);
+	secret_clear(&req->new_password);
+	secret_clear(&req->password);
 	for (size_t i = 0; i < req->nquestions; i++) {
 		free(req->questions[i].question);
-		secret_free(&req->questions[i].answer);
+		secret_clear(&req->questions[i].answer);
 	}
 	free(req->questions);
 	free(req->mobile);

@@ -22,7 +22,7 @@
  *   other; the second goes to bad/ and the first one's answer stands.
  * - An answer is written under a temporary name, fsync'd, renamed and its
  *   folder fsync'd before the request file is removed.
- * - Request bytes live in sodium_malloc() memory, wiped when freed; neither
+ * - Request bytes live in locked memory (common/secret.h), wiped when freed; neither
  *   they nor answers are ever logged. File names are logged (log.c escapes
  *   control characters).
  *
@@ -62,6 +62,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/xalloc.h"
 #include "daemon/spool.h"
 
@@ -379,15 +380,11 @@ spool_check_stat(const struct stat *st, const char **why)
 static unsigned char *
 spool_secure_alloc(size_t n)
 {
-	unsigned char *p = sodium_malloc(n);
-
-	if (p == NULL)
-		fatalx("spool: out of memory");
-	return p;
+	return secret_alloc(n);	/* fatal when out of locked memory */
 }
 
 /*
- * Read all of fd, which held size bytes when fstat()ed, into sodium_malloc()
+ * Read all of fd, which held size bytes when fstat()ed, into secret_alloc()
  * memory followed by a NUL. A file still growing may grow up to
  * SPOOL_MAX_SIZE; beyond, or on a read error, returns NULL with *problem and
  * *why set.
@@ -419,7 +416,7 @@ spool_read(int fd, size_t size, size_t *lenp, const char **problem,
 			}
 			bigger = spool_secure_alloc(SPOOL_MAX_SIZE + 2);
 			memcpy(bigger, buf, len);
-			sodium_free(buf);
+			secret_free(buf);
 			buf = bigger;
 			/* One byte past the limit is enough to refuse it. */
 			cap = SPOOL_MAX_SIZE + 1;
@@ -444,7 +441,7 @@ ioerr:
 	*problem = PROBLEM_UNREADABLE;
 	*why = "cannot be read";
 fail:
-	sodium_free(buf);
+	secret_free(buf);
 	return NULL;
 }
 
@@ -871,7 +868,7 @@ spool_forget(struct spool *s, struct spool_item *item)
 	TAILQ_REMOVE(&s->items, item, entry);
 	s->active--;
 	if (item->req.data != NULL)
-		sodium_free(item->req.data);
+		secret_free(item->req.data);
 	free(item);
 	/* A slot is free: claim more now, not at the next rescan. */
 	spool_schedule(s);
@@ -1193,7 +1190,7 @@ spool_close(struct spool *s)
 	while ((item = TAILQ_FIRST(&s->items)) != NULL) {
 		TAILQ_REMOVE(&s->items, item, entry);
 		if (item->req.data != NULL)
-			sodium_free(item->req.data);
+			secret_free(item->req.data);
 		free(item);
 	}
 	namelist_free(&s->resume);

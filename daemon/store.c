@@ -3,9 +3,11 @@
  * store.h).
  *
  * Guarantees:
- * - Every store_put(), store_del() and store_events_add() runs in its own
- *   write transaction that is committed (with LMDB's default fsync) before
- *   the call returns; a caller that got 0 may act at once.
+ * - Every store_apply(), store_put(), store_del() and store_events_add()
+ *   runs in its own write transaction that is committed (with LMDB's
+ *   default fsync) before the call returns; a caller that got 0 may act at
+ *   once. store_apply() makes several changes in one transaction: all or
+ *   none, for the price of one sync (each costs about 0.3 ms on a disk).
  * - Nothing here aborts the daemon: a full map, an I/O error or a record
  *   that does not parse is logged ("store: ...") and reported as -1 / NULL.
  * - One opener per state directory: an flock(2) on DIR/ssprd.lock, taken
@@ -436,38 +438,67 @@ store_hmac_key(const struct store *st)
  */
 
 int
-store_put(struct store *st, enum store_db db, const char *key,
-    const json_t *value)
+store_apply(struct store *st, const struct store_op *ops, size_t n)
 {
 	MDB_txn *txn;
 	MDB_val k;
 	char *dump;
+	size_t i, changed = 0;
 	int rc;
 
-	if (make_key(db, key, &k) == -1)
-		return -1;
-	dump = value == NULL ? NULL :
-	    json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (dump == NULL) {
-		log_warnx("store: cannot encode a value for %s/%s",
-		    db_name(db), key);
-		return -1;
-	}
+	if (n == 0)
+		return 0;
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
-		free(dump);
-		log_write_error(st, db, key, "write", rc);
+		log_write_error(st, ops[0].db, ops[0].key, "write", rc);
 		return -1;
 	}
-	if ((rc = put_text(txn, st->dbi[db], &k, dump)) != 0) {
+	for (i = 0; i < n; i++) {
+		if (make_key(ops[i].db, ops[i].key, &k) == -1)
+			goto abort;
+		if (ops[i].value == NULL) {
+			rc = mdb_del(txn, st->dbi[ops[i].db], &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				continue;	/* absent: done already */
+		} else {
+			dump = json_dumps(ops[i].value,
+			    JSON_COMPACT | JSON_ENCODE_ANY);
+			if (dump == NULL) {
+				log_warnx("store: cannot encode a value for "
+				    "%s/%s", db_name(ops[i].db), ops[i].key);
+				goto abort;
+			}
+			rc = put_text(txn, st->dbi[ops[i].db], &k, dump);
+		}
+		if (rc != 0) {
+			log_write_error(st, ops[i].db, ops[i].key,
+			    ops[i].value == NULL ? "delete" : "write", rc);
+			goto abort;
+		}
+		changed++;
+	}
+	if (changed == 0) {
+		/* Only deletes of absent keys: nothing to sync. */
 		mdb_txn_abort(txn);
-		log_write_error(st, db, key, "write", rc);
-		return -1;
+		return 0;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {
-		log_write_error(st, db, key, "write", rc);
+		log_write_error(st, ops[0].db, ops[0].key, "write", rc);
 		return -1;
 	}
 	return 0;
+
+abort:
+	mdb_txn_abort(txn);
+	return -1;
+}
+
+int
+store_put(struct store *st, enum store_db db, const char *key,
+    const json_t *value)
+{
+	struct store_op op = { db, key, value };
+
+	return store_apply(st, &op, 1);
 }
 
 json_t *
@@ -500,32 +531,9 @@ store_get(struct store *st, enum store_db db, const char *key)
 int
 store_del(struct store *st, enum store_db db, const char *key)
 {
-	MDB_txn *txn;
-	MDB_val k;
-	int rc;
+	struct store_op op = { db, key, NULL };
 
-	if (make_key(db, key, &k) == -1)
-		return -1;
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
-		log_write_error(st, db, key, "delete", rc);
-		return -1;
-	}
-	rc = mdb_del(txn, st->dbi[db], &k, NULL);
-	if (rc == MDB_NOTFOUND) {
-		/* Nothing to commit. */
-		mdb_txn_abort(txn);
-		return 0;
-	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		log_write_error(st, db, key, "delete", rc);
-		return -1;
-	}
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		log_write_error(st, db, key, "delete", rc);
-		return -1;
-	}
-	return 0;
+	return store_apply(st, &op, 1);
 }
 
 struct batch_item {

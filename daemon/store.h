@@ -41,6 +41,15 @@ struct store;
 struct store *store_open(const char *dir, char *err, size_t errlen);
 void store_close(struct store *st);
 
+/* One change: value NULL deletes key (absent is fine). */
+struct store_op {
+	enum store_db	 db;
+	const char	*key;
+	const json_t	*value;		/* not consumed */
+};
+
+/* The n changes in one transaction, all or none: 0 or -1 (logged). */
+int store_apply(struct store *st, const struct store_op *ops, size_t n);
 /* 0 or -1 (logged). value is not consumed. */
 int store_put(struct store *st, enum store_db db, const char *key,
     const json_t *value);

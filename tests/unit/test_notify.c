@@ -32,6 +32,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "common/secret.h"
 #include "daemon/notify.h"
 
 static char dir[PATH_MAX];
@@ -792,7 +793,7 @@ render_ok(const char *tmpl, const char *want)
 		fail_msg("\"%s\": %s", tmpl, err);
 	assert_string_equal(s, want);
 	assert_int_equal(len, strlen(want));
-	sodium_free(s);		/* aborts unless it is sodium_malloc()ed */
+	secret_free(s);
 }
 
 static void
