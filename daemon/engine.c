@@ -213,6 +213,7 @@ job_send(struct job *job, json_t *answer)
 		store_del(job->e->store, STORE_INTENTS, id);
 	free(text);
 	job->sreq = NULL;
+	back_pressure(job->e);
 	job_free(job);
 }
 
@@ -406,6 +407,55 @@ job_lookup(struct job *job, const char *user, looked_up_fn *next)
 	ctx->job = job;
 	ctx->next = next;
 	dir_lookup_user(job->dr->dir, user, on_user, ctx);
+}
+
+/* --- back pressure ---------------------------------------------------------- */
+
+/*
+ * Notices are sent after the answer, so nothing else bounds them: a mail
+ * relay that hangs, with resets flowing, would pile up messages without
+ * limit. Past ENGINE_NOTIFY_BACKLOG messages waiting for a place to run
+ * (notify.h), the spool takes no new request until they have all started;
+ * requests in hand go on, and new ones wait in new/.
+ */
+#define ENGINE_NOTIFY_BACKLOG	64
+#define ENGINE_HOLD_POLL_MS	100
+
+static void
+hold_poll(struct engine *e)
+{
+	struct timeval tv = { 0, ENGINE_HOLD_POLL_MS * 1000 };
+
+	evtimer_add(e->ev_hold, &tv);
+}
+
+void
+back_pressure(struct engine *e)
+{
+	unsigned waiting = notify_waiting(e->notifier);
+
+	if (!e->held && waiting >= ENGINE_NOTIFY_BACKLOG) {
+		e->held = true;
+		log_warnx("engine: %u messages wait for the mail or SMS "
+		    "command; taking no new request until they are sent",
+		    waiting);
+		if (e->spool != NULL)
+			spool_hold(e->spool, true);
+		hold_poll(e);
+	} else if (e->held && waiting == 0) {
+		e->held = false;
+		log_info("engine: the messages are out; taking requests again");
+		if (e->spool != NULL)
+			spool_hold(e->spool, false);
+	} else if (e->held) {
+		hold_poll(e);
+	}
+}
+
+static void
+on_hold(evutil_socket_t fd, short what, void *arg)
+{
+	back_pressure(arg);
 }
 
 /* --- notices after a change ------------------------------------------------- */
@@ -678,7 +728,8 @@ engine_new(struct ssprd *d, struct store *st, struct notifier *n)
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
 		fatalx("engine: cannot make the decoy answer hash");
 	e->ev_sweep = event_new(d->base, -1, EV_PERSIST, on_sweep, e);
-	if (e->ev_sweep == NULL || event_add(e->ev_sweep, &every) != 0)
+	if (e->ev_sweep == NULL || event_add(e->ev_sweep, &every) != 0 ||
+	    (e->ev_hold = evtimer_new(d->base, on_hold, e)) == NULL)
 		fatalx("engine: cannot arm a timer");
 	return e;
 }
@@ -687,6 +738,8 @@ void
 engine_set_spool(struct engine *e, struct spool *s)
 {
 	e->spool = s;
+	if (s != NULL && e->held)
+		spool_hold(s, true);
 }
 
 void
@@ -728,6 +781,7 @@ engine_free(struct engine *e)
 		return;
 	e->closing = true;
 	event_free(e->ev_sweep);
+	event_free(e->ev_hold);
 	questions_workers_free(e->qworkers);
 	free(e->decoy_hash);
 	e->dir->retired = true;

@@ -45,6 +45,8 @@ struct engine {
 	double start_secs;
 	double change_secs;
 	struct event *ev_sweep;
+	struct event *ev_hold;		/* while held: is the backlog gone? */
+	bool held;			/* spool held for the notifier */
 	struct qworkers *qworkers;	/* argon2id off the event loop */
 	/* What real masked contacts look like, so decoys look the same: the
 	 * masked email domains seen (and how often), and how many stars real
@@ -120,6 +122,8 @@ int ticket_live(struct job *job);
 typedef void looked_up_fn(struct job *job, const struct dir_result *res);
 void job_lookup(struct job *job, const char *user, looked_up_fn *next);
 void send_notice(struct job *job, const char *action);
+/* Hold or release the spool for the notifier's backlog. */
+void back_pressure(struct engine *e);
 void send_admin_notices(struct job *job, const char *action);
 void dispatch(struct job *job);
 

@@ -200,6 +200,9 @@ write_metrics(FILE *f)
 	fprintf(f, "# HELP ssprd_notify_running Mail and SMS commands running.\n"
 	    "# TYPE ssprd_notify_running gauge\nssprd_notify_running %u\n",
 	    notify_running(d->notifier));
+	fprintf(f, "# HELP ssprd_notify_waiting Messages waiting for a mail or "
+	    "SMS command to run.\n# TYPE ssprd_notify_waiting gauge\n"
+	    "ssprd_notify_waiting %u\n", notify_waiting(d->notifier));
 	fprintf(f, "# HELP ssprd_tickets Tickets in the store.\n"
 	    "# TYPE ssprd_tickets gauge\nssprd_tickets %zu\n",
 	    store_count(d->store, STORE_TICKETS));

@@ -99,18 +99,25 @@ struct job {
 	char failure[256];		/* why it never started */
 	notify_done_fn *done;
 	void *arg;
+	/* A job waiting for its turn keeps its own copy of the command: a
+	 * reload may free the configuration meanwhile. */
+	struct command cmd;
+	char *extra_arg;
 };
 
 TAILQ_HEAD(jobs, job);
 
 struct notifier {
 	struct event_base *base;
-	struct jobs jobs;
+	struct jobs jobs;		/* started */
 	unsigned njobs;
+	struct jobs waiting;		/* for a free place, in order */
+	unsigned nwaiting;
 	bool closing;
 };
 
 static void job_finish(struct job *);
+static void start_next(struct notifier *);
 
 static void
 need_sodium(void)
@@ -149,6 +156,7 @@ notify_new(struct event_base *base)
 	n = xcalloc(1, sizeof(*n));
 	n->base = base;
 	TAILQ_INIT(&n->jobs);
+	TAILQ_INIT(&n->waiting);
 	return n;
 }
 
@@ -156,6 +164,12 @@ unsigned
 notify_running(const struct notifier *n)
 {
 	return n->njobs;
+}
+
+unsigned
+notify_waiting(const struct notifier *n)
+{
+	return n->nwaiting;
 }
 
 /* --- one command ---------------------------------------------------------- */
@@ -201,6 +215,10 @@ job_free(struct job *j)
 		event_free(j->ev_timer);
 	if (j->pid_fd != -1)
 		close(j->pid_fd);
+	for (size_t i = 0; i < j->cmd.argc; i++)
+		free(j->cmd.argv[i]);
+	free(j->cmd.argv);
+	free(j->extra_arg);
 	free(j->prog);
 	free(j);
 }
@@ -337,6 +355,9 @@ job_finish(struct job *j)
 	TAILQ_REMOVE(&n->jobs, j, entry);
 	n->njobs--;
 	job_free(j);
+	/* Before done(), which may free the notifier. */
+	if (!n->closing)
+		start_next(n);
 	done(ok, detail, arg);
 }
 
@@ -562,17 +583,13 @@ out:
 
 /* Start the command. -1 with j->failure set when it cannot be. */
 static int
-job_start(struct job *j, const struct command *cmd, const char *extra_arg,
-    const char *body, size_t len)
+job_start(struct job *j, const struct command *cmd, const char *extra_arg)
 {
 	struct event_base *base = j->n->base;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	struct timeval tv;
+	size_t len = j->len;
 	int err;
-
-	j->body = secret_alloc(len > 0 ? len : 1);	/* fatal when out */
-	memcpy(j->body, body, len);
-	j->len = len;
 
 	if (pipe_above_stdio(in) == -1 || pipe_above_stdio(out) == -1) {
 		err = errno;
@@ -632,12 +649,44 @@ fail:
 	return -1;
 }
 
+/* Start j now: its timeout counts from here. */
+static void
+launch(struct notifier *n, struct job *j, const struct command *cmd,
+    const char *extra_arg)
+{
+	struct timeval tv = { 0, 0 };
+
+	TAILQ_INSERT_TAIL(&n->jobs, j, entry);
+	n->njobs++;
+	if (cmd->argc == 0)
+		snprintf(j->failure, sizeof(j->failure),
+		    "no command is configured");
+	else if (job_start(j, cmd, extra_arg) == 0)
+		tv.tv_sec = j->timeout;
+	/* A failure is reported by the same timer, at once: done() always
+	 * comes from the loop, so callers have one code path. */
+	evtimer_add(j->ev_timer, &tv);
+}
+
+/* The oldest waiting job, if there is room for it. */
+static void
+start_next(struct notifier *n)
+{
+	struct job *j;
+
+	if (n->njobs >= NOTIFY_MAX_RUNNING ||
+	    (j = TAILQ_FIRST(&n->waiting)) == NULL)
+		return;
+	TAILQ_REMOVE(&n->waiting, j, entry);
+	n->nwaiting--;
+	launch(n, j, &j->cmd, j->extra_arg);
+}
+
 void
 notify_run(struct notifier *n, const struct command *cmd,
     const char *extra_arg, const char *body, size_t len, unsigned timeout,
     notify_done_fn *done, void *arg)
 {
-	struct timeval tv = { 0, 0 };
 	struct job *j;
 
 	if (n->closing) {
@@ -656,17 +705,21 @@ notify_run(struct notifier *n, const struct command *cmd,
 	j->arg = arg;
 	j->prog = xstrdup(cmd->argc > 0 ? cmd->argv[0] : "(no command)");
 	j->ev_timer = xevent_new(n->base, -1, 0, job_timer_cb, j);
-	TAILQ_INSERT_TAIL(&n->jobs, j, entry);
-	n->njobs++;
+	j->body = secret_alloc(len > 0 ? len : 1);	/* fatal when out */
+	memcpy(j->body, body, len);
+	j->len = len;
 
-	if (cmd->argc == 0)
-		snprintf(j->failure, sizeof(j->failure),
-		    "no command is configured");
-	else if (job_start(j, cmd, extra_arg, body, len) == 0)
-		tv.tv_sec = j->timeout;
-	/* A failure is reported by the same timer, at once: done() always
-	 * comes from the loop, so callers have one code path. */
-	evtimer_add(j->ev_timer, &tv);
+	if (n->njobs < NOTIFY_MAX_RUNNING) {
+		launch(n, j, cmd, extra_arg);
+		return;
+	}
+	j->cmd.argv = xcalloc(cmd->argc + 1, sizeof(*j->cmd.argv));
+	for (size_t i = 0; i < cmd->argc; i++)
+		j->cmd.argv[i] = xstrdup(cmd->argv[i]);
+	j->cmd.argc = cmd->argc;
+	j->extra_arg = extra_arg != NULL ? xstrdup(extra_arg) : NULL;
+	TAILQ_INSERT_TAIL(&n->waiting, j, entry);
+	n->nwaiting++;
 }
 
 /* Wait (bounded) for the leaders of the jobs being shut down to exit. */
@@ -708,6 +761,17 @@ notify_free(struct notifier *n)
 	if (n == NULL || n->closing)
 		return;
 	n->closing = true;
+
+	/* Never started: reported as shut down, their messages wiped. */
+	while ((j = TAILQ_FIRST(&n->waiting)) != NULL) {
+		notify_done_fn *done = j->done;
+		void *arg = j->arg;
+
+		TAILQ_REMOVE(&n->waiting, j, entry);
+		n->nwaiting--;
+		job_free(j);		/* wipes the message */
+		done(false, "shut down", arg);
+	}
 
 	/* Every running command at once, so that they die in parallel. */
 	TAILQ_FOREACH(j, &n->jobs, entry) {

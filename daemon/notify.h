@@ -6,8 +6,10 @@
  * configured, no shell), writes the message to its stdin without blocking the
  * event loop, and reports once: exit status 0 in time, or why not (could not
  * start, exit status, killed by a signal, no exit within the timeout: then it
- * is killed). The message may hold a one-time code: it lives in
- * sodium_malloc() memory and is wiped as soon as it is written. A command's
+ * is killed). The message may hold a one-time code: it lives in locked
+ * memory (common/secret.h) and is wiped as soon as it is written. At most
+ * NOTIFY_MAX_RUNNING commands run at once; more wait for a place, in
+ * order, and a command's timeout counts from its start. A command's
  * output goes to the log (one line, truncated), never back to a front end.
  *
  * Templates are text with {{name}} placeholders; unknown names and
@@ -24,6 +26,10 @@
 
 #include "config/config.h"
 
+/* Commands running at once; a mail relay that hangs costs this many
+ * processes, not one per reset. */
+#define NOTIFY_MAX_RUNNING 32
+
 struct notifier;
 
 struct notifier *notify_new(struct event_base *base);
@@ -38,8 +44,9 @@ void notify_run(struct notifier *n, const struct command *cmd,
     const char *extra_arg, const char *body, size_t len, unsigned timeout,
     notify_done_fn *done, void *arg);
 
-/* Commands still running. */
+/* Commands still running, and waiting for a place. */
 unsigned notify_running(const struct notifier *n);
+unsigned notify_waiting(const struct notifier *n);
 
 struct notify_var {
 	const char *name;
@@ -47,7 +54,7 @@ struct notify_var {
 };
 
 /* Fill {{name}} from vars (NULL-terminated by a NULL name). Returns a
- * sodium_malloc()ed string (free with sodium_free) and its length, or NULL
+ * string in locked memory (free with secret_free) and its length, or NULL
  * with *err set when the template names a variable not in vars. */
 char *notify_render(const char *tmpl, const struct notify_var *vars,
     size_t *len, const char **err);

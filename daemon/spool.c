@@ -142,7 +142,7 @@ struct spool {
 	unsigned active;
 	unsigned bad_seq;
 
-	bool started, paused;
+	bool started, paused, held;
 	bool claiming;			/* inside the owner's callback */
 	bool closing;			/* spool_close() came from the callback */
 };
@@ -608,7 +608,8 @@ spool_on_claim(evutil_socket_t fd, short what, void *arg)
 	unsigned n;
 
 	s->claiming = true;
-	for (n = 0; !s->closing && !s->paused && s->active < SPOOL_MAX_ACTIVE;
+	for (n = 0; !s->closing && !s->paused && !s->held &&
+	    s->active < SPOOL_MAX_ACTIVE;
 	    n++) {
 		if (n == SPOOL_CLAIM_BATCH) {
 			spool_schedule(s);
@@ -640,7 +641,7 @@ spool_on_claim(evutil_socket_t fd, short what, void *arg)
 static void
 spool_schedule(struct spool *s)
 {
-	if (s->started && !s->paused && !s->closing)
+	if (s->started && !s->paused && !s->held && !s->closing)
 		event_active(s->ev_claim, EV_TIMEOUT, 0);
 }
 
@@ -1154,6 +1155,13 @@ void
 spool_pause(struct spool *s, bool paused)
 {
 	s->paused = paused;
+	spool_schedule(s);
+}
+
+void
+spool_hold(struct spool *s, bool held)
+{
+	s->held = held;
 	spool_schedule(s);
 }
 

@@ -82,6 +82,9 @@ void spool_release(struct spool *s, struct spool_request *req);
 /* Stop or resume claiming new requests (shutdown; work already handed over
  * is not affected). */
 void spool_pause(struct spool *s, bool paused);
+/* The same for back pressure (the engine's): independent of a pause, so a
+ * release never undoes a shutdown's pause. */
+void spool_hold(struct spool *s, bool held);
 
 /* Requests waiting in new/ (as of the last scan) and handed over but not yet
  * answered. */

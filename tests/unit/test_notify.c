@@ -769,6 +769,90 @@ test_run_from_done(void **state)
 	assert_string_equal(c.second.detail, "exit status 7");
 }
 
+/* More than NOTIFY_MAX_RUNNING at once: the rest wait, in order, never more
+ * than the cap run together, and each gets its own message and argument
+ * even though the caller's command was overwritten meanwhile (a reload). */
+#define OVER 8
+static void
+test_running_cap(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = NOTIFY_MAX_RUNNING + OVER };
+	char path[PATH_MAX], prog[PATH_MAX], body[N][16], arg[16], got[64];
+	char *argv[2] = { prog, NULL };
+	struct command cmd = { argv, 1 };
+	struct result r[N];
+	FILE *f;
+	int peak = 0, v;
+
+	memset(r, 0, sizeof(r));
+	/* Counts the copies running (itself included) into peak.log. */
+	script(path, "cap.sh", "touch @D/run.$$\n"
+	    "ls @D | grep -c '^run\\.' >> @D/peak.log\n"
+	    "cat > @D/got.$1\nsleep 0.3\nrm -f @D/run.$$\n");
+	snprintf(prog, sizeof(prog), "%s", path);
+	for (int i = 0; i < N; i++) {
+		snprintf(body[i], sizeof(body[i]), "body %d", i);
+		snprintf(arg, sizeof(arg), "%d", i);
+		notify_run(fx->n, &cmd, arg, body[i], strlen(body[i]), 10,
+		    done_cb, &r[i]);
+	}
+	assert_int_equal(notify_running(fx->n), NOTIFY_MAX_RUNNING);
+	assert_int_equal(notify_waiting(fx->n), OVER);
+	/* The caller's command and argument are gone. */
+	memset(prog, 'X', sizeof(prog) - 1);
+	prog[sizeof(prog) - 1] = '\0';
+	run(fx, r, N, 20);
+	assert_int_equal(notify_waiting(fx->n), 0);
+	for (int i = 0; i < N; i++) {
+		assert_true(r[i].ok);
+		snprintf(arg, sizeof(arg), "got.%d", i);
+		assert_true(slurp(arg, got, sizeof(got)) > 0);
+		assert_string_equal(got, body[i]);
+	}
+	/* The last ones started after the first ones ended. */
+	assert_true(r[N - 1].at > r[0].at);
+	path_of(path, "peak.log");
+	assert_non_null(f = fopen(path, "r"));
+	while (fscanf(f, "%d", &v) == 1)
+		if (v > peak)
+			peak = v;
+	fclose(f);
+	assert_true(peak >= 2);		/* they did run together */
+	assert_true(peak <= NOTIFY_MAX_RUNNING);
+}
+
+/* notify_free() reports the waiting ones as shut down, without running
+ * them. */
+static void
+test_free_with_waiting(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = NOTIFY_MAX_RUNNING + 2 };
+	char path[PATH_MAX], *argv[2] = { path, NULL }, text[1024];
+	struct command cmd = { argv, 1 };
+	struct result r[N];
+	int lines = 0;
+
+	memset(r, 0, sizeof(r));
+	script(path, "slow.sh", "echo ran >> @D/ran.log\nexec sleep 30\n");
+	for (int i = 0; i < N; i++)
+		notify_run(fx->n, &cmd, NULL, "x", 1, 30, done_cb, &r[i]);
+	assert_int_equal(notify_waiting(fx->n), 2);
+	notify_free(fx->n);
+	fx->n = NULL;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(r[i].calls, 1);
+		assert_false(r[i].ok);
+		assert_string_equal(r[i].detail, "shut down");
+	}
+	/* The waiting ones never started. */
+	if (slurp("ran.log", text, sizeof(text)) > 0)
+		for (char *p = text; *p != '\0'; p++)
+			lines += *p == '\n';
+	assert_true(lines <= NOTIFY_MAX_RUNNING);
+}
+
 /* --- templates ------------------------------------------------------------ */
 
 static const struct notify_var vars[] = {
@@ -980,6 +1064,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_output_held_by_leftover, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_free_while_running, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_running_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_free_with_waiting, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_run_from_done, setup,
 		    teardown),
