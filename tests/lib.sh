@@ -224,3 +224,15 @@ expect() {
 		echo "# $2"
 	fi
 }
+
+# drop QUEUE PATTERN: rename every QUEUE/tmp/PATTERN into QUEUE/new/ in one
+# process. (One mv for many files stats each target after the rename and
+# complains when ssprd has claimed it already.)
+drop() {
+	python3 -c '
+import glob, os, sys
+q = sys.argv[1]
+for f in sorted(glob.glob(os.path.join(q, "tmp", sys.argv[2]))):
+    os.rename(f, os.path.join(q, "new", os.path.basename(f)))
+' "$1" "$2"
+}
