@@ -144,11 +144,14 @@ who_clear(struct who *w)
 	memset(w, 0, sizeof(*w));
 }
 
+static void ticket_give_back(struct job *job);
+
 static void
 job_free(struct job *job)
 {
 	struct engine *e = job->e;
 
+	ticket_give_back(job);
 	if (job->ev_delay != NULL)
 		event_free(job->ev_delay);
 	if (job->parsed)
@@ -337,9 +340,65 @@ ticket_save(struct job *job)
 
 /* Load the request's ticket and check it is alive; answers and returns -1
  * when not. */
+/*
+ * One job at a time works on a ticket. Checking answers takes a while
+ * (argon2id, off the loop), and a job saves the ticket it loaded: ten
+ * wrong guesses sent together would all load it before any failure was
+ * saved and count as one, so max_attempts would not hold. A job whose
+ * ticket is busy waits for it, then starts over with the ticket as the
+ * other left it. The requests are already claimed (at most
+ * SPOOL_MAX_ACTIVE), so the waiting costs no more than they do.
+ */
+static bool
+ticket_take(struct job *job)
+{
+	struct engine *e = job->e;
+	struct ticket_hold *h;
+
+	if (job->hold != NULL)
+		return true;		/* handed over by the job before */
+	TAILQ_FOREACH(h, &e->tickets, entry)
+		if (strcmp(h->id, job->req.ticket) == 0) {
+			TAILQ_INSERT_TAIL(&h->waiters, job, waiting);
+			return false;
+		}
+	h = xcalloc(1, sizeof(*h));
+	snprintf(h->id, sizeof(h->id), "%s", job->req.ticket);
+	h->owner = job;
+	TAILQ_INIT(&h->waiters);
+	TAILQ_INSERT_TAIL(&e->tickets, h, entry);
+	job->hold = h;
+	return true;
+}
+
+/* The job is done with its ticket: the next one waiting starts over. */
+static void
+ticket_give_back(struct job *job)
+{
+	struct ticket_hold *h = job->hold;
+	struct job *next;
+
+	if (h == NULL)
+		return;
+	job->hold = NULL;
+	if ((next = TAILQ_FIRST(&h->waiters)) == NULL) {
+		TAILQ_REMOVE(&job->e->tickets, h, entry);
+		free(h);
+		return;
+	}
+	TAILQ_REMOVE(&h->waiters, next, waiting);
+	h->owner = next;
+	next->hold = h;
+	job_later(next, 0, dispatch);
+}
+
+/* 0: the ticket is loaded and live; -1: answered; 1: waiting for another
+ * job that works on the same ticket (dispatched again after it). */
 int
 ticket_live(struct job *job)
 {
+	if (!ticket_take(job))
+		return 1;
 	if (ticket_load(job, job->req.ticket) != 0 ||
 	    job->t.expires < now_secs()) {
 		job_error(job, "expired");
@@ -717,6 +776,7 @@ engine_new(struct ssprd *d, struct store *st, struct notifier *n)
 	e->cfg = config_ref(d->cfg);
 	e->dir = dirref_new(e, e->cfg);
 	/* until real ones are measured */
+	TAILQ_INIT(&e->tickets);
 	e->start_secs = 0.05;
 	e->change_secs = 0.1;
 	e->qworkers = questions_workers_new(d->base, 2);

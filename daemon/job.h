@@ -10,6 +10,8 @@
 #ifndef SSPRD_JOB_H
 #define SSPRD_JOB_H
 
+#include <sys/queue.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,6 +34,14 @@ struct dirref {
 	bool retired;
 };
 
+/* One job at a time per ticket (engine.c, ticket_live()). */
+struct ticket_hold {
+	TAILQ_ENTRY(ticket_hold) entry;
+	char id[REQ_TICKET_LEN + 1];
+	struct job *owner;
+	TAILQ_HEAD(, job) waiters;
+};
+
 struct engine {
 	struct ssprd *d;
 	struct store *store;
@@ -46,6 +56,7 @@ struct engine {
 	double change_secs;
 	struct event *ev_sweep;
 	struct event *ev_hold;		/* while held: is the backlog gone? */
+	TAILQ_HEAD(, ticket_hold) tickets;	/* being worked on */
 	bool held;			/* spool held for the notifier */
 	struct qworkers *qworkers;	/* argon2id off the event loop */
 	/* What real masked contacts look like, so decoys look the same: the
@@ -97,6 +108,8 @@ struct job {
 	double started;
 	struct event *ev_delay;
 	void (*after_delay)(struct job *);
+	struct ticket_hold *hold;	/* the ticket this job works on */
+	TAILQ_ENTRY(job) waiting;	/* for another job's ticket */
 	/* audit */
 	const char *result;
 	const char *reason;
@@ -118,6 +131,8 @@ void job_like(struct job *job, double avg, void (*fn)(struct job *));
 void job_error_like(struct job *job, const char *reason, double avg);
 int ticket_load(struct job *job, const char *id);
 int ticket_save(struct job *job);
+/* 0: loaded and live; -1: answered; 1: another job works on the ticket,
+ * this one is dispatched again after it (one job per ticket at a time). */
 int ticket_live(struct job *job);
 typedef void looked_up_fn(struct job *job, const struct dir_result *res);
 void job_lookup(struct job *job, const char *user, looked_up_fn *next);

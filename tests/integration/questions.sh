@@ -7,7 +7,9 @@
 # are checked normalised (case, spaces), all of them, off the event loop (a
 # policy request is answered while several checks run); unknown users and
 # users without questions get decoys of the same shape; questions never
-# count for admins; no answer reaches the log or the state.
+# count for admins; one request per ticket at a time (ten wrong guesses sent
+# together count as ten; two resets on one ticket make one write); no answer
+# reaches the log or the state.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -161,6 +163,45 @@ done_when_policy=$(ls "$q/out" | grep -c '^check')
 expect "a policy request is answered while four answer checks run" "$a" status ok
 check "...before they all finished ($done_when_policy of 4 had)" [ "$done_when_policy" -lt 4 ]
 check "the four checks all verify" wait_for 20 bash -c "[ \$(grep -l '\"verified\"' '$q'/out/check*.json 2>/dev/null | wc -l) -eq 4 ]"
+
+# --- one ticket, many guesses at once -------------------------------------------------
+# Answer checks take a while (argon2id), so ten wrong guesses on one ticket
+# sent together would all read it before any failure is saved, and count
+# as one. ssprd works on one request per ticket at a time: max_attempts (5)
+# holds, the fifth failure kills the ticket, the rest are refused unchecked.
+a=$(sub '{"v":1,"op":"start","user":"alice","method":"questions"}')
+t=$(jget "$a" ticket)
+wrong=$(answers_json "$(jget "$a" questions)" 0)
+for i in $(seq -w 1 10); do
+	printf '{"v":1,"op":"verify","ticket":"%s","answers":%s}' "$t" "$wrong" >"$q/tmp/guess$i.json"
+done
+chmod 644 "$q/tmp/"guess*.json
+drop "$q" "guess*.json"
+check "ten guesses on one ticket at once: all answered" wait_for 30 bash -c \
+	"[ \$(ls '$q/out' | grep -c '^guess') -eq 10 ]"
+bad=$(grep -l '"reason":"bad-code"' "$q/out/"guess*.json | wc -l)
+dead=$(grep -l '"reason":"too-many-attempts"' "$q/out/"guess*.json | wc -l)
+check "...four bad-code ($bad) and six too-many-attempts ($dead)" [ "$bad" -eq 4 ] && [ "$dead" -eq 6 ]
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"answers\":$(answers_json "$(jget "$a" questions)")}")
+expect "...and the ticket is dead, even for the right answers" "$a" reason too-many-attempts
+
+# Two resets on one verified ticket at once: one is done, the other finds
+# the ticket spent.
+a=$(sub '{"v":1,"op":"start","user":"alice","method":"questions"}')
+t=$(jget "$a" ticket)
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"answers\":$(answers_json "$(jget "$a" questions)")}")
+expect "verified for the double reset" "$a" remaining 0
+for i in 1 2; do
+	printf '{"v":1,"op":"reset","ticket":"%s","new_password":"Twice-Reset-%s-2026"}' "$t" "$i" >"$q/tmp/twice$i.json"
+done
+chmod 644 "$q/tmp/"twice*.json
+drop "$q" "twice*.json"
+check "two resets on one ticket: both answered" wait_for 30 bash -c \
+	"[ \$(ls '$q/out' | grep -c '^twice') -eq 2 ]"
+won=$(grep -l '"status":"ok"' "$q/out/"twice*.json | sed -n 's/.*twice\([12]\)\.json/\1/p')
+check "...one ok (${won:-none}), the other expired" bash -c \
+	"[ \$(grep -l '\"reason\":\"expired\"' '$q'/out/twice*.json | wc -l) -eq 1 ] && [ -n '$won' ]"
+check "...and alice has the winner's password" binds "$USER1_DN" "Twice-Reset-${won:-0}-2026"
 
 # --- no answer anywhere it should not be --------------------------------------------
 check "no answer in the log or the state" bash -c \
