@@ -236,3 +236,18 @@ for f in sorted(glob.glob(os.path.join(q, "tmp", sys.argv[2]))):
     os.rename(f, os.path.join(q, "new", os.path.basename(f)))
 ' "$1" "$2"
 }
+
+# add_users PREFIX COUNT: users PREFIXnn (seq -w numbering) in the slapd
+# fixture, each with mail PREFIXnn@example.org and the password
+# Initial-Pass-nn-x; one TAP result.
+add_users() {
+	local i
+	for i in $(seq -w 1 "$2"); do
+		printf 'dn: uid=%s%s,%s\nobjectClass: inetOrgPerson\nuid: %s%s\n' \
+			"$1" "$i" "$PEOPLE_DN" "$1" "$i"
+		printf 'cn: %s %s\nsn: %s\nmail: %s%s@example.org\n' "$1" "$i" "$i" "$1" "$i"
+		printf 'userPassword: Initial-Pass-%s-x\n\n' "$i"
+	done >"$tmp/$1.ldif"
+	check "$2 test users added" bash -c "ldapadd -x -H '$LDAPS_URI' -D '$ADMIN_DN' \
+		-y <(printf '%s' '$ADMIN_PASSWORD') -f '$tmp/$1.ldif' >/dev/null"
+}

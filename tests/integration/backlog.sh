@@ -20,20 +20,7 @@ q=$tmp/queue
 log=$tmp/daemon.log
 conf=$tmp/ssprd.ini
 
-for i in $(seq -w 1 "$users"); do
-	cat <<LDIF
-dn: uid=back$i,$PEOPLE_DN
-objectClass: inetOrgPerson
-uid: back$i
-cn: Back $i
-sn: $i
-mail: back$i@example.org
-userPassword: Initial-Pass-$i-x
-
-LDIF
-done >"$tmp/users.ldif"
-check "$users test users added" bash -c "ldapadd -x -H '$LDAPS_URI' -D '$ADMIN_DN' \
-	-y <(printf '%s' '$ADMIN_PASSWORD') -f '$tmp/users.ldif' >/dev/null"
+add_users back "$users"
 
 # The slow mailer: one file per message; run.PID while it runs.
 mkdir -p "$tmp/mail/run"

@@ -18,20 +18,7 @@ width=${#users}
 SLAPD_LOGLEVEL=stats with_slapd crash
 
 # Users crashNN with a mail address each.
-for i in $(seq -w 1 "$users"); do
-	cat <<LDIF
-dn: uid=crash$i,$PEOPLE_DN
-objectClass: inetOrgPerson
-uid: crash$i
-cn: Crash $i
-sn: $i
-mail: crash$i@example.org
-userPassword: Initial-Pass-$i-x
-
-LDIF
-done >"$tmp/users.ldif"
-check "$users test users added" bash -c "ldapadd -x -H '$LDAPS_URI' -D '$ADMIN_DN' \
-	-y <(printf '%s' '$ADMIN_PASSWORD') -f '$tmp/users.ldif' >/dev/null"
+add_users crash "$users"
 
 conf=$tmp/ssprd.ini
 mail=$tmp/mail
