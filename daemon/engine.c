@@ -728,9 +728,12 @@ engine_request(struct spool_request *sreq, void *arg)
 		return;
 	}
 	job->parsed = true;
-	if ((sreq->resumed || job->req.op == OP_RESET ||
-	    job->req.op == OP_CHANGE) && resume(job))
-		return;
+	/* Only a request resumed from cur/ may have an intent of its own. */
+	if (sreq->resumed) {
+		if (resume(job))
+			return;
+	} else if (job->req.op == OP_RESET || job->req.op == OP_CHANGE)
+		intent_drop_stale(job);
 	dispatch(job);
 }
 

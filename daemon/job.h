@@ -163,6 +163,7 @@ void op_register(struct job *job);
 /* recovery.c */
 int intent_put(struct job *job, const char *state);
 void intent_done(struct job *job);
+void intent_drop_stale(struct job *job);
 void intent_succeeded(struct job *job, const char *spent_ticket);
 void settle_later(struct job *job);
 bool resume(struct job *job);

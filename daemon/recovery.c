@@ -58,6 +58,30 @@ intent_done(struct job *job)
 	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
 }
 
+/*
+ * A request taken from new/ has no intent yet: one under its ID belongs to
+ * an earlier request with that ID, left by a crash between that one's
+ * answer and the intent's removal, or by a reboot that emptied the queue.
+ * The protocol lets a front end reuse an ID once it has its answer, so the
+ * leftover is dropped here; settled from it, this request would be
+ * answered without being done.
+ */
+void
+intent_drop_stale(struct job *job)
+{
+	json_t *j = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	const char *state;
+
+	if (j == NULL)
+		return;
+	state = json_string_value(json_object_get(j, "state"));
+	log_warnx("engine: request %s: dropping the write intent of an earlier "
+	    "request with this ID (%s); this one is new", job->sreq->id,
+	    state != NULL ? state : "?");
+	json_decref(j);
+	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
+}
+
 /* The write took effect: say so durably before anything else changes, so
  * a crash from here on leads to the answer, not to a second write. A reset
  * spends its ticket in the same transaction. */

@@ -1,0 +1,72 @@
+#!/bin/bash
+# intent-reuse.sh - a write intent left by an earlier request never answers
+# a new request that reuses its ID.
+#
+# The protocol lets a front end reuse an ID once it has collected the
+# answer. A crash between writing an answer and dropping that request's
+# write intent leaves a "done" intent under the ID; a reboot that empties
+# the tmpfs queue leaves a "writing" one. Either must not be taken for the
+# new request's: only a request resumed from cur/ is settled from its
+# intent, and a new one drops what it finds (logged) and does its work.
+#
+# Both leftovers are planted with tests/storetool while ssprd is stopped
+# (no crash can be timed to that instant); then a reset under the same ID
+# must be written for real: the user binds with the new password.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+: "${STORETOOL:?STORETOOL must name tests/storetool (run through make check)}"
+with_slapd reuse
+q=$tmp/queue
+log=$tmp/daemon.log
+conf=$tmp/ssprd.ini
+mail=$tmp/mail
+write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
+min_length = 12"
+spool_ini "$conf"
+binds() { ldapwhoami -x -H "$LDAPS_URI" -D "$1" -y <(printf '%s' "$2") </dev/null >/dev/null 2>&1; }
+
+# verified_ticket: a ticket of alice's with her email code verified.
+verified_ticket() {
+	local a t
+	a=$(submit "$conf" '{"v":1,"op":"start","user":"alice","method":"email"}')
+	t=$(jget "$a" ticket)
+	a=$(submit "$conf" "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$(last_code "$mail")\"}")
+	[ "$(jget "$a" remaining)" = 0 ] && echo "$t"
+}
+
+# as_daemon COMMAND...: the state belongs to ssprd's user.
+as_daemon() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
+# intent_absent ID: storetool finds no intent under ID (exit 1, not 3).
+intent_absent() {
+	as_daemon "$STORETOOL" "$tmp/state" get intents "$1" >/dev/null
+	[ $? -eq 1 ]
+}
+
+n=0
+for state in done writing; do
+	n=$((n + 1))
+	id=reuse$n
+	daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
+	t=$(verified_ticket)
+	check "a verified ticket ($state)" [ -n "$t" ]
+	daemon_stop
+	daemon_pid=
+	check "a '$state' intent planted under ID $id" as_daemon "$STORETOOL" "$tmp/state" put intents "$id" \
+		"{\"op\":\"reset\",\"dn\":\"$USER1_DN\",\"stamp\":\"\",\"state\":\"$state\",\"at\":$(date +%s)}"
+	daemon_start "$conf" "$log" || { not_ok "ssprd starts again"; finish; exit 1; }
+	pw="Reused-Id-$state-2026"
+	printf '{"v":1,"op":"reset","ticket":"%s","new_password":"%s"}' "$t" "$pw" >"$q/tmp/$id.json"
+	chmod 644 "$q/tmp/$id.json"
+	mv "$q/tmp/$id.json" "$q/new/"
+	check "the reset under $id is answered" wait_for 30 test -e "$q/out/$id.json"
+	expect "...ok" "$(cat "$q/out/$id.json" 2>/dev/null || echo '{}')" status ok
+	check "...and really written: alice binds with it" binds "$USER1_DN" "$pw"
+	check "...the leftover is logged" log_has "$log" "request $id: dropping the write intent of an earlier request"
+	daemon_stop
+	daemon_pid=
+	check "...and gone from the state" intent_absent "$id"
+done
+finish
