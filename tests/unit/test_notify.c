@@ -778,7 +778,7 @@ test_running_cap(void **state)
 {
 	struct fixture *fx = *state;
 	enum { N = NOTIFY_MAX_RUNNING + OVER };
-	char path[PATH_MAX], prog[PATH_MAX], body[N][16], arg[16], got[64];
+	char path[PATH_MAX], prog[PATH_MAX], body[N][32], arg[32], got[64];
 	char *argv[2] = { prog, NULL };
 	struct command cmd = { argv, 1 };
 	struct result r[N];
