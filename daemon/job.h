@@ -21,6 +21,7 @@
 #include "daemon/challenge.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
+#include "daemon/store.h"
 #include "ldap/dir.h"
 
 #define INTENT_SWEEP_EVERY 3600		/* seconds */
@@ -57,6 +58,14 @@ struct engine {
 	struct event *ev_sweep;
 	struct event *ev_hold;		/* while held: is the backlog gone? */
 	TAILQ_HEAD(, ticket_hold) tickets;	/* being worked on */
+	/* Group commit (engine.c): the store changes of a turn of the loop,
+	 * committed in one transaction, and the jobs waiting for it. */
+	struct {
+		struct store_op *ops;
+		size_t n, cap;
+		TAILQ_HEAD(, job) jobs;
+		struct event *ev;
+	} batch;
 	bool held;			/* spool held for the notifier */
 	struct qworkers *qworkers;	/* argon2id off the event loop */
 	/* What real masked contacts look like, so decoys look the same: the
@@ -110,6 +119,10 @@ struct job {
 	void (*after_delay)(struct job *);
 	struct ticket_hold *hold;	/* the ticket this job works on */
 	TAILQ_ENTRY(job) waiting;	/* for another job's ticket */
+	TAILQ_ENTRY(job) committing;	/* for the group commit */
+	void (*after_commit)(struct job *);
+	int commit_rc;			/* of the group commit: 0 or -1 */
+	void (*after_intent)(struct job *);	/* intent_succeeded() */
 	/* audit */
 	const char *result;
 	const char *reason;
@@ -131,6 +144,19 @@ void job_like(struct job *job, double avg, void (*fn)(struct job *));
 void job_error_like(struct job *job, const char *reason, double avg);
 int ticket_load(struct job *job, const char *id);
 int ticket_save(struct job *job);
+/*
+ * Group commit: ops are committed together with those of every other job
+ * in this turn of the loop, in one transaction (one fdatasync), and then
+ * runs with job->commit_rc 0 or -1. The job must not act on the changes
+ * (answer, write to the directory) before then. engine_commit_later() is
+ * for changes nobody waits for.
+ */
+void job_commit(struct job *job, const struct store_op *ops, size_t n,
+    void (*then)(struct job *));
+void engine_commit_later(struct engine *e, const struct store_op *ops,
+    size_t n);
+/* The ticket, through the group commit. */
+void ticket_save_then(struct job *job, void (*then)(struct job *));
 /* 0: loaded and live; -1: answered; 1: another job works on the ticket,
  * this one is dispatched again after it (one job per ticket at a time). */
 int ticket_live(struct job *job);
@@ -158,13 +184,16 @@ void start_questions(struct job *job);
 void start_decoy_questions(struct job *job);
 void verify_answers(struct job *job);
 void prove_failed(struct job *job, bool expired);
+void proof_saved(struct job *job);
 void op_register(struct job *job);
 
 /* recovery.c */
-int intent_put(struct job *job, const char *state);
+void intent_put(struct job *job, const char *state,
+    void (*then)(struct job *));
 void intent_done(struct job *job);
 void intent_drop_stale(struct job *job);
-void intent_succeeded(struct job *job, const char *spent_ticket);
+void intent_succeeded(struct job *job, const char *spent_ticket,
+    void (*then)(struct job *));
 void settle_later(struct job *job);
 bool resume(struct job *job);
 

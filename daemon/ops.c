@@ -368,11 +368,18 @@ prove(struct job *job, void (*next)(struct job *))
 	}
 	/* Time to choose a password, from now. */
 	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
-	if (ticket_save(job) != 0) {
+	ticket_save_then(job, proof_saved);
+}
+
+/* The proof is on the ticket, durably: what the request does next. */
+void
+proof_saved(struct job *job)
+{
+	if (job->commit_rc != 0) {
 		job_error(job, "internal");
 		return;
 	}
-	next(job);
+	job->after_proof(job);
 }
 
 static unsigned
@@ -417,11 +424,12 @@ verify_answer(struct job *job)
 /* --- reset and unlock ------------------------------------------------------------ */
 
 
+static void reset_done(struct job *job);
+
 static void
 reset_written(const struct dir_result *res, void *arg)
 {
 	struct job *job = arg;
-	bool admin = job->t.admin;
 
 	if (res->reason != DIR_OK) {
 		log_warnx("engine: request %s: directory refused the write at "
@@ -436,9 +444,14 @@ reset_written(const struct dir_result *res, void *arg)
 		return;
 	}
 	/* The ticket is spent: a reset happens once per ticket. */
-	intent_succeeded(job, job->t.id);
+	intent_succeeded(job, job->t.id, reset_done);
+}
+
+static void
+reset_done(struct job *job)
+{
 	send_notice(job, job->req.op == OP_UNLOCK ? "unlocked" : "reset");
-	if (admin) {
+	if (job->t.admin) {
 		log_info("engine: request %s: an administrator's password was "
 		    "%s", job->sreq->id,
 		    job->req.op == OP_UNLOCK ? "unlocked" : "reset");
@@ -448,6 +461,8 @@ reset_written(const struct dir_result *res, void *arg)
 	job_ok(job, NULL);
 }
 
+static void reset_send(struct job *job);
+
 static void
 reset_write(struct job *job)
 {
@@ -455,7 +470,14 @@ reset_write(struct job *job)
 		dir_unlock(job->dr->dir, job->who.dn, reset_written, job);
 		return;
 	}
-	if (intent_put(job, "writing") != 0) {
+	intent_put(job, "writing", reset_send);
+}
+
+/* The intent is durable: the write may go. */
+static void
+reset_send(struct job *job)
+{
+	if (job->commit_rc != 0) {
 		job_error(job, "internal");
 		return;
 	}
@@ -526,6 +548,8 @@ reset_verified(struct job *job)
 /* --- change ---------------------------------------------------------------------- */
 
 static void change_failed(struct job *job, const struct dir_result *res);
+static void change_done(struct job *job);
+static void change_send(struct job *job);
 
 static void
 change_written(const struct dir_result *res, void *arg)
@@ -543,8 +567,13 @@ change_written(const struct dir_result *res, void *arg)
 		change_failed(job, res);
 		return;
 	}
-	intent_succeeded(job, NULL);
 	average(&job->e->change_secs, mono() - job->started);
+	intent_succeeded(job, NULL, change_done);
+}
+
+static void
+change_done(struct job *job)
+{
 	send_notice(job, "changed");
 	job_ok(job, NULL);
 }
@@ -609,7 +638,14 @@ change_looked_up(struct job *job, const struct dir_result *res)
 		    change_refused_checked, job);
 		return;
 	}
-	if (intent_put(job, "writing") != 0) {
+	intent_put(job, "writing", change_send);
+}
+
+/* The intent is durable: the change may go. */
+static void
+change_send(struct job *job)
+{
+	if (job->commit_rc != 0) {
 		job_error(job, "internal");
 		return;
 	}

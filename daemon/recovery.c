@@ -39,17 +39,17 @@
 
 /* --- intents: a write recorded before it is sent ------------------------------ */
 
-int
-intent_put(struct job *job, const char *state)
+void
+intent_put(struct job *job, const char *state, void (*then)(struct job *))
 {
 	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I}",
 	    "op", request_op_name(job->req.op), "dn", job->who.dn,
 	    "stamp", job->who.stamp, "state", state,
 	    "at", (json_int_t)now_secs());
-	int rc = store_put(job->e->store, STORE_INTENTS, job->sreq->id, j);
+	struct store_op op = { STORE_INTENTS, job->sreq->id, j };
 
+	job_commit(job, &op, 1, then);
 	json_decref(j);
-	return rc;
 }
 
 void
@@ -82,33 +82,47 @@ intent_drop_stale(struct job *job)
 	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
 }
 
-/* The write took effect: say so durably before anything else changes, so
- * a crash from here on leads to the answer, not to a second write. A reset
- * spends its ticket in the same transaction. */
-void
-intent_succeeded(struct job *job, const char *spent_ticket)
+static void
+intent_recorded(struct job *job)
 {
-	json_t *j = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
-	struct store_op ops[2] = {
-		{ STORE_INTENTS, job->sreq->id, j },
-		{ STORE_TICKETS, spent_ticket, NULL },
-	};
-
-	if (j == NULL) {
-		if (spent_ticket != NULL)
-			store_del(job->e->store, STORE_TICKETS, spent_ticket);
-		return;
-	}
-	json_object_set_new(j, "state", json_string("done"));
-	if (store_apply(job->e->store, ops, spent_ticket != NULL ? 2 : 1) != 0)
+	if (job->commit_rc != 0)
 		log_warnx("engine: request %s: cannot record that the write "
 		    "took effect", job->sreq->id);
+	job->after_intent(job);
+}
+
+/* The write took effect: say so durably before anything else changes, so
+ * a crash from here on leads to the answer, not to a second write; then
+ * runs (the answer, the notices). A reset spends its ticket in the same
+ * transaction. */
+void
+intent_succeeded(struct job *job, const char *spent_ticket,
+    void (*then)(struct job *))
+{
+	json_t *j = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	struct store_op ops[2];
+	size_t n = 0;
+
+	if (j != NULL) {
+		json_object_set_new(j, "state", json_string("done"));
+		ops[n++] = (struct store_op){ STORE_INTENTS, job->sreq->id, j };
+		job->intent_after_answer = true;
+	}
+	if (spent_ticket != NULL)
+		ops[n++] = (struct store_op){ STORE_TICKETS, spent_ticket, NULL };
+	if (n == 0) {
+		then(job);		/* unlock, or a change without intent */
+		return;
+	}
+	job->after_intent = then;
+	job_commit(job, ops, n, intent_recorded);
 	json_decref(j);
-	job->intent_after_answer = true;
 }
 
 /* --- resuming after a crash ------------------------------------------------------ */
 
+
+static void settled_answer(struct job *job);
 
 static void
 settled_applied(struct job *job)
@@ -117,7 +131,12 @@ settled_applied(struct job *job)
 	    "effect; answering it", job->sreq->id);
 	job->truth = "settled after restart";
 	intent_succeeded(job, job->req.op == OP_RESET &&
-	    job->req.ticket[0] != '\0' ? job->req.ticket : NULL);
+	    job->req.ticket[0] != '\0' ? job->req.ticket : NULL, settled_answer);
+}
+
+static void
+settled_answer(struct job *job)
+{
 	send_notice(job, job->req.op == OP_CHANGE ? "changed" : "reset");
 	job_ok(job, NULL);
 }

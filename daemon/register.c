@@ -143,11 +143,7 @@ on_answers_checked(bool all_match, void *arg)
 	memset(&job->t.pending[qi], 0, sizeof(job->t.pending[qi]));
 	job->t.verified |= METHOD_QUESTIONS;
 	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
-	if (ticket_save(job) != 0) {
-		job_error(job, "internal");
-		return;
-	}
-	job->after_proof(job);
+	ticket_save_then(job, proof_saved);
 }
 
 static void
