@@ -11,7 +11,10 @@
  * finished), a changed stamp means the write took effect, an unchanged one
  * that it did not, and where the stamp cannot tell (OpenLDAP's has
  * one-second resolution) a bind with the new password decides. A password
- * is never written twice.
+ * is never written twice. An intent also records its request file's
+ * identity (inode, mtime, size): one found under the ID of a request taken
+ * from new/, or recorded for another file, is the leftover of an earlier
+ * request with that ID, and is dropped rather than settled.
  */
 #include "build.h"
 
@@ -42,10 +45,10 @@
 void
 intent_put(struct job *job, const char *state, void (*then)(struct job *))
 {
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I}",
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}",
 	    "op", request_op_name(job->req.op), "dn", job->who.dn,
 	    "stamp", job->who.stamp, "state", state,
-	    "at", (json_int_t)now_secs());
+	    "at", (json_int_t)now_secs(), "file", job->sreq->file);
 	struct store_op op = { STORE_INTENTS, job->sreq->id, j };
 
 	job_commit(job, &op, 1, then);
@@ -235,10 +238,21 @@ bool
 resume(struct job *job)
 {
 	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	const char *file;
 	bool done;
 
 	if (intent == NULL)
 		return false;
+	/* Written for another file under this ID: an earlier request's,
+	 * whose leftover survived until this one was claimed and then
+	 * crashed before its own write. Not this request's to settle. */
+	file = json_string_value(json_object_get(intent, "file"));
+	if (file != NULL && file[0] != '\0' && job->sreq->file[0] != '\0' &&
+	    strcmp(file, job->sreq->file) != 0) {
+		json_decref(intent);
+		intent_drop_stale(job);
+		return false;
+	}
 	done = strcmp(json_string_value(json_object_get(intent, "state")) ?
 	    json_string_value(json_object_get(intent, "state")) : "", "done") == 0;
 	json_decref(intent);

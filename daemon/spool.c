@@ -52,6 +52,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,11 +448,19 @@ fail:
 
 static void
 spool_hand_over(struct spool *s, const char *id, unsigned char *data,
-    size_t len, bool resumed, const char *problem, bool in_cur)
+    size_t len, bool resumed, const char *problem, bool in_cur,
+    const struct stat *st)
 {
 	struct spool_item *item = xcalloc(1, sizeof(*item));
 
 	snprintf(item->req.id, sizeof(item->req.id), "%s", id);
+	/* Renames keep inode and mtime: a request resumed from cur/ has the
+	 * identity it had when its work began. */
+	if (st != NULL)
+		snprintf(item->req.file, sizeof(item->req.file),
+		    "%ju:%jd.%09ld:%jd", (uintmax_t)st->st_ino,
+		    (intmax_t)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+		    (intmax_t)st->st_size);
 	item->req.data = data;
 	item->req.len = len;
 	item->req.resumed = resumed;
@@ -504,13 +513,13 @@ spool_load(struct spool *s, const char *name, const char *id, bool resumed)
 		close(fd);
 	}
 	if (problem == NULL) {
-		spool_hand_over(s, id, data, len, resumed, NULL, true);
+		spool_hand_over(s, id, data, len, resumed, NULL, true, &st);
 		return;
 	}
 	/* When it cannot even go to bad/, it stays ours in cur/, and the
 	 * answer removes it. */
 	spool_hand_over(s, id, NULL, 0, resumed, problem,
-	    spool_quarantine(s, SD_CUR, name, id, why) == -1);
+	    spool_quarantine(s, SD_CUR, name, id, why) == -1, NULL);
 }
 
 /* Why a new request with this ID cannot be taken, or NULL. */
@@ -584,7 +593,7 @@ spool_take(struct spool *s, const char *name)
 				return;
 			spool_stuck(s, name);
 		}
-		spool_hand_over(s, id, NULL, 0, false, problem, false);
+		spool_hand_over(s, id, NULL, 0, false, problem, false, NULL);
 		return;
 	}
 	/* The claim. Only this process fills cur/, so EEXIST means a race

@@ -52,6 +52,10 @@ struct spool_request {
 	const char *problem;	/* why the file was refused (a sentence safe to
 				 * show), or NULL */
 	double claimed_at;	/* monotonic seconds, for answer latency */
+	char file[64];		/* the file's identity: inode, mtime, size
+				 * ("" when unknown); the same for a request
+				 * resumed after a crash, another for a new
+				 * file under the same ID */
 };
 
 /* The owner gets each request exactly once and must end it with

@@ -11,7 +11,10 @@
 #
 # Both leftovers are planted with tests/storetool while ssprd is stopped
 # (no crash can be timed to that instant); then a reset under the same ID
-# must be written for real: the user binds with the new password.
+# must be written for real: the user binds with the new password. The same
+# for a request resumed from cur/ that meets a leftover: an intent records
+# the identity of its request file (inode, mtime, size), and one recorded
+# for another file is dropped.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -69,4 +72,27 @@ for state in done writing; do
 	daemon_pid=
 	check "...and gone from the state" intent_absent "$id"
 done
+
+# A request resumed from cur/ (its claim was followed by a crash before its
+# own intent was written) meets a leftover under its ID: the intent names
+# another file (inode, mtime, size), so it is not this request's.
+id=reuse3
+daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
+t=$(verified_ticket)
+check "a verified ticket (resumed)" [ -n "$t" ]
+daemon_stop
+daemon_pid=
+check "a 'done' intent of another file planted under ID $id" as_daemon "$STORETOOL" "$tmp/state" put intents "$id" \
+	"{\"op\":\"reset\",\"dn\":\"$USER1_DN\",\"stamp\":\"\",\"state\":\"done\",\"at\":$(date +%s),\"file\":\"1:1.000000001:1\"}"
+pw="Resumed-Request-2026"
+printf '{"v":1,"op":"reset","ticket":"%s","new_password":"%s"}' "$t" "$pw" |
+	as_daemon sh -c "cat > '$q/cur/$id.json'"
+check "the request waits in cur/, as after a crash" test -e "$q/cur/$id.json"
+daemon_start "$conf" "$log" || { not_ok "ssprd starts again"; finish; exit 1; }
+check "the resumed reset is answered" wait_for 30 test -e "$q/out/$id.json"
+expect "...ok" "$(cat "$q/out/$id.json" 2>/dev/null || echo '{}')" status ok
+check "...and really written: alice binds with it" binds "$USER1_DN" "$pw"
+check "...the leftover is logged" log_has "$log" "request $id: dropping the write intent of an earlier request"
+daemon_stop
+daemon_pid=
 finish
