@@ -215,7 +215,7 @@ job_send(struct job *job, json_t *answer)
 	    job->intent_after_answer) {
 		/* Nobody waits for this one: a crash before it commits leaves a
 		 * done intent without a request, dropped when the ID comes
-		 * again (intent_drop_stale()) or after a day (on_sweep()). */
+		 * again (resume()) or after a day (on_sweep()). */
 		struct store_op op = { STORE_INTENTS, id, NULL };
 
 		engine_commit_later(job->e, &op, 1);
@@ -828,12 +828,10 @@ engine_request(struct spool_request *sreq, void *arg)
 		return;
 	}
 	job->parsed = true;
-	/* Only a request resumed from cur/ may have an intent of its own. */
-	if (sreq->resumed) {
-		if (resume(job))
-			return;
-	} else if (job->req.op == OP_RESET || job->req.op == OP_CHANGE)
-		intent_drop_stale(job);
+	/* A leftover intent under a new request's ID is dropped there. */
+	if ((sreq->resumed || job->req.op == OP_RESET ||
+	    job->req.op == OP_CHANGE) && resume(job))
+		return;
 	dispatch(job);
 }
 

@@ -191,7 +191,6 @@ void op_register(struct job *job);
 void intent_put(struct job *job, const char *state,
     void (*then)(struct job *));
 void intent_done(struct job *job);
-void intent_drop_stale(struct job *job);
 void intent_succeeded(struct job *job, const char *spent_ticket,
     void (*then)(struct job *));
 void settle_later(struct job *job);

@@ -14,7 +14,7 @@
  * is never written twice. An intent also records its request file's
  * identity (inode, mtime, size): one found under the ID of a request taken
  * from new/, or recorded for another file, is the leftover of an earlier
- * request with that ID, and is dropped rather than settled.
+ * request with that ID, and is dropped rather than settled (resume()).
  */
 #include "build.h"
 
@@ -58,30 +58,6 @@ intent_put(struct job *job, const char *state, void (*then)(struct job *))
 void
 intent_done(struct job *job)
 {
-	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
-}
-
-/*
- * A request taken from new/ has no intent yet: one under its ID belongs to
- * an earlier request with that ID, left by a crash between that one's
- * answer and the intent's removal, or by a reboot that emptied the queue.
- * The protocol lets a front end reuse an ID once it has its answer, so the
- * leftover is dropped here; settled from it, this request would be
- * answered without being done.
- */
-void
-intent_drop_stale(struct job *job)
-{
-	json_t *j = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
-	const char *state;
-
-	if (j == NULL)
-		return;
-	state = json_string_value(json_object_get(j, "state"));
-	log_warnx("engine: request %s: dropping the write intent of an earlier "
-	    "request with this ID (%s); this one is new", job->sreq->id,
-	    state != NULL ? state : "?");
-	json_decref(j);
 	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
 }
 
@@ -238,23 +214,35 @@ bool
 resume(struct job *job)
 {
 	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
-	const char *file;
-	bool done;
+	const char *file, *state;
+	bool mine, done;
 
 	if (intent == NULL)
 		return false;
-	/* Written for another file under this ID: an earlier request's,
-	 * whose leftover survived until this one was claimed and then
-	 * crashed before its own write. Not this request's to settle. */
+	/*
+	 * Is it this request's? An intent names its request file (inode,
+	 * mtime, size); one naming another file, or any intent met by a
+	 * request taken from new/ (which has written none yet), is the
+	 * leftover of an earlier request with this ID: a crash between that
+	 * one's answer and the intent's removal, or a reboot that emptied
+	 * the queue. The protocol lets a front end reuse an ID once it has
+	 * its answer; settled from the leftover, this request would be
+	 * answered without being done. Intents from before files were named
+	 * are trusted for resumed requests, as they were.
+	 */
 	file = json_string_value(json_object_get(intent, "file"));
-	if (file != NULL && file[0] != '\0' && job->sreq->file[0] != '\0' &&
-	    strcmp(file, job->sreq->file) != 0) {
+	mine = job->sreq->resumed &&
+	    (file == NULL || strcmp(file, job->sreq->file) == 0);
+	state = json_string_value(json_object_get(intent, "state"));
+	done = state != NULL && strcmp(state, "done") == 0;
+	if (!mine) {
+		log_warnx("engine: request %s: dropping the write intent of an "
+		    "earlier request with this ID (%s); this one is new",
+		    job->sreq->id, state != NULL ? state : "?");
 		json_decref(intent);
-		intent_drop_stale(job);
+		store_del(job->e->store, STORE_INTENTS, job->sreq->id);
 		return false;
 	}
-	done = strcmp(json_string_value(json_object_get(intent, "state")) ?
-	    json_string_value(json_object_get(intent, "state")) : "", "done") == 0;
 	json_decref(intent);
 	if (done)
 		settled_applied(job);	/* known to have taken effect */
