@@ -32,13 +32,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "bench/benchlib.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "ldap/dir.h"
@@ -65,73 +65,6 @@ usage(void)
 	exit(2);
 }
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static unsigned long
-number(const char *s, unsigned long lo, unsigned long hi)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		usage();
-	return v;
-}
-
-static void
-read_users(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-	size_t cap = 0;
-
-	if (f == NULL) {
-		perror(path);
-		exit(1);
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if (*line == '\0')
-			continue;
-		if (nusers == cap) {
-			cap = cap ? cap * 2 : 256;
-			users = realloc(users, cap * sizeof(*users));
-			if (users == NULL) {
-				perror("dirbench");
-				exit(1);
-			}
-		}
-		if ((users[nusers++] = strdup(line)) == NULL) {
-			perror("dirbench");
-			exit(1);
-		}
-	}
-	fclose(f);
-	if (nusers == 0) {
-		fprintf(stderr, "dirbench: no users in %s\n", path);
-		exit(1);
-	}
-}
-
 static void start_more(void);
 
 static void
@@ -139,7 +72,7 @@ on_reset(const struct dir_result *res, void *arg)
 {
 	unsigned long i = (unsigned long)(uintptr_t)arg;
 
-	latency[i] = now_mono() - started[i];
+	latency[i] = bench_now() - started[i];
 	if (res->reason != DIR_OK && failures++ < SHOW_FAILURES)
 		fprintf(stderr, "dirbench: %s: %s (%s)\n", users[i % nusers],
 		    dir_reason_code(res->reason), res->detail);
@@ -164,7 +97,7 @@ start_more(void)
 		int len;
 
 		len = snprintf(pw, sizeof(pw), "%s-%lu", tag, i);
-		started[i] = now_mono();
+		started[i] = bench_now();
 		dir_reset_password(dir, users[i % nusers], pw, (size_t)len,
 		    on_reset, (void *)(uintptr_t)i);
 	}
@@ -184,29 +117,13 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(base);
 		return;
 	}
-	if (now_mono() > ready_deadline) {
+	if (bench_now() > ready_deadline) {
 		fprintf(stderr, "dirbench: only %u of %u connections ready after "
 		    "%d s\n", st.ready, st.connections, READY_SECONDS);
 		event_base_loopbreak(base);
 		return;
 	}
 	evtimer_add(self, &tick);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-percentile(const double *sorted, unsigned long count, double p)
-{
-	unsigned long i = (unsigned long)(p * (double)(count - 1) + 0.5);
-
-	return count ? sorted[i] : 0;
 }
 
 int
@@ -226,7 +143,7 @@ main(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'n':
-			n = number(optarg, 1, 100000000);
+			n = bench_number(optarg, 1, 100000000, usage);
 			break;
 		case 't':
 			tag = optarg;
@@ -235,7 +152,7 @@ main(int argc, char **argv)
 			userfile = optarg;
 			break;
 		case 'w':
-			window = number(optarg, 0, 100000000);
+			window = bench_number(optarg, 0, 100000000, usage);
 			break;
 		default:
 			usage();
@@ -249,7 +166,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "dirbench: libsodium failed to initialise\n");
 		return 1;
 	}
-	read_users(userfile);
+	users = bench_read_lines("dirbench", userfile, &nusers);
 	started = calloc(n, sizeof(*started));
 	latency = calloc(n, sizeof(*latency));
 	if (started == NULL || latency == NULL) {
@@ -272,7 +189,7 @@ main(int argc, char **argv)
 	dir = dir_new(base, cfg);
 
 	/* Connect first, untimed. */
-	ready_deadline = now_mono() + READY_SECONDS;
+	ready_deadline = bench_now() + READY_SECONDS;
 	ev_tick = evtimer_new(base, on_tick, event_self_cbarg());
 	if (ev_tick == NULL || evtimer_add(ev_tick, &tick) != 0) {
 		fprintf(stderr, "dirbench: cannot arm a timer\n");
@@ -283,29 +200,27 @@ main(int argc, char **argv)
 	if (!pool_ready)
 		return 1;
 
-	cpu0 = cpu_seconds();
-	t0 = now_mono();
+	cpu0 = bench_cpu_seconds();
+	t0 = bench_now();
 	start_more();
-	t_started = now_mono();
+	t_started = bench_now();
 	if (done < n)
 		event_base_dispatch(base);
-	t1 = now_mono();
-	cpu1 = cpu_seconds();
+	t1 = bench_now();
+	cpu1 = bench_cpu_seconds();
 
-	qsort(latency, n, sizeof(*latency), cmp_double);
+	bench_sort(latency, n);
 	printf("resets=%lu seconds=%.3f rate=%.1f failures=%lu p50_ms=%.2f "
 	    "p99_ms=%.2f cpu_us_per_op=%.1f start_ms=%.1f window=%lu\n", n,
 	    t1 - t0, (double)n / (t1 - t0), failures,
-	    percentile(latency, n, 0.50) * 1e3,
-	    percentile(latency, n, 0.99) * 1e3, (cpu1 - cpu0) / (double)n * 1e6,
+	    bench_percentile(latency, n, 0.50) * 1e3,
+	    bench_percentile(latency, n, 0.99) * 1e3, (cpu1 - cpu0) / (double)n * 1e6,
 	    (t_started - t0) * 1e3, window);
 	fflush(stdout);
 	dir_free(dir);
 	config_free(cfg);
 	event_base_free(base);
-	for (size_t i = 0; i < nusers; i++)
-		free(users[i]);
-	free(users);
+	bench_free_lines(users, nusers);
 	free(started);
 	free(latency);
 	return 0;

@@ -36,12 +36,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <lber.h>
 #include <ldap.h>
+
+#include "bench/benchlib.h"
 
 #define MAX_CONNS	64
 #define MAX_INFLIGHT	256
@@ -78,39 +79,6 @@ usage(void)
 	exit(2);
 }
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static unsigned long
-number(const char *s, unsigned long lo, unsigned long hi)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		usage();
-	return v;
-}
-
-/* The whole of a small file, without a trailing newline. */
 static char *
 read_password(const char *path)
 {
@@ -128,41 +96,6 @@ read_password(const char *path)
 		n--;
 	buf[n] = '\0';
 	return strdup(buf);
-}
-
-static void
-read_users(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-	size_t cap = 0;
-
-	if (f == NULL) {
-		perror(path);
-		exit(1);
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if (*line == '\0')
-			continue;
-		if (nusers == cap) {
-			cap = cap ? cap * 2 : 256;
-			users = realloc(users, cap * sizeof(*users));
-			if (users == NULL) {
-				perror("rawldap");
-				exit(1);
-			}
-		}
-		if ((users[nusers++] = strdup(line)) == NULL) {
-			perror("rawldap");
-			exit(1);
-		}
-	}
-	fclose(f);
-	if (nusers == 0) {
-		fprintf(stderr, "rawldap: no users in %s\n", path);
-		exit(1);
-	}
 }
 
 static void
@@ -228,7 +161,7 @@ send_one(struct conn *c, unsigned long op)
 		return -1;
 	newpw.bv_len = (ber_len_t)snprintf(pw, sizeof(pw), "%s-%lu", tag, op);
 	newpw.bv_val = pw;
-	s->started = now_mono();
+	s->started = bench_now();
 	rc = ldap_passwd(c->ld, &user, NULL, &newpw, ctrls, NULL, &msgid);
 	if (rc != LDAP_SUCCESS) {
 		fprintf(stderr, "rawldap: sending to %s: %s\n", users[u],
@@ -278,7 +211,7 @@ collect(struct conn *c, unsigned long *done)
 			fprintf(stderr, "rawldap: %s: %s (%s)\n", users[s->user],
 			    ldap_err2string(err), text ? text : "");
 		ldap_memfree(text);
-		latency[*done] = now_mono() - s->started;
+		latency[*done] = bench_now() - s->started;
 		(*done)++;
 		busy[s->user] = 0;
 		s->msgid = -1;
@@ -307,22 +240,6 @@ fill(unsigned long n, unsigned long *next)
 	return 0;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-percentile(const double *sorted, unsigned long n, double p)
-{
-	unsigned long i = (unsigned long)(p * (double)(n - 1) + 0.5);
-
-	return n ? sorted[i] : 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -340,7 +257,7 @@ main(int argc, char **argv)
 			cafile = optarg;
 			break;
 		case 'c':
-			nconns = (unsigned)number(optarg, 1, MAX_CONNS);
+			nconns = (unsigned)bench_number(optarg, 1, MAX_CONNS, usage);
 			break;
 		case 'D':
 			binddn = optarg;
@@ -349,10 +266,10 @@ main(int argc, char **argv)
 			uri = optarg;
 			break;
 		case 'i':
-			inflight = (unsigned)number(optarg, 1, MAX_INFLIGHT);
+			inflight = (unsigned)bench_number(optarg, 1, MAX_INFLIGHT, usage);
 			break;
 		case 'n':
-			n = number(optarg, 1, 100000000);
+			n = bench_number(optarg, 1, 100000000, usage);
 			break;
 		case 't':
 			tag = optarg;
@@ -371,7 +288,7 @@ main(int argc, char **argv)
 	    userfile == NULL || n == 0 || optind != argc)
 		usage();
 
-	read_users(userfile);
+	users = bench_read_lines("rawldap", userfile, &nusers);
 	busy = calloc(nusers, 1);
 	latency = calloc(n, sizeof(*latency));
 	if (busy == NULL || latency == NULL) {
@@ -384,8 +301,8 @@ main(int argc, char **argv)
 	memset(pw, 0, strlen(pw));
 	free(pw);
 
-	cpu0 = cpu_seconds();
-	t0 = last_answer = now_mono();
+	cpu0 = bench_cpu_seconds();
+	t0 = last_answer = bench_now();
 	while (done < n) {
 		unsigned i;
 		int rc;
@@ -414,23 +331,24 @@ main(int argc, char **argv)
 				return 1;
 			}
 			if (got > 0)
-				last_answer = now_mono();
+				last_answer = bench_now();
 		}
-		if (now_mono() - last_answer > STALL_SECONDS) {
+		if (bench_now() - last_answer > STALL_SECONDS) {
 			fprintf(stderr, "rawldap: no answer for %d s; %lu of %lu "
 			    "done\n", STALL_SECONDS, done, n);
 			return 1;
 		}
 	}
-	t1 = now_mono();
-	cpu1 = cpu_seconds();
+	t1 = bench_now();
+	cpu1 = bench_cpu_seconds();
 
-	qsort(latency, n, sizeof(*latency), cmp_double);
+	bench_sort(latency, n);
 	printf("resets=%lu seconds=%.3f rate=%.1f failures=%lu p50_ms=%.2f "
 	    "p99_ms=%.2f cpu_us_per_op=%.1f conns=%u inflight=%u\n", n, t1 - t0,
-	    (double)n / (t1 - t0), failures, percentile(latency, n, 0.50) * 1e3,
-	    percentile(latency, n, 0.99) * 1e3, (cpu1 - cpu0) / (double)n * 1e6,
-	    nconns, inflight);
+	    (double)n / (t1 - t0), failures,
+	    bench_percentile(latency, n, 0.50) * 1e3,
+	    bench_percentile(latency, n, 0.99) * 1e3,
+	    (cpu1 - cpu0) / (double)n * 1e6, nconns, inflight);
 	for (unsigned i = 0; i < nconns; i++)
 		ldap_unbind_ext_s(conns[i].ld, NULL, NULL);
 	return 0;

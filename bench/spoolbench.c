@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/benchlib.h"
+
 #define ANSWER_MAX	65536
 #define SAMPLE_MS	5
 
@@ -67,15 +69,6 @@ die(const char *what)
 {
 	fprintf(stderr, "spoolbench: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A field "Key:  NNN kB" of /proc/PID/status, or -1. */
@@ -142,7 +135,7 @@ send_one(unsigned long i)
 	char name[128];
 
 	snprintf(name, sizeof(name), "%s-%lu.json", tag, i);
-	t_sent[i] = now();
+	t_sent[i] = bench_now();
 	if (renameat(dtmp, name, dnew, name) == -1)
 		die(name);
 	sent++;
@@ -203,27 +196,8 @@ scan_out(void)
 		die("out/");
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL)
-		collect(de->d_name, now());
+		collect(de->d_name, bench_now());
 	closedir(d);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-pct(double p)
-{
-	size_t k;
-
-	if (answered == 0)
-		return 0;
-	k = (size_t)(p * (double)(answered - 1) + 0.5);
-	return latency[k] * 1e3;
 }
 
 static void
@@ -332,17 +306,17 @@ main(int argc, char **argv)
 	d_cpu0 = cpu_seconds(daemon_pid);
 	s_cpu0 = cpu_seconds(server_pid);
 
-	t0 = now();
+	t0 = bench_now();
 	for (unsigned long i = 0; i < n && (window == 0 || i < window); i++)
 		send_one(i);
-	t_send = now() - t0;
-	t_last = now();
+	t_send = bench_now() - t0;
+	t_last = bench_now();
 	scan_out();	/* answers that came before the watch saw them */
 
 	while (answered < n) {
 		struct pollfd pfd = { .fd = ino, .events = POLLIN };
 		int r = poll(&pfd, 1, SAMPLE_MS);
-		double t = now();
+		double t = bench_now();
 
 		sample_rss();
 		if (r == -1 && errno != EINTR)
@@ -370,7 +344,7 @@ main(int argc, char **argv)
 			die("inotify read");
 		t_last = t;
 	}
-	t_last = now();
+	t_last = bench_now();
 	d_cpu1 = cpu_seconds(daemon_pid);
 	s_cpu1 = cpu_seconds(server_pid);
 	if (daemon_pid > 0 && hwm_reset)
@@ -378,13 +352,13 @@ main(int argc, char **argv)
 	if (answers_out != NULL)
 		fclose(answers_out);
 
-	qsort(latency, answered, sizeof(*latency), cmp_double);
+	bench_sort(latency, answered);
 	printf("requests=%lu seconds=%.3f rate=%.1f ok=%lu errors=%lu "
 	    "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f send_ms=%.2f window=%lu "
 	    "daemon_cpu_us=%.1f server_cpu_us=%.1f rss_idle_kb=%ld "
 	    "rss_peak_kb=%ld first_error=%s\n",
 	    answered, t_last - t0, (double)answered / (t_last - t0), oks,
-	    answered - oks, pct(0.50), pct(0.99), pct(1.0), t_send * 1e3,
+	    answered - oks, bench_percentile(latency, answered, 0.50) * 1e3, bench_percentile(latency, answered, 0.99) * 1e3, bench_percentile(latency, answered, 1.0) * 1e3, t_send * 1e3,
 	    window,
 	    d_cpu0 >= 0 && d_cpu1 >= 0 ? (d_cpu1 - d_cpu0) * 1e6 / (double)n : -1,
 	    s_cpu0 >= 0 && s_cpu1 >= 0 ? (s_cpu1 - s_cpu0) * 1e6 / (double)n : -1,
