@@ -178,31 +178,49 @@ msg_count() {
 # --- a daemon in front of a throwaway slapd --------------------------------
 
 # with_slapd NAME: skip unless slapd and python3 are here; make $tmp, start
-# the slapd fixture in $tmp/slapd with SLAPD_LOGLEVEL as given, export its
-# env and the TLS settings for ldap-utils, and on exit kill $daemon_pid,
-# stop slapd and remove $tmp. Bails out when the fixture does not start.
+# a throwaway slapd in $tmp/slapd and export its env; on exit kill the
+# daemon, stop slapd and remove $tmp. Bails out when the fixture does not
+# start.
 with_slapd() {
 	[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
 	command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-$1.XXXXXX")
+	fixture_up slapd.sh slapd slapd "$1"
+}
+
+# with_samba NAME: the same with a throwaway Samba AD DC in $tmp/ad
+# (SAMBA_KERBEROS=1 for its Kerberos mode); skips unless samba-tool is here
+# and we are root, and holds samba_lock (fixed ports) until the script ends.
+with_samba() {
+	command -v samba-tool >/dev/null || skip_all "samba-tool is not installed"
+	[ "$(id -u)" -eq 0 ] || skip_all "the Samba AD fixture must run as root"
+	samba_lock
+	fixture_up samba.sh ad "Samba AD" "$1"
+}
+
+# fixture_up SCRIPT DIR WHAT NAME: what with_slapd and with_samba share.
+fixture_up() {
+	fixture_script=$1 fixture_dir=$2
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-$4.XXXXXX")
 	daemon_pid=
-	trap 'with_slapd_cleanup' EXIT
-	"$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
-		not_ok "slapd fixture starts"
-		sed 's/^/# /' "$tmp/start.log"
+	trap fixture_cleanup EXIT
+	"$FIXTURES/$1" start "$tmp/$2" >"$tmp/start.log" 2>&1 || {
+		not_ok "$3 fixture starts"
+		tail -n 30 "$tmp/start.log" | sed 's/^/# /'
 		finish
 		exit 1
 	}
 	set -a
-	. "$tmp/slapd/env"
+	. "$tmp/$2/env"
 	set +a
 	export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
 	daemon_tmp_ready
 }
 
-with_slapd_cleanup() {
+# fixture_cleanup: the EXIT trap of fixture_up; a test that traps EXIT
+# itself calls it last.
+fixture_cleanup() {
 	[ -n "${daemon_pid:-}" ] && kill -9 "$daemon_pid" 2>/dev/null
-	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
+	"$FIXTURES/$fixture_script" stop "$tmp/$fixture_dir" >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 

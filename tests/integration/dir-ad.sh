@@ -13,28 +13,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-command -v samba-tool >/dev/null || skip_all "samba-tool is not installed"
-[ "$(id -u)" -eq 0 ] || skip_all "the Samba AD fixture must run as root"
 : "${DIRTOOL:?DIRTOOL must name tests/dirtool (run through make check)}"
-samba_lock
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-dirad.XXXXXX")
-cleanup() {
-	"$FIXTURES/samba.sh" stop "$tmp/ad" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$FIXTURES/samba.sh" start "$tmp/ad" >"$tmp/start.log" 2>&1 || {
-	not_ok "Samba AD fixture starts"
-	tail -n 30 "$tmp/start.log" | sed 's/^/# /'
-	finish
-	exit 1
-}
-set -a
-. "$tmp/ad/env"
-set +a
-export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+with_samba dirad
 
 ini=$tmp/ssprd.ini
 write_ini "$ini" ad "$LDAPS_URI" "" "[policy]

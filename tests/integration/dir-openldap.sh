@@ -11,29 +11,12 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-[ -x /usr/sbin/slapd ] || skip_all "slapd is not installed"
 command -v ldapwhoami >/dev/null || skip_all "ldap-utils are not installed"
 : "${DIRTOOL:?DIRTOOL must name tests/dirtool (run through make check)}"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-dirol.XXXXXX")
+with_slapd dirol
 hung_pid=
-cleanup() {
-	[ -n "$hung_pid" ] && kill "$hung_pid" 2>/dev/null
-	"$FIXTURES/slapd.sh" stop "$tmp/slapd" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$FIXTURES/slapd.sh" start "$tmp/slapd" >"$tmp/start.log" 2>&1 || {
-	not_ok "slapd fixture starts"
-	sed 's/^/# /' "$tmp/start.log"
-	finish
-	exit 1
-}
-set -a
-. "$tmp/slapd/env"
-set +a
-export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
+trap '[ -n "$hung_pid" ] && kill "$hung_pid" 2>/dev/null; fixture_cleanup' EXIT
 
 ini=$tmp/ssprd.ini
 write_ini "$ini" openldap "$LDAPS_URI" "" "[policy]

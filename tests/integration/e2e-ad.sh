@@ -16,31 +16,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-command -v samba-tool >/dev/null || skip_all "samba-tool is not installed"
-[ "$(id -u)" -eq 0 ] || skip_all "the Samba AD fixture must run as root"
 command -v python3 >/dev/null || skip_all "python3 is needed to read answers"
-samba_lock
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-e2ead.XXXXXX")
-daemon_pid=
-cleanup() {
-	[ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
-	"$FIXTURES/samba.sh" stop "$tmp/ad" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$FIXTURES/samba.sh" start "$tmp/ad" >"$tmp/start.log" 2>&1 || {
-	not_ok "Samba AD fixture starts"
-	tail -n 30 "$tmp/start.log" | sed 's/^/# /'
-	finish
-	exit 1
-}
-set -a
-. "$tmp/ad/env"
-set +a
-export LDAPTLS_CACERT=$CA_FILE LDAPTLS_REQCERT=demand
-daemon_tmp_ready
+with_samba e2ead
 
 mail=$tmp/mail
 conf=$tmp/ssprd.ini

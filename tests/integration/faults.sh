@@ -140,7 +140,7 @@ asyncio.run(main())
 PY
 python3 "$tmp/proxy.py" "$pport" "$LDAPS_PORT" >"$tmp/proxy.log" 2>&1 &
 proxy_pid=$!
-trap 'kill -9 $proxy_pid 2>/dev/null; with_slapd_cleanup' EXIT
+trap 'kill -9 $proxy_pid 2>/dev/null; fixture_cleanup' EXIT
 wait_for 5 log_has "$tmp/proxy.log" listening || not_ok "the proxy starts"
 uri1=ldaps://127.0.0.1:$pport
 make_conf 5 "$uri1 $LDAPS_URI"
