@@ -48,51 +48,53 @@ intent_absent() {
 	[ $? -eq 1 ]
 }
 
-n=0
-for state in done writing; do
-	n=$((n + 1))
-	id=reuse$n
+# plant ID STATE [FILE]: while ssprd is stopped, a leftover STATE intent
+# under ID (naming FILE when given); sets $t to a fresh verified ticket.
+plant() {
+	local file=${3:+,\"file\":\"$3\"}
 	daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
 	t=$(verified_ticket)
-	check "a verified ticket ($state)" [ -n "$t" ]
+	check "a verified ticket for $1" [ -n "$t" ]
 	daemon_stop
 	daemon_pid=
-	check "a '$state' intent planted under ID $id" as_daemon "$STORETOOL" "$tmp/state" put intents "$id" \
-		"{\"op\":\"reset\",\"dn\":\"$USER1_DN\",\"stamp\":\"\",\"state\":\"$state\",\"at\":$(date +%s)}"
+	check "a '$2' intent${3:+ of another file} planted under ID $1" \
+		as_daemon "$STORETOOL" "$tmp/state" put intents "$1" \
+		"{\"op\":\"reset\",\"dn\":\"$USER1_DN\",\"stamp\":\"\",\"state\":\"$2\",\"at\":$(date +%s)$file}"
+}
+
+# written_for_real ID PASSWORD: ssprd starts, answers the reset waiting
+# under ID ok, alice binds with PASSWORD, and the leftover is logged and
+# gone.
+written_for_real() {
 	daemon_start "$conf" "$log" || { not_ok "ssprd starts again"; finish; exit 1; }
+	check "the reset under $1 is answered" wait_for 30 test -e "$q/out/$1.json"
+	expect "...ok" "$(cat "$q/out/$1.json" 2>/dev/null || echo '{}')" status ok
+	check "...and really written: alice binds with it" binds "$USER1_DN" "$2"
+	check "...the leftover is logged" log_has "$log" "request $1: dropping the write intent of an earlier request"
+	daemon_stop
+	daemon_pid=
+	check "...and gone from the state" intent_absent "$1"
+}
+
+# A new request under a reused ID, taken from new/.
+for state in done writing; do
+	id=reuse-$state
+	plant "$id" "$state"
 	pw="Reused-Id-$state-2026"
 	printf '{"v":1,"op":"reset","ticket":"%s","new_password":"%s"}' "$t" "$pw" >"$q/tmp/$id.json"
 	chmod 644 "$q/tmp/$id.json"
 	mv "$q/tmp/$id.json" "$q/new/"
-	check "the reset under $id is answered" wait_for 30 test -e "$q/out/$id.json"
-	expect "...ok" "$(cat "$q/out/$id.json" 2>/dev/null || echo '{}')" status ok
-	check "...and really written: alice binds with it" binds "$USER1_DN" "$pw"
-	check "...the leftover is logged" log_has "$log" "request $id: dropping the write intent of an earlier request"
-	daemon_stop
-	daemon_pid=
-	check "...and gone from the state" intent_absent "$id"
+	written_for_real "$id" "$pw"
 done
 
 # A request resumed from cur/ (its claim was followed by a crash before its
 # own intent was written) meets a leftover under its ID: the intent names
 # another file (inode, mtime, size), so it is not this request's.
-id=reuse3
-daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
-t=$(verified_ticket)
-check "a verified ticket (resumed)" [ -n "$t" ]
-daemon_stop
-daemon_pid=
-check "a 'done' intent of another file planted under ID $id" as_daemon "$STORETOOL" "$tmp/state" put intents "$id" \
-	"{\"op\":\"reset\",\"dn\":\"$USER1_DN\",\"stamp\":\"\",\"state\":\"done\",\"at\":$(date +%s),\"file\":\"1:1.000000001:1\"}"
+id=reuse-resumed
+plant "$id" done "1:1.000000001:1"
 pw="Resumed-Request-2026"
 printf '{"v":1,"op":"reset","ticket":"%s","new_password":"%s"}' "$t" "$pw" |
 	as_daemon sh -c "cat > '$q/cur/$id.json'"
 check "the request waits in cur/, as after a crash" test -e "$q/cur/$id.json"
-daemon_start "$conf" "$log" || { not_ok "ssprd starts again"; finish; exit 1; }
-check "the resumed reset is answered" wait_for 30 test -e "$q/out/$id.json"
-expect "...ok" "$(cat "$q/out/$id.json" 2>/dev/null || echo '{}')" status ok
-check "...and really written: alice binds with it" binds "$USER1_DN" "$pw"
-check "...the leftover is logged" log_has "$log" "request $id: dropping the write intent of an earlier request"
-daemon_stop
-daemon_pid=
+written_for_real "$id" "$pw"
 finish
