@@ -397,6 +397,15 @@ job_commit(struct job *job, const struct store_op *ops, size_t n,
 	batch_add(e, ops, n);
 }
 
+bool
+job_committed(struct job *job)
+{
+	if (job->commit_rc == 0)
+		return true;
+	job_error(job, "internal");
+	return false;
+}
+
 void
 engine_commit_later(struct engine *e, const struct store_op *ops, size_t n)
 {

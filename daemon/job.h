@@ -155,6 +155,9 @@ void job_commit(struct job *job, const struct store_op *ops, size_t n,
     void (*then)(struct job *));
 void engine_commit_later(struct engine *e, const struct store_op *ops,
     size_t n);
+/* In a continuation of job_commit(): true when the changes are durable;
+ * otherwise the request has been answered internal. */
+bool job_committed(struct job *job);
 /* The ticket, through the group commit. */
 void ticket_save_then(struct job *job, void (*then)(struct job *));
 /* 0: loaded and live; -1: answered; 1: another job works on the ticket,

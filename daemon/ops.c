@@ -375,10 +375,8 @@ prove(struct job *job, void (*next)(struct job *))
 void
 proof_saved(struct job *job)
 {
-	if (job->commit_rc != 0) {
-		job_error(job, "internal");
+	if (!job_committed(job))
 		return;
-	}
 	job->after_proof(job);
 }
 
@@ -477,10 +475,8 @@ reset_write(struct job *job)
 static void
 reset_send(struct job *job)
 {
-	if (job->commit_rc != 0) {
-		job_error(job, "internal");
+	if (!job_committed(job))
 		return;
-	}
 	dir_reset_password(job->dr->dir, job->who.dn, job->req.new_password.s,
 	    job->req.new_password.len, reset_written, job);
 }
@@ -645,10 +641,8 @@ change_looked_up(struct job *job, const struct dir_result *res)
 static void
 change_send(struct job *job)
 {
-	if (job->commit_rc != 0) {
-		job_error(job, "internal");
+	if (!job_committed(job))
 		return;
-	}
 	dir_change_password(job->dr->dir, job->who.dn, job->req.old_password.s,
 	    job->req.old_password.len, job->req.new_password.s,
 	    job->req.new_password.len, change_written, job);
