@@ -33,9 +33,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -53,6 +55,10 @@
 #define STORE_MAXDBS	8
 #define STORE_NDBS	4
 #define HMAC_KEY_NAME	"hmac-key"
+/* How long a lock left by a process that is gone may take to be freed
+ * (take_lock()), and how often it is tried meanwhile. */
+#define LOCK_WAIT_MS	3000
+#define LOCK_NAP_MS	20
 /* Records handed to a store_foreach() callback per read transaction: a
  * short transaction keeps LMDB free to reuse pages, and a bounded batch
  * keeps memory small whatever the size of the database. */
@@ -159,20 +165,40 @@ put_text(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, char *dump)
  * Opening and closing
  */
 
+/* The pid written into a lock file, or 0. */
+static long
+lock_holder(int fd)
+{
+	char buf[32], *end;
+	ssize_t n;
+	long pid;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	return end == buf || pid <= 0 ? 0 : pid;
+}
+
 /*
  * Take DIR/ssprd.lock. flock(2) locks belong to the open file description,
  * so a second open() of the file conflicts even inside this process (POSIX
- * fcntl locks would not). The lock file holds the holder's pid, only to
- * make the refusal useful; it is O_CLOEXEC so that commands the daemon
- * runs do not keep the lock after their exec.
+ * fcntl locks would not). The lock file holds the holder's pid, to make
+ * the refusal useful and for one more reason: a command the daemon was
+ * starting when it was killed shares the description between its fork and
+ * its exec (O_CLOEXEC, and closefrom() in the child, end that), so for a
+ * moment after a crash the lock is held for a process that is gone. While
+ * the recorded pid no longer exists, the lock is tried again for up to
+ * LOCK_WAIT_MS; a live holder is refused at once.
  */
 static int
 take_lock(const char *dir, char *err, size_t errlen)
 {
+	const struct timespec nap = { 0, LOCK_NAP_MS * 1000000L };
 	char path[PATH_MAX], buf[32];
+	unsigned waited = 0;
 	ssize_t n;
 	long pid;
-	char *end;
 	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
@@ -186,7 +212,7 @@ take_lock(const char *dir, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		int saved = errno;
 
 		if (saved != EWOULDBLOCK) {
@@ -195,15 +221,14 @@ take_lock(const char *dir, char *err, size_t errlen)
 			close(fd);
 			return -1;
 		}
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		close(fd);
-		pid = 0;
-		if (n > 0) {
-			buf[n] = '\0';
-			pid = strtol(buf, &end, 10);
-			if (end == buf || pid <= 0)
-				pid = 0;
+		pid = lock_holder(fd);
+		if (pid > 0 && pid != (long)getpid() && waited < LOCK_WAIT_MS &&
+		    kill((pid_t)pid, 0) == -1 && errno == ESRCH) {
+			nanosleep(&nap, NULL);
+			waited += LOCK_NAP_MS;
+			continue;
 		}
+		close(fd);
 		if (pid == (long)getpid())
 			snprintf(err, errlen, "state_dir %s is already open "
 			    "in this process (pid %ld)", dir, pid);

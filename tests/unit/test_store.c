@@ -7,11 +7,13 @@
  */
 #include "build.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -579,6 +581,80 @@ test_single_opener(void **state)
 	store_close(st);
 }
 
+/* A pid that no process has now: a child's, once reaped. */
+static pid_t
+dead_pid(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid != -1);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+/* A child holds DIR/ssprd.lock, recorded for the pid gone, for hold_ms;
+ * returns once it holds it. */
+static pid_t
+hold_lock_for_dead(unsigned hold_ms, pid_t gone)
+{
+	char path[PATH_MAX + 16], c;
+	int fds[2];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/ssprd.lock", dir);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR | O_CREAT, 0600);
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%ld\n", (long)gone);
+
+		if (fd == -1 || flock(fd, LOCK_EX) == -1 ||
+		    ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
+			_exit(1);
+		(void)!write(fds[1], "x", 1);
+		usleep(hold_ms * 1000);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	return pid;
+}
+
+/*
+ * After a crash the lock may still be held for a moment by a command the
+ * dead daemon was starting (between its fork and exec): while the pid in
+ * the lock file is gone, store_open() waits for the lock (about 3 s at
+ * most) instead of refusing; held longer, it is refused as before.
+ */
+static void
+test_lock_of_dead_holder(void **state)
+{
+	char want[256];
+	struct store *st;
+	pid_t gone = dead_pid(), holder;
+	int status;
+
+	(void)state;
+	holder = hold_lock_for_dead(300, gone);
+	st = open_ok(dir);
+	assert_int_equal(waitpid(holder, &status, 0), holder);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	store_close(st);
+
+	holder = hold_lock_for_dead(6000, gone);
+	assert_null(store_open(dir, err, sizeof(err)));
+	snprintf(want, sizeof(want), "state_dir %s is in use by another "
+	    "ssprd (pid %ld)", dir, (long)gone);
+	assert_string_equal(err, want);
+	kill(holder, SIGKILL);
+	assert_int_equal(waitpid(holder, NULL, 0), holder);
+}
+
 static void
 test_events_window(void **state)
 {
@@ -833,6 +909,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dir_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_single_opener, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock_of_dead_holder, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_events_window, setup,
 		    teardown),
