@@ -217,10 +217,11 @@ fixture_up() {
 }
 
 # fixture_cleanup: the EXIT trap of fixture_up; a test that traps EXIT
-# itself calls it last.
+# itself calls it last. KEEP_TMP=1 keeps $tmp (logs, state) to look at.
 fixture_cleanup() {
 	[ -n "${daemon_pid:-}" ] && kill -9 "$daemon_pid" 2>/dev/null
 	"$FIXTURES/$fixture_script" stop "$tmp/$fixture_dir" >/dev/null 2>&1
+	[ -n "${KEEP_TMP:-}" ] && { echo "# kept $tmp"; return; }
 	rm -rf "$tmp"
 }
 
