@@ -6,11 +6,13 @@
 # order, and past 64 waiting the spool takes no new request until they have
 # all started (daemon/engine.c, "back pressure").
 #
-# 150 users change their passwords at once; the mail command takes 0.4 s a
-# message and notes how many copies of it run. Every change is answered ok,
-# every notice arrives, never more than 32 commands run together, the hold
-# is logged and released, and a request dropped while it holds is answered
-# after the release.
+# 150 users change their passwords at once. The mail command notes how many
+# copies of it run, then waits for a gate the test opens once the hold is
+# logged (so the hold does not depend on how fast this machine answers
+# compared with how fast it sends), then takes 0.1 s a message. Every change
+# is answered ok, every notice arrives, never more than 32 commands run
+# together, the hold is logged and released, and a request dropped while it
+# holds is answered after the release, not before.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -22,8 +24,10 @@ conf=$tmp/ssprd.ini
 
 add_users back "$users"
 
-# The slow mailer: one file per message; run.PID while it runs.
-mkdir -p "$tmp/mail/run"
+# The gated mailer: one file per message; run/PID while it runs. It waits
+# for $tmp/gate/open at most 100 s (the test sets the command's timeout to
+# 120 s).
+mkdir -p "$tmp/mail/run" "$tmp/gate"
 [ "$(id -u)" -eq 0 ] && chown nobody "$tmp/mail/run"
 cat >"$tmp/slowmail.sh" <<EOF
 #!/bin/sh
@@ -31,7 +35,12 @@ d=$tmp/mail
 : > "\$d/run/\$\$"
 ls "\$d/run" | wc -l >> "\$d/peak.\$\$"
 cat > "\$d/.msg.\$\$"
-sleep 0.4
+n=0
+while [ ! -e "$tmp/gate/open" ] && [ \$n -lt 1000 ]; do
+	sleep 0.1
+	n=\$((n + 1))
+done
+sleep 0.1
 mv "\$d/.msg.\$\$" "\$d/\$\$.msg"
 rm -f "\$d/run/\$\$"
 EOF
@@ -40,7 +49,7 @@ chmod 755 "$tmp/slowmail.sh"
 write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
 min_length = 12"
 spool_ini "$conf"
-sed -i "s|^command = .*mailsink.sh.*|command = $tmp/slowmail.sh|" "$conf"
+sed -i "s|^command = .*mailsink.sh.*|command = $tmp/slowmail.sh\ntimeout = 120|" "$conf"
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
 
 for i in $(seq -w 1 "$users"); do
@@ -50,10 +59,13 @@ done
 chmod 644 "$q/tmp/"change*.json
 drop "$q" "change*.json"
 
-check "the hold is logged" wait_for 30 log_has "$log" "taking no new request until they are sent"
+check "the hold is logged" wait_for 60 log_has "$log" "taking no new request until they are sent"
 printf '{"v":1,"op":"policy"}' >"$q/tmp/late.json"
 chmod 644 "$q/tmp/late.json"
 mv "$q/tmp/late.json" "$q/new/"
+sleep 1
+check "a request dropped during the hold waits in new/" test -e "$q/new/late.json"
+touch "$tmp/gate/open"
 check "and released" wait_for 60 log_has "$log" "the messages are out; taking requests again"
 check "all $users changes answered" wait_for 60 bash -c \
 	"[ \$(ls '$q/out' | grep -c '^change.*\\.json\$') -eq $users ]"
