@@ -4,7 +4,7 @@
  *
  *   dirbench -c INI -n N -u USERFILE [-t TAG] [-w WINDOW]
  *
- * Loads INI as the daemon does, builds the pool (dir_init(), dir_new()) on
+ * Loads INI as the daemon does, builds the pool (dir_init(cfg), dir_new()) on
  * a libevent loop and waits until every configured connection is bound, so
  * that connecting is not timed. Then starts N dir_reset_password() calls:
  * with WINDOW 0 (the default) all at once, leaving the pool to queue them
@@ -181,7 +181,7 @@ main(int argc, char **argv)
 	if (cfg == NULL)
 		return 2;
 
-	dir_init();
+	dir_init(cfg);
 	if ((base = event_base_new()) == NULL) {
 		fprintf(stderr, "dirbench: no event base\n");
 		return 1;

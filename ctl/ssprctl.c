@@ -345,7 +345,7 @@ test_bind(const char *path, const char *user)
 	/* The pool's own complaints (a server down, no policy hints) repeat
 	 * what the steps below say; keep only its errors. */
 	log_init(LOG_LEVEL_ERROR);
-	dir_init();
+	dir_init(cfg);
 
 	n = cfg->directory.uris.n;
 	printf("directory type %s, %zu URI(s), timeout %u s\n",
@@ -415,7 +415,7 @@ lookup(const char *path, const char *user)
 	if (cfg == NULL)
 		return 1;
 	log_init(LOG_LEVEL_ERROR);
-	dir_init();
+	dir_init(cfg);
 	status = check_user(cfg, user) ? 0 : 1;
 	config_free(cfg);
 	return status;

@@ -161,7 +161,7 @@ main(int argc, char **argv)
 		log_set_level(d.cfg->daemon.log_level);
 
 	request_init();
-	dir_init();		/* before the event base: it makes it thread-aware */
+	dir_init(d.cfg);	/* before the event base: it makes it thread-aware */
 	d.base = event_base_new();
 	if (d.base == NULL)
 		fatalx("event: cannot create the event base");

@@ -28,6 +28,7 @@
 #include "daemon/metrics.h"
 #include "daemon/spool.h"
 #include "daemon/ssprd.h"
+#include "ldap/dir.h"
 
 #define STATUS_EVERY 5		/* seconds between STATUS= updates */
 
@@ -122,11 +123,17 @@ bool
 service_reload(struct ssprd *d)
 {
 	struct config *next;
+	char why[256];
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)monotonic_usec());
 	log_info("config: reloading %s", d->config_path);
 	next = service_load_config(d->config_path);
+	if (next != NULL && !dir_reconfigurable(next, why, sizeof(why))) {
+		log_errorx("config: %s", why);
+		config_free(next);
+		next = NULL;
+	}
 	if (next == NULL) {
 		log_errorx("config: reload refused; the running configuration "
 		    "stays in force");

@@ -108,8 +108,13 @@ typedef void dir_user_fn(const struct dir_result *res,
     const struct dir_user *user, void *arg);
 
 /* Once per process, before the event base is created (it makes libevent
- * thread-aware and keeps libldap from reading ldap.conf / ~/.ldaprc). */
-void dir_init(void);
+ * thread-aware and keeps libldap from reading ldap.conf / ~/.ldaprc), with
+ * the configuration the process starts with (or NULL): when it binds simply
+ * or with SASL EXTERNAL, Cyrus SASL's plugins are never loaded. */
+void dir_init(const struct config *cfg);
+/* Whether a configuration can replace the one the process started with: not
+ * when it needs a SASL plugin that dir_init() left out (why says so). */
+bool dir_reconfigurable(const struct config *next, char *why, size_t size);
 
 /* The pool. dir_new() starts connecting at once, in the background; it keeps
  * a reference to cfg and a copy of the bind password. */

@@ -101,7 +101,7 @@ void dir_pool_user_job(struct dir *d, const char *dn, const char *pw,
 typedef void session_report_fn(void *arg, const char *step, bool ok,
     const char *detail);
 
-void session_global_init(void);
+void session_global_init(const struct config *cfg);
 struct session_cfg *session_cfg_new(const struct config *cfg);
 void session_cfg_free(struct session_cfg *sc);
 

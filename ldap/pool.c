@@ -846,9 +846,9 @@ dir_pool_user_job(struct dir *d, const char *dn, const char *pw, size_t len,
 static bool initialised;
 
 void
-dir_init(void)
+dir_init(const struct config *cfg)
 {
-	session_global_init();
+	session_global_init(cfg);
 	/* Workers wake the loop with event_active(): the base must have
 	 * locks, so this comes before event_base_new(). */
 	if (evthread_use_pthreads() != 0)

@@ -37,11 +37,54 @@
 #define OID_POLICY_HINTS_DEPRECATED "1.2.840.113556.1.4.2066"
 #define OID_AD_CAPABILITY "1.2.840.113556.1.4.800"
 
+/* Whether Cyrus SASL's plugins were left unloaded (session_global_init). */
+static bool sasl_plugins_off;
+
+/* Simple binds (the service account's and the users') need no SASL
+ * mechanism, and EXTERNAL is built into libsasl2; every other mechanism
+ * comes from a plugin. */
+static bool
+needs_sasl_plugins(const struct config *cfg)
+{
+	return cfg->directory.bind == BIND_SASL &&
+	    cfg->directory.sasl_mech != NULL &&
+	    strcmp(cfg->directory.sasl_mech, "EXTERNAL") != 0;
+}
+
 void
-session_global_init(void)
+session_global_init(const struct config *cfg)
 {
 	/* Before libldap reads its configuration files for the first time. */
 	setenv("LDAPNOINIT", "1", 1);
+
+	/*
+	 * The first time libldap initialises Cyrus SASL, SASL loads every
+	 * plugin installed, and with them libcrypto, libdb and the Kerberos
+	 * libraries: about 3 MB of resident memory and code ssprd never runs
+	 * when it binds simply or with EXTERNAL. Then point SASL's plugin
+	 * path at /dev/null, a place that holds no plugin and never can.
+	 * This is decided once per process: a reload that needs a plugin is
+	 * refused (dir_reconfigurable()).
+	 */
+	if (cfg != NULL && !needs_sasl_plugins(cfg)) {
+		static char nowhere[] = "/dev/null";
+
+		if (sasl_set_path(SASL_PATH_TYPE_PLUGIN, nowhere) == SASL_OK)
+			sasl_plugins_off = true;
+	}
+}
+
+bool
+dir_reconfigurable(const struct config *next, char *why, size_t size)
+{
+	if (sasl_plugins_off && needs_sasl_plugins(next)) {
+		snprintf(why, size, "sasl_mech = %s needs Cyrus SASL's plugins, "
+		    "which ssprd loads only when it starts with a configuration "
+		    "that uses one: restart ssprd to use it",
+		    next->directory.sasl_mech);
+		return false;
+	}
+	return true;
 }
 
 struct session_cfg *

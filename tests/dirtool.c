@@ -197,7 +197,7 @@ main(int argc, char **argv)
 	if (cfg == NULL)
 		return 2;
 
-	dir_init();
+	dir_init(cfg);
 	base = event_base_new();
 	d = dir_new(base, cfg);
 	start(d, argv[0], argv[1]);
