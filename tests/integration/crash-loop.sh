@@ -110,20 +110,44 @@ done <"$tmp/tickets"
 drop "$q" "reset*.json"
 
 answered() { ls "$q/out" | grep -c '^reset.*\.json$'; }
+starts() { grep -c -F "ready (config $conf)" "$log"; }
+# alive: the daemon runs (a zombie, not yet waited for, does not count).
+alive() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$daemon_pid/stat" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+# progress WANT: WANT answers are in, or the daemon is gone and waiting
+# longer would not help.
+progress() { [ "$(answered)" -ge "$1" ] || ! alive; }
 # Kill k comes once about k/(kills+1) of the answers are in, a random 0-49
 # ms later, so the kills cover the whole run: fresh work, writes in flight,
 # and recovery after the previous kill.
 for k in $(seq 1 "$kills"); do
 	want=$(( k * users / (kills + 1) ))
-	wait_for 120 bash -c "[ \$(ls '$q/out' | grep -c '^reset.*\\.json\$') -ge $want ]"
+	wait_for 120 progress "$want"
+	alive || break
 	sleep "0.0$(( RANDOM % 5 ))$(( RANDOM % 10 ))"
 	kill -9 "$daemon_pid" 2>/dev/null
 	wait "$daemon_pid" 2>/dev/null
 	echo "# kill $k: $(answered) of $users answered"
+	ready_before=$(starts)
 	"$SSPRD" -c "$conf" 2>>"$log" &
 	daemon_pid=$!
 done
-check "all $users answered after $kills kills" wait_for 300 bash -c "[ \$(ls '$q/out' | grep -c '^reset.*\\.json\$') -eq $users ]"
+# The last start (an earlier one may have been killed before it was
+# ready) must come up; a daemon that cannot restart fails here, at once.
+came_up() { [ "$(starts)" -gt "$ready_before" ] || ! alive; }
+wait_for 15 came_up
+restarted() { [ "$(starts)" -gt "$ready_before" ] && [ "$k" -eq "$kills" ] && alive; }
+if restarted; then
+	ok "ssprd came back after each of the $kills kills"
+else
+	not_ok "ssprd came back after each of the $kills kills (gone before kill $k)"
+	tail -n 5 "$log" | sed 's/^/# /'
+fi
+wait_for 300 progress "$users"
+check "all $users answered after $kills kills ($(answered))" [ "$(answered)" -eq "$users" ]
 
 oks=0
 for i in $(seq -w 1 "$users"); do
