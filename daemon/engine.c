@@ -334,16 +334,6 @@ ticket_load(struct job *job, const char *id)
 	return rc;
 }
 
-int
-ticket_save(struct job *job)
-{
-	json_t *j = ticket_to_json(&job->t);
-	int rc = store_put(job->e->store, STORE_TICKETS, job->t.id, j);
-
-	json_decref(j);
-	return rc;
-}
-
 void
 ticket_save_then(struct job *job, void (*then)(struct job *))
 {

@@ -111,7 +111,7 @@ struct job {
 	const char *throttled;		/* start: why it may send nothing */
 	json_t *asked;			/* start questions: the texts shown */
 	void (*after_proof)(struct job *);	/* verify/reset: what next */
-	const char *late_reason;	/* job_error_like() */
+	const char *late_reason;	/* job_error_like(), prove_failed() */
 	bool recovering;		/* settling a write from before a crash */
 	bool intent_after_answer;	/* drop the write intent once answered */
 	double started;
@@ -143,7 +143,6 @@ void job_later(struct job *job, double secs, void (*fn)(struct job *));
 void job_like(struct job *job, double avg, void (*fn)(struct job *));
 void job_error_like(struct job *job, const char *reason, double avg);
 int ticket_load(struct job *job, const char *id);
-int ticket_save(struct job *job);
 /*
  * Group commit: ops are committed together with those of every other job
  * in this turn of the loop, in one transaction (one fdatasync), and then

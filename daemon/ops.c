@@ -146,7 +146,16 @@ start_answer(struct job *job)
 	job_ok(job, a);
 }
 
-/* Decoys answer after about as long as a real start takes. */
+static void
+decoy_saved(struct job *job)
+{
+	if (!job_committed(job))
+		return;
+	job_like(job, job->e->start_secs, start_answer);
+}
+
+/* Decoys answer after about as long as a real start takes. They save their
+ * ticket through the same group commit as a real start. */
 static void
 start_decoy(struct job *job, const char *truth)
 {
@@ -166,21 +175,16 @@ start_decoy(struct job *job, const char *truth)
 		start_decoy_questions(job);
 	else
 		decoy_mask(job);
-	if (ticket_save(job) != 0) {
-		job_error(job, "internal");
-		return;
-	}
-	job_like(job, job->e->start_secs, start_answer);
+	ticket_save_then(job, decoy_saved);
 }
 
+/* The ticket with the code's hash is durable: send the code. */
 static void
-start_looked_up(struct job *job, const struct dir_result *res)
+send_code(struct job *job)
 {
 	const struct config *cfg = job->cfg;
-	const struct who *w = &job->who;
 	enum method m = job->req.method;
-	const char *to = m == METHOD_EMAIL ? w->mail :
-	    m == METHOD_SMS ? w->mobile : questions_enough(job) ? "" : NULL;
+	const char *to = m == METHOD_EMAIL ? job->who.mail : job->who.mobile;
 	char minutes[16];
 	struct notify_var vars[] = {
 		{ "user", job->req.user },
@@ -191,6 +195,41 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	const char *err;
 	size_t len;
 	char *msg;
+
+	if (!job_committed(job))
+		return;		/* job_free() wipes the code */
+	snprintf(minutes, sizeof(minutes), "%u", (cfg->policy.code_ttl + 59) / 60);
+	if (m == METHOD_EMAIL) {
+		notify_mask_email(to, job->sent_to, sizeof(job->sent_to));
+		learn_mask(job->e, m, job->sent_to);
+		msg = message_build(cfg, MSG_EMAIL_CODE, to, vars, &len, &err);
+	} else {
+		notify_mask_phone(to, job->sent_to, sizeof(job->sent_to));
+		learn_mask(job->e, m, job->sent_to);
+		msg = message_build(cfg, MSG_SMS_CODE, to, vars, &len, &err);
+	}
+	if (msg == NULL) {
+		sodium_memzero(job->code, sizeof(job->code));
+		log_errorx("engine: request %s: cannot build the message: %s",
+		    job->sreq->id, err);
+		job_error(job, "internal");
+		return;
+	}
+	notify_run(job->e->notifier, m == METHOD_EMAIL ? &cfg->email.command :
+	    &cfg->sms.command, m == METHOD_SMS ? to : NULL, msg, len,
+	    m == METHOD_EMAIL ? cfg->email.timeout : cfg->sms.timeout,
+	    on_code_sent, job);
+	secret_free(msg);
+}
+
+static void
+start_looked_up(struct job *job, const struct dir_result *res)
+{
+	const struct config *cfg = job->cfg;
+	const struct who *w = &job->who;
+	enum method m = job->req.method;
+	const char *to = m == METHOD_EMAIL ? w->mail :
+	    m == METHOD_SMS ? w->mobile : questions_enough(job) ? "" : NULL;
 
 	if (res->reason != DIR_OK) {
 		job_error(job, "directory-unavailable");
@@ -242,32 +281,7 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	challenge_new_code(cfg->policy.code_length, job->code);
 	challenge_set_code(&job->t, store_hmac_key(job->e->store), m, job->code,
 	    job->t.expires);
-	if (ticket_save(job) != 0) {
-		job_error(job, "internal");
-		return;
-	}
-	snprintf(minutes, sizeof(minutes), "%u", (cfg->policy.code_ttl + 59) / 60);
-	if (m == METHOD_EMAIL) {
-		notify_mask_email(to, job->sent_to, sizeof(job->sent_to));
-		learn_mask(job->e, m, job->sent_to);
-		msg = message_build(cfg, MSG_EMAIL_CODE, to, vars, &len, &err);
-	} else {
-		notify_mask_phone(to, job->sent_to, sizeof(job->sent_to));
-		learn_mask(job->e, m, job->sent_to);
-		msg = message_build(cfg, MSG_SMS_CODE, to, vars, &len, &err);
-	}
-	if (msg == NULL) {
-		sodium_memzero(job->code, sizeof(job->code));
-		log_errorx("engine: request %s: cannot build the message: %s",
-		    job->sreq->id, err);
-		job_error(job, "internal");
-		return;
-	}
-	notify_run(job->e->notifier, m == METHOD_EMAIL ? &cfg->email.command :
-	    &cfg->sms.command, m == METHOD_SMS ? to : NULL, msg, len,
-	    m == METHOD_EMAIL ? cfg->email.timeout : cfg->sms.timeout,
-	    on_code_sent, job);
-	secret_free(msg);
+	ticket_save_then(job, send_code);
 }
 
 void
@@ -326,8 +340,15 @@ refuse_weak_password(struct job *job, const char *user)
 	return true;
 }
 
+static void
+failure_saved(struct job *job)
+{
+	if (job_committed(job))
+		job_error(job, job->late_reason);
+}
+
 /* A wrong code or answer: counted on the ticket and towards the user's
- * lockout, then answered. */
+ * lockout, then answered once the count is durable. */
 void
 prove_failed(struct job *job, bool expired)
 {
@@ -336,14 +357,11 @@ prove_failed(struct job *job, bool expired)
 	job->t.attempts++;
 	if (throttle_failure(job->e->store, cfg, job->t.user, now_secs()))
 		job->truth = "this failure locked self-service";
-	if (ticket_save(job) != 0) {
-		job_error(job, "internal");
-		return;
-	}
 	if (!job->t.real)
 		job->truth = "decoy ticket";
-	job_error(job, job->t.attempts >= cfg->policy.max_attempts ?
-	    "too-many-attempts" : expired ? "expired" : "bad-code");
+	job->late_reason = job->t.attempts >= cfg->policy.max_attempts ?
+	    "too-many-attempts" : expired ? "expired" : "bad-code";
+	ticket_save_then(job, failure_saved);
 }
 
 /* Check the code or answers the request carries; on success the ticket

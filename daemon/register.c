@@ -80,6 +80,15 @@ draw(unsigned n, unsigned k, unsigned char *out)
 	}
 }
 
+static void
+questions_saved(struct job *job)
+{
+	if (!job_committed(job))
+		return;
+	average(&job->e->start_secs, mono() - job->started);
+	start_answer(job);
+}
+
 void
 start_questions(struct job *job)
 {
@@ -103,12 +112,7 @@ start_questions(struct job *job)
 		json_array_append_new(job->asked,
 		    json_string(qs.question[p->qidx[i]]));
 	questions_clear(&qs);
-	if (ticket_save(job) != 0) {
-		job_error(job, "internal");
-		return;
-	}
-	average(&job->e->start_secs, mono() - job->started);
-	start_answer(job);
+	ticket_save_then(job, questions_saved);
 }
 
 /* The same questions for the same name every time (keyed hash). */
