@@ -39,6 +39,24 @@ utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
+bool
+utf8_plain_text(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n;
+
+	while (len > 0) {
+		if ((n = utf8_decode(p, len, &cp)) == 0)
+			return false;
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return false;
+		p += n;
+		len -= n;
+	}
+	return true;
+}
+
 long
 utf8_chars(const char *s, size_t len)
 {

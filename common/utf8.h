@@ -17,6 +17,11 @@
  * bytes (1-4) and sets *cp, or 0 when the bytes there are not valid UTF-8. */
 size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 
+/* Valid UTF-8 without NUL, C0 controls, DEL or C1 controls: text that may
+ * end up in a log line, an LDAP filter or a mail, where a control character
+ * is never meant and sometimes means harm. */
+bool utf8_plain_text(const char *s, size_t len);
+
 /* Characters (code points) in s, or -1 when s is not valid UTF-8 or holds
  * a NUL. */
 long utf8_chars(const char *s, size_t len);

@@ -25,8 +25,12 @@
 #include <ini.h>
 #include <sodium.h>
 
+#include "common/utf8.h"
 #include "config/config.h"
 #include "config/values.h"
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
 
 enum key_type {
 	K_STRING,	/* header-safe text */
@@ -34,7 +38,7 @@ enum key_type {
 	K_FILE,		/* absolute path of a readable file; "" = unset */
 	K_SECRET,	/* secret file: checked, not read */
 	K_PASSWORD,	/* secret file: checked and read into bind_password */
-	K_BANNED,	/* word list file: read into policy.banned */
+	K_LINES,	/* a file of lines: banned words, question choices */
 	K_UINT,
 	K_BOOL,
 	K_ENUM,
@@ -111,7 +115,7 @@ static const struct key keys[] = {
 	{ "policy", "admin_methods_required", K_UINT, O(policy.admin_methods_required), "2", 1, 3, NULL },
 	{ "policy", "min_length", K_UINT, O(policy.min_length), "15", 8, 256, NULL },
 	{ "policy", "max_length", K_UINT, O(policy.max_length), "256", 8, 1024, NULL },
-	{ "policy", "banned_passwords", K_BANNED, O(policy.banned_passwords), "", 0, 0, NULL },
+	{ "policy", "banned_passwords", K_LINES, O(policy.banned_passwords), "", 0, 0, NULL },
 	{ "policy", "code_length", K_UINT, O(policy.code_length), "8", 6, 12, NULL },
 	{ "policy", "code_ttl", K_UINT, O(policy.code_ttl), "600", 60, 86400, NULL },
 	{ "policy", "max_attempts", K_UINT, O(policy.max_attempts), "5", 1, 20, NULL },
@@ -135,6 +139,7 @@ static const struct key keys[] = {
 
 	{ "questions", "attribute", K_ATTR_OPT, O(questions.attribute), "", 0, 0, NULL },
 	{ "questions", "required", K_UINT, O(questions.required), "3", 1, 10, NULL },
+	{ "questions", "choices", K_LINES, O(questions.choices_file), "", 0, 0, NULL },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -158,6 +163,7 @@ struct loader {
 	struct pending { unsigned line, seq; char *text; bool error; } *msgs;
 	size_t nmsgs;
 	bool no_secrets;	/* config_load_public() */
+	bool choices_full;	/* [questions] choices: said it has too many */
 };
 
 static void __attribute__((format(printf, 4, 5)))
@@ -324,7 +330,7 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 		if (err == NULL)
 			*str = xstrdup(v);
 		break;
-	case K_BANNED:
+	case K_LINES:
 		if (empty)
 			break;
 		if ((err = value_readable_file(v, msg)) == NULL)
@@ -661,39 +667,106 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Call fn for each line of path ([section] name), without its line end;
+ * blank lines and lines starting with # are skipped. */
 static void
-load_banned(struct loader *ld)
+each_line(struct loader *ld, const char *path, const char *section,
+    const char *name, void (*fn)(struct loader *, char *, size_t, unsigned))
 {
-	struct config *cfg = ld->cfg;
 	FILE *f;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	unsigned lineno = 0;
 
-	if (cfg->policy.banned_passwords == NULL)
-		return;
-	f = fopen(cfg->policy.banned_passwords, "re");
+	f = fopen(path, "re");
 	if (f == NULL) {
-		diag_add(ld, BLAME("policy", "banned_passwords"), true,
-		    "cannot read %s: %s", cfg->policy.banned_passwords,
-		    strerror(errno));
+		diag_add(ld, blame_line(ld, key_index(section, name)), true,
+		    "cannot read %s: %s", path, strerror(errno));
 		return;
 	}
 	while ((n = getline(&line, &cap, f)) >= 0) {
+		lineno++;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		if (n == 0 || line[0] == '#')
 			continue;
-		for (ssize_t i = 0; i < n; i++)
-			if (line[i] >= 'A' && line[i] <= 'Z')
-				line[i] = (char)(line[i] - 'A' + 'a');
-		strlist_add(&cfg->policy.banned, line);
+		fn(ld, line, (size_t)n, lineno);
 	}
 	free(line);
 	fclose(f);
+}
+
+static void
+banned_word(struct loader *ld, char *line, size_t n, unsigned lineno)
+{
+	(void)lineno;
+	for (size_t i = 0; i < n; i++)
+		if (line[i] >= 'A' && line[i] <= 'Z')
+			line[i] = (char)(line[i] - 'A' + 'a');
+	strlist_add(&ld->cfg->policy.banned, line);
+}
+
+static void
+load_banned(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+
+	if (cfg->policy.banned_passwords == NULL)
+		return;
+	each_line(ld, cfg->policy.banned_passwords, "policy",
+	    "banned_passwords", banned_word);
 	if (cfg->policy.banned.n > 0)
 		qsort(cfg->policy.banned.v, cfg->policy.banned.n,
 		    sizeof(*cfg->policy.banned.v), cmp_str);
+}
+
+/* One question a user may register, as register's requests carry them. */
+static void
+question_choice(struct loader *ld, char *line, size_t n, unsigned lineno)
+{
+	struct strlist *l = &ld->cfg->questions.choices;
+	const char *file = ld->cfg->questions.choices_file;
+	unsigned at = BLAME("questions", "choices");
+
+	if (n > CONFIG_QUESTION_MAX || !utf8_plain_text(line, n)) {
+		diag_add(ld, at, true, "%s:%u: a question must be 1 to "
+		    STR(CONFIG_QUESTION_MAX) " bytes of UTF-8 text without "
+		    "control characters", file, lineno);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (strcasecmp(l->v[i], line) == 0) {
+			diag_add(ld, at, true, "%s:%u: the same question twice "
+			    "(case aside)", file, lineno);
+			return;
+		}
+	if (l->n == CONFIG_CHOICES_MAX) {
+		if (!ld->choices_full)
+			diag_add(ld, at, true, "%s:%u: more than "
+			    STR(CONFIG_CHOICES_MAX) " questions", file, lineno);
+		ld->choices_full = true;
+		return;
+	}
+	strlist_add(l, line);
+}
+
+static void
+load_choices(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	size_t before = ld->nmsgs;
+
+	if (cfg->questions.choices_file == NULL)
+		return;
+	each_line(ld, cfg->questions.choices_file, "questions", "choices",
+	    question_choice);
+	if (ld->nmsgs == before &&
+	    cfg->questions.choices.n < cfg->questions.required)
+		diag_add(ld, BLAME("questions", "choices"), true,
+		    "%s holds %zu question(s); required = %u needs as many "
+		    "at least", cfg->questions.choices_file,
+		    cfg->questions.choices.n, cfg->questions.required);
 }
 
 static struct config *load(const char *path, struct config_diag *diag,
@@ -753,6 +826,7 @@ load(const char *path, struct config_diag *diag, bool no_secrets)
 	check_command(&ld, "email", &cfg->email.command);
 	check_command(&ld, "sms", &cfg->sms.command);
 	load_banned(&ld);
+	load_choices(&ld);
 
 	flush_diag(&ld);
 	if (diag->errors > 0) {
@@ -796,6 +870,7 @@ config_free(struct config *cfg)
 	if (cfg->directory.bind_password != NULL)
 		sodium_free(cfg->directory.bind_password);	/* wipes */
 	strlist_free(&cfg->policy.banned);
+	strlist_free(&cfg->questions.choices);
 	free(cfg->path);
 	free(cfg);
 }

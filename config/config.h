@@ -55,6 +55,11 @@ enum method {
 	METHOD_QUESTIONS = 1 << 2,
 };
 
+/* [questions] choices: at most this many, each at most this many bytes
+ * (the longest question a register request may carry). */
+#define CONFIG_CHOICES_MAX	100
+#define CONFIG_QUESTION_MAX	256
+
 struct strlist {
 	size_t n;
 	char **v;		/* NULL-terminated */
@@ -154,6 +159,8 @@ struct config {
 	struct {
 		char *attribute;	/* NULL: questions unavailable */
 		unsigned required;
+		char *choices_file;	/* file name or NULL */
+		struct strlist choices;	/* its questions, in its order */
 	} questions;
 };
 

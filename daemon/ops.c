@@ -714,9 +714,18 @@ op_policy(struct job *job)
 	    method_list(cfg->policy.admin_methods));
 	json_object_set_new(a, "admin_methods_required",
 	    json_integer(cfg->policy.admin_methods_required));
-	if (cfg->policy.methods & METHOD_QUESTIONS)
+	if (cfg->policy.methods & METHOD_QUESTIONS) {
 		json_object_set_new(a, "questions_required",
 		    json_integer(cfg->questions.required));
+		if (cfg->questions.choices.n > 0) {
+			json_t *c = json_array();
+
+			for (size_t i = 0; i < cfg->questions.choices.n; i++)
+				json_array_append_new(c,
+				    json_string(cfg->questions.choices.v[i]));
+			json_object_set_new(a, "question_choices", c);
+		}
+	}
 	job_ok(job, a);
 }
 

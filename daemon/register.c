@@ -7,8 +7,10 @@
  * counts towards the lockout, like a wrong code), hashes the answers with
  * argon2id on the worker threads, and replaces the attributes in one modify.
  * start with method questions shows [questions] required questions drawn at
- * random from the user's; a decoy shows as many from a fixed list, the same
- * ones for the same name every time. Answers are checked against the hashes
+ * random from the user's; a decoy shows as many from [questions] choices
+ * (or a built-in list), the same set for the same name every time, in a
+ * random order like a real user's. With choices, register takes no other
+ * question, so a decoy's cannot be told by its texts. Answers are checked against the hashes
  * read from the directory at verify time, all of them, off the event loop;
  * answers to a decoy ticket are checked against a hash nothing matches, so
  * they take as long and fail.
@@ -115,21 +117,45 @@ start_questions(struct job *job)
 	ticket_save_then(job, questions_saved);
 }
 
-/* The same questions for the same name every time (keyed hash). */
+/*
+ * A decoy's questions: a set of [questions] required drawn from the
+ * configured choices (or, without them, a built-in list) by a keyed hash
+ * of the name, so the same set for the same name every time, as a user's
+ * registered questions are; then shown in a fresh random order at every
+ * start, as a real user's are (draw()).
+ */
 void
 start_decoy_questions(struct job *job)
 {
-	unsigned char h[16];
-	unsigned k = job->cfg->questions.required, first;
+	const struct strlist *choices = &job->cfg->questions.choices;
+	const char *const *list = choices->n > 0 ?
+	    (const char *const *)choices->v : decoy_questions;
+	unsigned n = choices->n > 0 ? (unsigned)choices->n : NDECOY;
+	unsigned k = job->cfg->questions.required, set[QUESTIONS_MAX];
+	unsigned char h[4 * QUESTIONS_MAX], order[QUESTIONS_MAX];
+	unsigned pool[CONFIG_CHOICES_MAX];
 
+	if (k > n)
+		k = n;		/* the configuration makes k <= n */
 	crypto_generichash(h, sizeof(h), (const unsigned char *)job->req.user,
 	    strlen(job->req.user), store_hmac_key(job->e->store), 32);
-	first = h[0] % NDECOY;
+	for (unsigned i = 0; i < n; i++)
+		pool[i] = i;
+	for (unsigned i = 0; i < k; i++) {	/* keyed partial shuffle */
+		uint32_t r = (uint32_t)h[4 * i] | (uint32_t)h[4 * i + 1] << 8 |
+		    (uint32_t)h[4 * i + 2] << 16 | (uint32_t)h[4 * i + 3] << 24;
+		unsigned j = i + r % (n - i), t = pool[i];
+
+		pool[i] = pool[j];
+		pool[j] = t;
+		set[i] = pool[i];
+	}
+	draw(k, k, order);
 	json_decref(job->asked);
 	job->asked = json_array();
-	for (unsigned i = 0; i < k && i < NDECOY; i++)
+	for (unsigned i = 0; i < k; i++)
 		json_array_append_new(job->asked,
-		    json_string(decoy_questions[(first + i * (1 + h[1] % 3)) % NDECOY]));
+		    json_string(list[set[order[i]]]));
 }
 
 /* --- checking answers ------------------------------------------------------- */
@@ -321,6 +347,18 @@ register_looked_up(struct job *job, const struct dir_result *res)
 	    job->req.password.len, register_proved, job);
 }
 
+/* With [questions] choices, only those; otherwise any question. */
+static bool
+offered(const struct config *cfg, const char *question)
+{
+	const struct strlist *c = &cfg->questions.choices;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i], question) == 0)
+			return true;
+	return c->n == 0;
+}
+
 void
 op_register(struct job *job)
 {
@@ -361,6 +399,12 @@ op_register(struct job *job)
 					    "security question must differ.", NULL);
 					return;
 				}
+		for (size_t i = 0; i < job->req.nquestions; i++)
+			if (!offered(cfg, job->req.questions[i].question)) {
+				job_error_v(job, "bad-request", "Each security "
+				    "question must be one of those offered.", NULL);
+				return;
+			}
 	}
 	if ((job->req.mobile != NULL && !(cfg->policy.methods & METHOD_SMS)) ||
 	    (job->req.email != NULL && !(cfg->policy.methods & METHOD_EMAIL))) {

@@ -233,29 +233,6 @@ string_of(json_t *v, size_t *len)
 	return json_string_value(v);
 }
 
-/*
- * Valid UTF-8 without NUL, C0 controls, DEL or C1 controls: text that may
- * end up in a log line, an LDAP filter or a mail, where a control character
- * is never meant and sometimes means harm.
- */
-static bool
-plain_text(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t cp;
-	size_t n;
-
-	while (len > 0) {
-		if ((n = utf8_decode(p, len, &cp)) == 0)
-			return false;
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-			return false;
-		p += n;
-		len -= n;
-	}
-	return true;
-}
-
 static void
 secret_set(struct secret *sec, const char *s, size_t len)
 {
@@ -296,7 +273,7 @@ parse_user(json_t *v, struct request *req)
 	size_t len;
 
 	if ((s = string_of(v, &len)) == NULL || len == 0 ||
-	    len > REQ_USER_MAX || !plain_text(s, len))
+	    len > REQ_USER_MAX || !utf8_plain_text(s, len))
 		return false;
 	req->user = xstrdup(s);
 	return true;
@@ -416,7 +393,7 @@ parse_qa(json_t *o, struct qa *qa)
 	if (!json_is_object(o) || json_object_size(o) != 2)
 		return false;
 	if ((s = string_of(json_object_get(o, "question"), &len)) == NULL ||
-	    len == 0 || len > REQ_QUESTION_MAX || !plain_text(s, len))
+	    len == 0 || len > REQ_QUESTION_MAX || !utf8_plain_text(s, len))
 		return false;
 	qa->question = xstrdup(s);
 	return take_secret(json_object_get(o, "answer"), REQ_ANSWER_MAX,
@@ -471,7 +448,7 @@ parse_email(json_t *v, struct request *req)
 	size_t len;
 
 	if ((s = string_of(v, &len)) == NULL || len == 0 ||
-	    len > REQ_EMAIL_MAX || !plain_text(s, len))
+	    len > REQ_EMAIL_MAX || !utf8_plain_text(s, len))
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		/*
@@ -502,7 +479,7 @@ parse_email(json_t *v, struct request *req)
 			break;
 		}
 	}
-	/* plain_text() refused tabs, newlines and the other controls. */
+	/* utf8_plain_text() refused tabs, newlines and the other controls. */
 	if (at == NULL || at == s || at == s + len - 1)
 		return false;
 	req->email = xstrdup(s);

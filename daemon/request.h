@@ -29,7 +29,7 @@
 #define REQ_CODE_MAX 12		/* digits */
 #define REQ_ANSWERS_MAX 10	/* entries */
 #define REQ_ANSWER_MAX 512
-#define REQ_QUESTION_MAX 256
+#define REQ_QUESTION_MAX CONFIG_QUESTION_MAX	/* 256 */
 #define REQ_CLIENT_MAX 64	/* an IPv4 or IPv6 address */
 #define REQ_EMAIL_MAX 254
 #define REQ_MOBILE_MAX 32

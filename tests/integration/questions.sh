@@ -124,8 +124,15 @@ check "unknown user: the same fields" [ "$(keys "$a")" = "$real_keys" ]
 q1=$(jget "$a" questions)
 t=$(jget "$a" ticket)
 check "...three questions" python3 -c "import json,sys; assert len(json.loads(sys.argv[1])) == 3" "$q1"
-a=$(sub '{"v":1,"op":"start","user":"nosuchuser","method":"questions"}')
-check "...the same ones again" [ "$(jget "$a" questions)" = "$q1" ]
+same_set() { python3 -c 'import json,sys; assert sorted(json.loads(sys.argv[1])) == sorted(json.loads(sys.argv[2]))' "$1" "$2"; }
+orders=$(for i in 1 2 3 4 5 6 7; do
+	a=$(sub '{"v":1,"op":"start","user":"nosuchuser","method":"questions"}')
+	same_set "$(jget "$a" questions)" "$q1" && jget "$a" questions || echo "another set"
+done | sort -u)
+other=$(grep -c 'another set' <<<"$orders")
+check "...the same ones again, 7 times" [ "$other" -eq 0 ]
+check "...in more than one order, as a real user's ($(wc -l <<<"$orders") orders of 6)" \
+	[ "$(wc -l <<<"$orders")" -ge 2 ]
 a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"answers\":[\"a\",\"b\",\"c\"]}")
 expect "...and no answers verify" "$a" reason bad-code
 a=$(sub '{"v":1,"op":"start","user":"bob","method":"questions"}')

@@ -575,6 +575,65 @@ test_policy_relations(void **state)
 	    "banned_passwords: cannot read /nonexistent");
 }
 
+/* [questions] choices: the file's questions, in order; each refusal names
+ * the file's line and blames the key's. */
+static void
+test_question_choices(void **state)
+{
+	char path[300], rest[512], want[400];
+	struct config *cfg;
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/choices.txt", tmpdir);
+	write_file(path, "# offered questions\nFirst pet?\n\nCity of birth?\r\n"
+	    "Favourite song?\n", 0644);
+	snprintf(rest, sizeof(rest), "[policy]\nmethods = email, questions\n"
+	    "[questions]\nattribute = q\nrequired = 3\nchoices = %s\n", path);
+	text = minimal("", rest);
+	cfg = expect_ok(text);
+	free(text);
+	assert_int_equal(cfg->questions.choices.n, 3);
+	assert_string_equal(cfg->questions.choices.v[0], "First pet?");
+	assert_string_equal(cfg->questions.choices.v[1], "City of birth?");
+	assert_string_equal(cfg->questions.choices.v[2], "Favourite song?");
+	config_free(cfg);
+
+	/* [questions] choices is line 12 of these files */
+	snprintf(rest, sizeof(rest), "[policy]\nmethods = email, questions\n"
+	    "[questions]\nattribute = q\nrequired = 4\nchoices = %s\n", path);
+	snprintf(want, sizeof(want), "%s holds 3 question(s); required = 4", path);
+	expect_error_in("", rest, 12, want);
+
+	write_file(path, "First pet?\nfirst PET?\n", 0644);
+	snprintf(want, sizeof(want), "%s:2: the same question twice", path);
+	expect_error_in("", rest, 12, want);
+
+	write_file(path, "One?\nTab\there?\n", 0644);
+	snprintf(want, sizeof(want), "%s:2: a question must be 1 to 256 bytes", path);
+	expect_error_in("", rest, 12, want);
+
+	write_file(path, "One?\n\xc3\x28?\n", 0644);	/* not UTF-8 */
+	expect_error_in("", rest, 12, want);
+
+	{
+		char *many = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&many, &len);
+
+		for (int i = 0; i < 101; i++)
+			fprintf(f, "Question %d?\n", i);
+		fclose(f);
+		write_file(path, many, 0644);
+		free(many);
+	}
+	snprintf(want, sizeof(want), "%s:101: more than 100 questions", path);
+	expect_error_in("", rest, 12, want);
+
+	unlink(path);
+	snprintf(want, sizeof(want), "choices: cannot read %s", path);
+	expect_error_in("", rest, 12, want);
+}
+
 static void
 test_many_errors_in_order(void **state)
 {
@@ -694,6 +753,7 @@ main(void)
 		cmocka_unit_test(test_directory_errors),
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_policy_relations),
+		cmocka_unit_test(test_question_choices),
 		cmocka_unit_test(test_many_errors_in_order),
 		cmocka_unit_test(test_warnings_do_not_fail),
 		cmocka_unit_test(test_missing_file),
