@@ -65,8 +65,10 @@ struct strlist {
 	char **v;		/* NULL-terminated */
 };
 
-/* Append a copy of s; free the list and its strings. */
+/* Append a copy of s; whether s is in the list; free the list and its
+ * strings. */
 void strlist_add(struct strlist *l, const char *s);
+bool strlist_has(const struct strlist *l, const char *s);
 void strlist_free(struct strlist *l);
 
 /* A notifier command, split into argv like a shell would (quotes, no

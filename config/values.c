@@ -37,6 +37,15 @@ strlist_add(struct strlist *l, const char *s)
 	l->v[l->n] = NULL;
 }
 
+bool
+strlist_has(const struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
 void
 strlist_free(struct strlist *l)
 {

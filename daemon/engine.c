@@ -34,6 +34,7 @@
 #include "daemon/spool.h"
 #include "daemon/ssprd.h"
 #include "daemon/store.h"
+#include "daemon/sweep.h"
 #include "ldap/dir.h"
 
 int64_t
@@ -215,7 +216,7 @@ job_send(struct job *job, json_t *answer)
 	    job->intent_after_answer) {
 		/* Nobody waits for this one: a crash before it commits leaves a
 		 * done intent without a request, dropped when the ID comes
-		 * again (resume()) or after a day (on_sweep()). */
+		 * again (resume()) or after a day (sweep.c). */
 		struct store_op op = { STORE_INTENTS, id, NULL };
 
 		engine_commit_later(job->e, &op, 1);
@@ -836,39 +837,33 @@ engine_request(struct spool_request *sreq, void *arg)
 
 /* --- the engine ------------------------------------------------------------------ */
 
-/* Intents whose request is gone (a reboot emptied the spool on tmpfs) are
- * removed after a day. */
-static int
-sweep_one(const char *key, json_t *value, void *arg)
-{
-	struct strlist *old = arg;
-	json_int_t at = json_integer_value(json_object_get(value, "at"));
-
-	if (at < now_secs() - 86400)
-		strlist_add(old, key);
-	return 0;
-}
-
+/* State that has outlived its use (sweep.h): soon after the start, then
+ * every SWEEP_EVERY seconds, or after a second while a flood left more. */
 static void
 on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
-	struct strlist old = { 0 };
+	struct sweep_result r;
+	struct timeval next = { .tv_sec = SWEEP_EVERY };
 
-	store_foreach(e->store, STORE_INTENTS, sweep_one, &old);
-	for (size_t i = 0; i < old.n; i++) {
-		log_warnx("engine: dropping the write intent of request %s: its "
-		    "request file is gone", old.v[i]);
-		store_del(e->store, STORE_INTENTS, old.v[i]);
-	}
-	strlist_free(&old);
+	sweep_store(e->store, e->cfg, now_secs(), &r);
+	if (r.tickets + r.events + r.intents > 0)
+		log_info("store: removed %zu expired ticket(s), %zu stale "
+		    "counter(s) and %zu abandoned write intent(s)%s", r.tickets,
+		    r.events, r.intents, r.more ? "; more to remove" : "");
+	if (r.tickets_kept)
+		log_info("store: expired tickets are kept while a write intent "
+		    "of an earlier ssprd version is left (it goes after a day)");
+	if (r.more)
+		next.tv_sec = 1;
+	evtimer_add(e->ev_sweep, &next);
 }
 
 struct engine *
 engine_new(struct ssprd *d, struct store *st, struct notifier *n)
 {
 	struct engine *e = xcalloc(1, sizeof(*e));
-	struct timeval every = { .tv_sec = INTENT_SWEEP_EVERY };
+	struct timeval first = { .tv_sec = SWEEP_FIRST };
 
 	e->d = d;
 	e->store = st;
@@ -888,8 +883,8 @@ engine_new(struct ssprd *d, struct store *st, struct notifier *n)
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
 		fatalx("engine: cannot make the decoy answer hash");
-	e->ev_sweep = event_new(d->base, -1, EV_PERSIST, on_sweep, e);
-	if (e->ev_sweep == NULL || event_add(e->ev_sweep, &every) != 0 ||
+	e->ev_sweep = evtimer_new(d->base, on_sweep, e);
+	if (e->ev_sweep == NULL || evtimer_add(e->ev_sweep, &first) != 0 ||
 	    (e->ev_hold = evtimer_new(d->base, on_hold, e)) == NULL ||
 	    (e->batch.ev = event_new(d->base, -1, 0, on_batch, e)) == NULL)
 		fatalx("engine: cannot arm a timer");

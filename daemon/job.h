@@ -24,8 +24,6 @@
 #include "daemon/store.h"
 #include "ldap/dir.h"
 
-#define INTENT_SWEEP_EVERY 3600		/* seconds */
-
 /* A directory pool and the configuration it was built from; retired ones
  * are freed when their last job ends. */
 struct dirref {

@@ -14,7 +14,9 @@
  * is never written twice. An intent also records its request file's
  * identity (inode, mtime, size): one found under the ID of a request taken
  * from new/, or recorded for another file, is the leftover of an earlier
- * request with that ID, and is dropped rather than settled (resume()).
+ * request with that ID, and is dropped rather than settled (resume()). And
+ * it names the request's ticket ("" for a change), which the sweep keeps
+ * while the intent is there.
  */
 #include "build.h"
 
@@ -45,10 +47,13 @@
 void
 intent_put(struct job *job, const char *state, void (*then)(struct job *))
 {
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}",
+	/* "ticket": the sweep keeps the ticket while the intent may still
+	 * need it (recheck() reads it). */
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}",
 	    "op", request_op_name(job->req.op), "dn", job->who.dn,
 	    "stamp", job->who.stamp, "state", state,
-	    "at", (json_int_t)now_secs(), "file", job->sreq->file);
+	    "at", (json_int_t)now_secs(), "file", job->sreq->file,
+	    "ticket", job->req.ticket);
 	struct store_op op = { STORE_INTENTS, job->sreq->id, j };
 
 	job_commit(job, &op, 1, then);

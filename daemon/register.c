@@ -353,10 +353,7 @@ offered(const struct config *cfg, const char *question)
 {
 	const struct strlist *c = &cfg->questions.choices;
 
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->v[i], question) == 0)
-			return true;
-	return c->n == 0;
+	return c->n == 0 || strlist_has(c, question);
 }
 
 void

@@ -541,15 +541,6 @@ spool_id_busy(struct spool *s, const char *id, const char *name)
 
 #define STUCK_MAX 1024
 
-static bool
-spool_is_stuck(const struct spool *s, const char *name)
-{
-	for (size_t i = 0; i < s->stuck.n; i++)
-		if (strcmp(s->stuck.v[i], name) == 0)
-			return true;
-	return false;
-}
-
 static void
 spool_stuck(struct spool *s, const char *name)
 {
@@ -566,7 +557,7 @@ spool_take(struct spool *s, const char *name)
 	const char *problem, *why;
 	struct stat st;
 
-	if (spool_is_stuck(s, name))
+	if (strlist_has(&s->stuck, name))
 		return;
 	if (!spool_id_from_name(name, id)) {
 		if (spool_quarantine(s, SD_NEW, name, NULL,
