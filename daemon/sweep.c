@@ -62,7 +62,7 @@ ticket_seen(const char *key, json_t *v, void *arg)
 
 	/* An expired ticket answers "expired"; so does a missing one. */
 	if ((!json_is_integer(expires) ||
-	    json_integer_value(expires) < s->now) && !strlist_has(&s->keep, key))
+	    json_integer_value(expires) < s->now - SWEEP_TICKET_GRACE) && !strlist_has(&s->keep, key))
 		strlist_add(&s->gone, key);
 	return full(s);
 }

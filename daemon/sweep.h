@@ -7,10 +7,12 @@
  * and no counter. sweep_store() removes, in transactions of at most
  * SWEEP_BATCH deletions:
  *
- * - tickets past their expiry, which answer "expired" whether they are
- *   there or not; except those a write intent names (a reset being settled
- *   after a crash reads its ticket), and none at all while an intent of an
- *   older ssprd, which does not name its ticket, is left;
+ * - tickets an hour past their expiry, which answer "expired" whether
+ *   they are there or not; the hour is for a job that checked its ticket
+ *   just before it expired and has not yet recorded its write intent;
+ *   except tickets a write intent names (a reset being settled after a
+ *   crash reads its ticket), and none at all while an intent of an older
+ *   ssprd, which does not name its ticket, is left;
  * - counters whose newest event is older than every window they are
  *   counted over (an hour for starts, a day for failed proofs,
  *   [policy] lockout_time for a lockout);
@@ -31,6 +33,7 @@
 #define SWEEP_EVERY 300		/* seconds between sweeps */
 #define SWEEP_BATCH 1000	/* deletions per transaction */
 #define SWEEP_INTENT_AGE 86400	/* seconds */
+#define SWEEP_TICKET_GRACE 3600	/* seconds past a ticket's expiry */
 #define SWEEP_MAX_KEYS 20000	/* per database and pass; then again soon */
 
 struct sweep_result {

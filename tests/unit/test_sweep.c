@@ -108,6 +108,7 @@ test_tickets_counters_intents(void **state)
 		{ STORE_INTENTS, "reset1", true },
 		{ STORE_INTENTS, "change1", true },
 		{ STORE_TICKETS, "expired", false },
+		{ STORE_TICKETS, "just-expired", true },
 		/* its intent was abandoned in the same sweep: nothing keeps it */
 		{ STORE_TICKETS, "long-expired", false },
 		{ STORE_TICKETS, "no-expiry", false },
@@ -121,10 +122,11 @@ test_tickets_counters_intents(void **state)
 	struct sweep_result r;
 
 	(void)state;
-	ticket("expired", NOW - 1);
+	ticket("expired", NOW - SWEEP_TICKET_GRACE - 1);
+	ticket("just-expired", NOW - SWEEP_TICKET_GRACE + 1);	/* grace */
 	ticket("long-expired", NOW - 10 * 86400);
 	ticket("live", NOW + 600);
-	ticket("in-use", NOW - 1000);	/* expired, but an intent names it */
+	ticket("in-use", NOW - 86400);	/* expired, but an intent names it */
 	put(STORE_TICKETS, "no-expiry", "{\"user\":\"u\"}");
 	intent("reset1", "reset", ",\"ticket\":\"in-use\"", NOW - 60);
 	intent("change1", "change", ",\"ticket\":\"\"", NOW - 60);
@@ -179,7 +181,7 @@ test_old_intent_keeps_tickets(void **state)
 	struct sweep_result r;
 
 	(void)state;
-	ticket("expired", NOW - 1);
+	ticket("expired", NOW - 86400);
 	intent("old", "reset", "", NOW - 60);
 	sweep_store(st, &cfg, NOW, &r);
 	assert_true(r.tickets_kept);
@@ -201,7 +203,7 @@ test_flood_in_passes(void **state)
 	size_t total = SWEEP_MAX_KEYS + 2345, left = total, passes = 0;
 	struct store_op ops[500];
 	char keys[500][16];
-	json_t *v = json_pack("{s:I}", "expires", (json_int_t)(NOW - 5));
+	json_t *v = json_pack("{s:I}", "expires", (json_int_t)(NOW - 86400));
 	struct sweep_result r;
 
 	(void)state;
