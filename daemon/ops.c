@@ -622,7 +622,9 @@ change_refused_checked(const struct dir_result *res, void *arg)
 /*
  * Ops that prove a password (change, register) after a lookup: a failed
  * lookup is directory-unavailable, and an unknown user is answered as slow
- * and as wrong as a wrong password. True when the job was answered.
+ * and as wrong as a wrong password, and counted as one: otherwise the name
+ * would never be locked out, and the lockout would tell who exists. True
+ * when the job was answered.
  */
 bool
 refuse_unknown_user(struct job *job, const struct dir_result *res)
@@ -632,7 +634,10 @@ refuse_unknown_user(struct job *job, const struct dir_result *res)
 		return true;
 	}
 	if (!job->who.found) {
-		job->truth = "no such user";
+		job->truth = throttle_failure(job->e->store, job->cfg,
+		    job->req.user, now_secs()) ?
+		    "no such user; this failure locked self-service" :
+		    "no such user";
 		job_error_like(job, "wrong-password", job->e->change_secs);
 		return true;
 	}

@@ -82,6 +82,16 @@ done
 expect "5th wrong old password on change: wrong-password" "$a" reason wrong-password
 a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"erin\",\"old_password\":\"$USER6_PASSWORD\",\"new_password\":\"Never-Set-Pass-2026\"}")
 expect "...then even the right one: throttled" "$a" reason throttled
+# An unknown name is locked out alike: otherwise the 6th answer would tell
+# a real name (throttled) from an unknown one (wrong-password).
+for i in 1 2 3 4 5; do
+	a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"nosuchuser9\",\"old_password\":\"guess-$i\",\"new_password\":\"Never-Set-Pass-2026\"}")
+done
+expect "an unknown name: 5th wrong old password: wrong-password" "$a" reason wrong-password
+a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"nosuchuser9\",\"old_password\":\"guess-6\",\"new_password\":\"Never-Set-Pass-2026\"}")
+expect "...then throttled, as erin was" "$a" reason throttled
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"nosuchuser9\",\"password\":\"guess-7\",\"email\":\"x@example.org\"}")
+expect "...register too" "$a" reason throttled
 
 # --- per client address -------------------------------------------------------------
 before=$(msg_count "$mail")
