@@ -121,6 +121,7 @@ static const struct key keys[] = {
 	{ "policy", "max_attempts", K_UINT, O(policy.max_attempts), "5", 1, 20, NULL },
 	{ "policy", "max_starts_per_hour", K_UINT, O(policy.max_starts_per_hour), "5", 1, 100, NULL },
 	{ "policy", "max_starts_per_client_hour", K_UINT, O(policy.max_starts_per_client_hour), "30", 1, 100000, NULL },
+	{ "policy", "max_failures_per_client_hour", K_UINT, O(policy.max_failures_per_client_hour), "30", 1, 100000, NULL },
 	{ "policy", "lockout_failures", K_UINT, O(policy.lockout_failures), "5", 1, 100, NULL },
 	{ "policy", "lockout_time", K_UINT, O(policy.lockout_time), "86400", 60, 30 * 86400, NULL },
 

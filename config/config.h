@@ -134,6 +134,7 @@ struct config {
 		unsigned max_attempts;
 		unsigned max_starts_per_hour;
 		unsigned max_starts_per_client_hour;
+		unsigned max_failures_per_client_hour;
 		unsigned lockout_failures;
 		unsigned lockout_time;
 	} policy;

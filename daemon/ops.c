@@ -317,9 +317,13 @@ op_start(struct job *job)
 bool
 refuse_locked(struct job *job, const char *user)
 {
-	if (!throttle_locked(job->e->store, job->cfg, user, now_secs()))
+	if (throttle_client_blocked(job->e->store, job->cfg, job->req.client,
+	    now_secs()))
+		job->truth = "max_failures_per_client_hour";
+	else if (throttle_locked(job->e->store, job->cfg, user, now_secs()))
+		job->truth = "self-service locked after failed proofs";
+	else
 		return false;
-	job->truth = "self-service locked after failed proofs";
 	job_error(job, "throttled");
 	return true;
 }
@@ -355,7 +359,8 @@ prove_failed(struct job *job, bool expired)
 	const struct config *cfg = job->cfg;
 
 	job->t.attempts++;
-	if (throttle_failure(job->e->store, cfg, job->t.user, now_secs()))
+	if (throttle_failure(job->e->store, cfg, job->t.user,
+	    job->req.client, now_secs()))
 		job->truth = "this failure locked self-service";
 	if (!job->t.real)
 		job->truth = "decoy ticket";
@@ -599,7 +604,8 @@ static void
 change_failed(struct job *job, const struct dir_result *res)
 {
 	if (res->reason == DIR_WRONG_PASSWORD &&
-	    throttle_failure(job->e->store, job->cfg, job->req.user, now_secs()))
+	    throttle_failure(job->e->store, job->cfg, job->req.user,
+	    job->req.client, now_secs()))
 		job->truth = "this failure locked self-service";
 	job_dir_error(job, res);
 }
@@ -635,7 +641,7 @@ refuse_unknown_user(struct job *job, const struct dir_result *res)
 	}
 	if (!job->who.found) {
 		job->truth = throttle_failure(job->e->store, job->cfg,
-		    job->req.user, now_secs()) ?
+		    job->req.user, job->req.client, now_secs()) ?
 		    "no such user; this failure locked self-service" :
 		    "no such user";
 		job_error_like(job, "wrong-password", job->e->change_secs);

@@ -318,7 +318,7 @@ register_proved(const struct dir_result *res, void *arg)
 	if (res->reason != DIR_OK) {
 		if (res->reason == DIR_WRONG_PASSWORD &&
 		    throttle_failure(job->e->store, job->cfg, job->req.user,
-		    now_secs()))
+		    job->req.client, now_secs()))
 			job->truth = "this failure locked self-service";
 		job_dir_error(job, res);
 		return;

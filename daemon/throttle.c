@@ -43,6 +43,8 @@ throttle_start(struct store *st, const struct config *cfg, const char *user,
 
 	if (throttle_locked(st, cfg, user, now))
 		return "throttled: self-service locked after failed proofs";
+	if (throttle_client_blocked(st, cfg, client, now))
+		return "throttled: max_failures_per_client_hour";
 	key(k, sizeof(k), "start", config_method_name(m), user);
 	n = store_events_add(st, k, now, HOUR, cfg->policy.max_starts_per_hour + 1);
 	if (n < 0 || (unsigned)n > cfg->policy.max_starts_per_hour)
@@ -58,11 +60,31 @@ throttle_start(struct store *st, const struct config *cfg, const char *user,
 }
 
 bool
-throttle_failure(struct store *st, const struct config *cfg, const char *user,
-    int64_t now)
+throttle_client_blocked(struct store *st, const struct config *cfg,
+    const char *client, int64_t now)
 {
 	char k[STORE_KEY_MAX + 1];
 	int n;
+
+	if (client == NULL)
+		return false;
+	key(k, sizeof(k), "clientfail", client, NULL);
+	n = store_events_count(st, k, now, HOUR);
+	return n < 0 || (unsigned)n >= cfg->policy.max_failures_per_client_hour;
+}
+
+bool
+throttle_failure(struct store *st, const struct config *cfg, const char *user,
+    const char *client, int64_t now)
+{
+	char k[STORE_KEY_MAX + 1];
+	int n;
+
+	if (client != NULL) {
+		key(k, sizeof(k), "clientfail", client, NULL);
+		store_events_add(st, k, now, HOUR,
+		    cfg->policy.max_failures_per_client_hour);
+	}
 
 	key(k, sizeof(k), "fail", user, NULL);
 	n = store_events_add(st, k, now, THROTTLE_FAILURE_WINDOW,

@@ -17,7 +17,8 @@ conf=$tmp/ssprd.ini
 mail=$tmp/mail
 write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
 min_length = 12
-max_starts_per_client_hour = 4"
+max_starts_per_client_hour = 4
+max_failures_per_client_hour = 3"
 spool_ini "$conf"
 log=$tmp/daemon.log
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
@@ -76,19 +77,20 @@ check "...with the same fields" [ "$(keys "$a")" = "$real_keys" ]
 check "...and sends nothing" [ "$(msg_count "$mail")" -eq "$before" ]
 
 # --- wrong old passwords on change count too ------------------------------------------
-for i in 1 2 3 4 5; do
-	a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"erin\",\"old_password\":\"not-erins-$i\",\"new_password\":\"Never-Set-Pass-2026\"}")
-done
+chg() { # USER OLD [CLIENT]: a change with OLD as the old password
+	local c=${3:+,\"client\":\"$3\"}
+	sub "{\"v\":1,\"op\":\"change\",\"user\":\"$1\",\"old_password\":\"$2\",\"new_password\":\"Never-Set-Pass-2026\"$c}"
+}
+five_wrong() { for i in 1 2 3 4 5; do a=$(chg "$1" "$2-$i"); done; }
+five_wrong erin not-erins
 expect "5th wrong old password on change: wrong-password" "$a" reason wrong-password
-a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"erin\",\"old_password\":\"$USER6_PASSWORD\",\"new_password\":\"Never-Set-Pass-2026\"}")
+a=$(chg erin "$USER6_PASSWORD")
 expect "...then even the right one: throttled" "$a" reason throttled
 # An unknown name is locked out alike: otherwise the 6th answer would tell
 # a real name (throttled) from an unknown one (wrong-password).
-for i in 1 2 3 4 5; do
-	a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"nosuchuser9\",\"old_password\":\"guess-$i\",\"new_password\":\"Never-Set-Pass-2026\"}")
-done
+five_wrong nosuchuser9 guess
 expect "an unknown name: 5th wrong old password: wrong-password" "$a" reason wrong-password
-a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"nosuchuser9\",\"old_password\":\"guess-6\",\"new_password\":\"Never-Set-Pass-2026\"}")
+a=$(chg nosuchuser9 guess-6)
 expect "...then throttled, as erin was" "$a" reason throttled
 a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"nosuchuser9\",\"password\":\"guess-7\",\"email\":\"x@example.org\"}")
 expect "...register too" "$a" reason throttled
@@ -106,6 +108,21 @@ expect "...and answers ok" "$a" status ok
 check "...the log says why" grep -q "user=zoe result=ok .*throttled: max_starts_per_client_hour" "$log"
 a=$(sub '{"v":1,"op":"start","user":"zoe","method":"email","client":"198.51.100.10"}')
 check "another client address still gets a code" [ "$(( $(msg_count "$mail") - before ))" -eq "$((sent + 1))" ]
+
+# --- failed proofs per client address ---------------------------------------------
+# One password tried against many names never locks any one name; the
+# address that tries is blocked instead (3 failures an hour here).
+for u in nosuchuserA nosuchuserB nosuchuserC; do a=$(chg "$u" Summer2026 203.0.113.7); done
+expect "3 names, one wrong password each, from one address: wrong-password" "$a" reason wrong-password
+a=$(chg zoe "$USER5_PASSWORD" 203.0.113.7)
+expect "...then that address is throttled, even with zoe's right password" "$a" reason throttled
+check "...the log says why" grep -q "user=zoe result=error reason=throttled .*max_failures_per_client_hour" "$log"
+before=$(msg_count "$mail")
+a=$(sub '{"v":1,"op":"start","user":"dave","method":"email","client":"203.0.113.7"}')
+expect "...a start from it answers ok" "$a" status ok
+check "...and sends nothing" [ "$(msg_count "$mail")" -eq "$before" ]
+a=$(chg zoe not-zoes-password 203.0.113.8)
+expect "another address is not blocked (wrong-password)" "$a" reason wrong-password
 
 # --- the counters survive a restart ---------------------------------------------------
 daemon_stop
