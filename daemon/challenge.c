@@ -248,6 +248,12 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 	return 0;
 }
 
+int64_t
+ticket_expiry(const json_t *j)
+{
+	return json_integer_value(json_object_get(j, "expires"));
+}
+
 void
 ticket_clear(struct ticket *t)
 {

@@ -85,6 +85,9 @@ void challenge_decoy_mask(const unsigned char *key, const char *user,
 
 json_t *ticket_to_json(const struct ticket *t);
 int ticket_from_json(const json_t *j, const char *id, struct ticket *t);
+/* A stored ticket's expiry (seconds), without decoding the rest; 0 when it
+ * has none. */
+int64_t ticket_expiry(const json_t *j);
 void ticket_clear(struct ticket *t);
 
 #endif

@@ -742,32 +742,56 @@ within(int64_t t, int64_t start)
  * -1 when the record is not {"t":[integers]}.
  */
 static int
-parse_events(const MDB_val *v, int64_t **ts, size_t *n)
+events_of(const json_t *rec, int64_t **ts, size_t *n)
 {
-	json_t *rec, *arr, *e;
+	json_t *arr = json_object_get(rec, "t"), *e;
 	size_t i;
 
 	*ts = NULL;
 	*n = 0;
-	if ((rec = parse_value(v)) == NULL)
+	if (!json_is_array(arr))
 		return -1;
-	arr = json_object_get(rec, "t");
-	if (!json_is_array(arr)) {
-		json_decref(rec);
-		return -1;
-	}
 	*ts = xreallocarray(NULL, json_array_size(arr) + 1, sizeof(**ts));
 	json_array_foreach(arr, i, e) {
 		if (!json_is_integer(e)) {
 			free(*ts);
 			*ts = NULL;
-			json_decref(rec);
 			return -1;
 		}
 		(*ts)[(*n)++] = json_integer_value(e);
 	}
-	json_decref(rec);
 	return 0;
+}
+
+static int
+parse_events(const MDB_val *v, int64_t **ts, size_t *n)
+{
+	json_t *rec = parse_value(v);
+	int rc;
+
+	if (rec == NULL) {
+		*ts = NULL;
+		*n = 0;
+		return -1;
+	}
+	rc = events_of(rec, ts, n);
+	json_decref(rec);
+	return rc;
+}
+
+int64_t
+store_events_newest(const json_t *record)
+{
+	int64_t *ts, newest = 0;
+	size_t n;
+
+	if (events_of(record, &ts, &n) == -1)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (ts[i] > newest)
+			newest = ts[i];
+	free(ts);
+	return newest;
 }
 
 static int

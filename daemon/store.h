@@ -74,6 +74,9 @@ int store_events_add(struct store *st, const char *key, int64_t now,
     int64_t window, unsigned keep);
 int store_events_count(struct store *st, const char *key, int64_t now,
     int64_t window);
+/* The newest event of a STORE_EVENTS record as store_foreach() hands it;
+ * 0 when it holds none, or none that store_events_add() could read. */
+int64_t store_events_newest(const json_t *record);
 
 /* The daemon's secret for keyed hashes (codes, decoys): made at the first
  * open from libsodium's generator and kept in STORE_META. */

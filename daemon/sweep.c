@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "daemon/challenge.h"
 #include "daemon/sweep.h"
 #include "daemon/throttle.h"
 
@@ -58,11 +59,10 @@ static int
 ticket_seen(const char *key, json_t *v, void *arg)
 {
 	struct scan *s = arg;
-	json_t *expires = json_object_get(v, "expires");
 
 	/* An expired ticket answers "expired"; so does a missing one. */
-	if ((!json_is_integer(expires) ||
-	    json_integer_value(expires) < s->now - SWEEP_TICKET_GRACE) && !strlist_has(&s->keep, key))
+	if (ticket_expiry(v) < s->now - SWEEP_TICKET_GRACE &&
+	    !strlist_has(&s->keep, key))
 		strlist_add(&s->gone, key);
 	return full(s);
 }
@@ -71,15 +71,9 @@ static int
 counter_seen(const char *key, json_t *v, void *arg)
 {
 	struct scan *s = arg;
-	json_t *t = json_object_get(v, "t"), *e;
-	json_int_t newest = 0;
-	size_t i;
 
-	json_array_foreach(t, i, e)
-		if (json_is_integer(e) && json_integer_value(e) > newest)
-			newest = json_integer_value(e);
 	/* Outside every window: it counts nothing any more. */
-	if (newest < s->now - s->horizon)
+	if (store_events_newest(v) < s->now - s->horizon)
 		strlist_add(&s->gone, key);
 	return full(s);
 }
