@@ -29,9 +29,6 @@
 #include "config/config.h"
 #include "config/values.h"
 
-#define STR2(x) #x
-#define STR(x) STR2(x)
-
 enum key_type {
 	K_STRING,	/* header-safe text */
 	K_PATH,		/* absolute path, not opened */
@@ -731,9 +728,9 @@ question_choice(struct loader *ld, char *line, size_t n, unsigned lineno)
 	unsigned at = BLAME("questions", "choices");
 
 	if (n > CONFIG_QUESTION_MAX || !utf8_plain_text(line, n)) {
-		diag_add(ld, at, true, "%s:%u: a question must be 1 to "
-		    STR(CONFIG_QUESTION_MAX) " bytes of UTF-8 text without "
-		    "control characters", file, lineno);
+		diag_add(ld, at, true, "%s:%u: a question must be 1 to %d "
+		    "bytes of UTF-8 text without control characters", file,
+		    lineno, CONFIG_QUESTION_MAX);
 		return;
 	}
 	for (size_t i = 0; i < l->n; i++)
@@ -744,8 +741,8 @@ question_choice(struct loader *ld, char *line, size_t n, unsigned lineno)
 		}
 	if (l->n == CONFIG_CHOICES_MAX) {
 		if (!ld->choices_full)
-			diag_add(ld, at, true, "%s:%u: more than "
-			    STR(CONFIG_CHOICES_MAX) " questions", file, lineno);
+			diag_add(ld, at, true, "%s:%u: more than %d questions",
+			    file, lineno, CONFIG_CHOICES_MAX);
 		ld->choices_full = true;
 		return;
 	}

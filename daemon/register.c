@@ -10,10 +10,10 @@
  * random from the user's; a decoy shows as many from [questions] choices
  * (or a built-in list), the same set for the same name every time, in a
  * random order like a real user's. With choices, register takes no other
- * question, so a decoy's cannot be told by its texts. Answers are checked against the hashes
- * read from the directory at verify time, all of them, off the event loop;
- * answers to a decoy ticket are checked against a hash nothing matches, so
- * they take as long and fail.
+ * question, so a decoy's cannot be told by its texts. Answers are checked
+ * against the hashes read from the directory at verify time, all of them,
+ * off the event loop; answers to a decoy ticket are checked against a hash
+ * nothing matches, so they take as long and fail.
  */
 #include "build.h"
 

@@ -59,6 +59,9 @@ throttle_start(struct store *st, const struct config *cfg, const char *user,
 	return NULL;
 }
 
+/* Failed proofs from one client address, across users. */
+#define CLIENT_FAILURES "clientfail"
+
 bool
 throttle_client_blocked(struct store *st, const struct config *cfg,
     const char *client, int64_t now)
@@ -68,7 +71,7 @@ throttle_client_blocked(struct store *st, const struct config *cfg,
 
 	if (client == NULL)
 		return false;
-	key(k, sizeof(k), "clientfail", client, NULL);
+	key(k, sizeof(k), CLIENT_FAILURES, client, NULL);
 	n = store_events_count(st, k, now, HOUR);
 	return n < 0 || (unsigned)n >= cfg->policy.max_failures_per_client_hour;
 }
@@ -81,7 +84,7 @@ throttle_failure(struct store *st, const struct config *cfg, const char *user,
 	int n;
 
 	if (client != NULL) {
-		key(k, sizeof(k), "clientfail", client, NULL);
+		key(k, sizeof(k), CLIENT_FAILURES, client, NULL);
 		store_events_add(st, k, now, HOUR,
 		    cfg->policy.max_failures_per_client_hour);
 	}
