@@ -3,6 +3,14 @@
  */
 #include "build.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include <unicase.h>
+#include <uninorm.h>
+#include <unictype.h>
+#include <unistr.h>
+
 #include "common/utf8.h"
 
 size_t
@@ -116,4 +124,50 @@ utf8_to_utf16le(const char *s, size_t len, bool quoted, unsigned char *out)
 	if (quoted)
 		o = put16(o, '"');
 	return (size_t)(o - out);
+}
+
+char *
+utf8_canonical_name(const char *s, size_t len)
+{
+	uint8_t *folded;
+	size_t n = 0, o = 0, i = 0;
+	char *out;
+	bool space = false;
+
+	if (utf8_chars(s, len) < 0)
+		return NULL;
+	/* Case folding with NFKC normalisation, as for caseless matching of
+	 * compatibility-equivalent strings (Unicode 3.13, D146). */
+	folded = u8_casefold((const uint8_t *)s, len, NULL, UNINORM_NFKC,
+	    NULL, &n);
+	if (folded == NULL)
+		return NULL;
+	out = malloc(n + 1);
+	if (out == NULL) {
+		free(folded);
+		return NULL;
+	}
+	while (i < n) {
+		ucs4_t c;
+		int k = u8_mbtouc(&c, folded + i, n - i);
+
+		if (k <= 0)
+			break;
+		if (uc_is_space(c) || uc_is_property_white_space(c)) {
+			space = o > 0;
+		} else if (uc_is_general_category(c, UC_CATEGORY_Cf)) {
+			/* zero-width and other format characters: LDAP's
+			 * string preparation maps them to nothing too */
+		} else {
+			if (space)
+				out[o++] = ' ';
+			space = false;
+			memcpy(out + o, folded + i, (size_t)k);
+			o += (size_t)k;
+		}
+		i += (size_t)k;
+	}
+	out[o] = '\0';
+	free(folded);
+	return out;
 }

@@ -35,4 +35,14 @@ long utf8_chars(const char *s, size_t len);
 size_t utf16le_size(size_t len, bool quoted);
 size_t utf8_to_utf16le(const char *s, size_t len, bool quoted, unsigned char *out);
 
+/*
+ * The canonical spelling of a user name, for counting names the directory
+ * did not resolve: Unicode NFKC (so fullwidth letters and no-break spaces
+ * become their plain forms), full case folding, white space trimmed and
+ * inner runs made one space, format characters (zero-width space, soft
+ * hyphen) dropped. "  Bob\u00a0", "ＢＯＢ" and "bob" are one name.
+ * Returns a new string (caller frees), or NULL when s is not valid UTF-8.
+ */
+char *utf8_canonical_name(const char *s, size_t len);
+
 #endif

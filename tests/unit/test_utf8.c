@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -85,11 +86,49 @@ test_counts_characters(void **state)
 	assert_int_equal(utf8_chars("\xf0\x9f\x98\x80", 4), 1);
 }
 
+static void
+same_name(const char *a, const char *b)
+{
+	char *x = utf8_canonical_name(a, strlen(a));
+	char *y = utf8_canonical_name(b, strlen(b));
+
+	assert_non_null(x);
+	assert_non_null(y);
+	assert_string_equal(x, y);
+	free(x);
+	free(y);
+}
+
+/* The spellings a review used to reach one account with fresh counters. */
+static void
+test_canonical_name(void **state)
+{
+	char *c;
+
+	same_name("bob", "bob ");
+	same_name("bob", "  bob  ");
+	same_name("bob", "bob\xc2\xa0");			/* no-break space */
+	same_name("bob", "\xef\xbd\x82\xef\xbd\x8f\xef\xbd\x82");	/* fullwidth */
+	same_name("bob", "BOB");
+	same_name("bob", "b\xe2\x80\x8bob");		/* zero-width space */
+	same_name("stra\xc3\x9f" "e", "STRASSE");	/* full case folding */
+	same_name("mary ann", "Mary \t  Ann");
+	c = utf8_canonical_name("  Mary   Ann ", 13);
+	assert_string_equal(c, "mary ann");
+	free(c);
+	/* different names stay different */
+	c = utf8_canonical_name("bobb", 4);
+	assert_string_not_equal(c, "bob");
+	free(c);
+	assert_null(utf8_canonical_name("\xff", 1));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ascii_quoted),
+		cmocka_unit_test(test_canonical_name),
 		cmocka_unit_test(test_bmp),
 		cmocka_unit_test(test_surrogate_pairs),
 		cmocka_unit_test(test_invalid_refused),
