@@ -115,6 +115,7 @@ static const struct key keys[] = {
 	{ "policy", "banned_passwords", K_LINES, O(policy.banned_passwords), "", 0, 0, NULL },
 	{ "policy", "code_length", K_UINT, O(policy.code_length), "8", 6, 12, NULL },
 	{ "policy", "code_ttl", K_UINT, O(policy.code_ttl), "600", 60, 86400, NULL },
+	{ "policy", "ticket_lifetime", K_UINT, O(policy.ticket_lifetime), "3600", 60, 7 * 86400, NULL },
 	{ "policy", "max_attempts", K_UINT, O(policy.max_attempts), "5", 1, 20, NULL },
 	{ "policy", "max_starts_per_hour", K_UINT, O(policy.max_starts_per_hour), "5", 1, 100, NULL },
 	{ "policy", "max_starts_per_client_hour", K_UINT, O(policy.max_starts_per_client_hour), "30", 1, 100000, NULL },

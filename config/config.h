@@ -131,6 +131,7 @@ struct config {
 		struct strlist banned;		/* its lines, ASCII case-folded, sorted */
 		unsigned code_length;
 		unsigned code_ttl;
+		unsigned ticket_lifetime;	/* seconds from a ticket's start */
 		unsigned max_attempts;
 		unsigned max_starts_per_hour;
 		unsigned max_starts_per_client_hour;

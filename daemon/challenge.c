@@ -169,6 +169,8 @@ ticket_to_json(const struct ticket *t)
 	char hex[CODE_HASH_LEN * 2 + 1];
 
 	json_object_set_new(j, "user", json_string(t->user));
+	if (t->acct[0] != '\0')
+		json_object_set_new(j, "acct", json_string(t->acct));
 	if (t->dn != NULL)
 		json_object_set_new(j, "dn", json_string(t->dn));
 	json_object_set_new(j, "real", json_boolean(t->real));
@@ -199,7 +201,7 @@ ticket_to_json(const struct ticket *t)
 int
 ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 {
-	const char *user = NULL, *dn = NULL;
+	const char *user = NULL, *dn = NULL, *acct = NULL;
 	json_int_t created = 0, expires = 0, attempts = 0, verified = 0;
 	int real = 0, admin = 0;
 	json_t *pend = NULL;
@@ -212,6 +214,10 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 	    "verified", &verified, "pending", &pend) != 0)
 		return -1;
 	snprintf(t->id, sizeof(t->id), "%s", id);
+	/* Tickets of earlier versions have none: the engine derives it. */
+	acct = json_string_value(json_object_get(j, "acct"));
+	if (acct != NULL && strlen(acct) + 1 == sizeof(t->acct))
+		memcpy(t->acct, acct, sizeof(t->acct));
 	t->user = xstrdup(user);
 	t->dn = dn ? xstrdup(dn) : NULL;
 	t->real = real;

@@ -37,9 +37,14 @@ struct pending_code {
 	unsigned char qidx[10];
 };
 
+#define TICKET_ACCT_LEN 35	/* THROTTLE_ID_LEN */
+
 struct ticket {
 	char id[TICKET_HEX + 1];
 	char *user;		/* as the front end sent it */
+	/* The identity every counter of this ticket's failures is kept on
+	 * (throttle.h): the resolved account, or the canonical name. */
+	char acct[TICKET_ACCT_LEN];
 	char *dn;		/* NULL for a decoy */
 	bool real;
 	bool admin;

@@ -35,6 +35,7 @@
 #include "daemon/ssprd.h"
 #include "daemon/store.h"
 #include "daemon/sweep.h"
+#include "daemon/throttle.h"
 #include "ldap/dir.h"
 
 int64_t
@@ -121,12 +122,13 @@ reason_message(const char *reason)
 		{ "throttled", "Too many requests. Please wait and try again later." },
 		{ "not-verified", "Please confirm your identity first." },
 		{ "password-policy", "The new password does not meet the password rules." },
-		{ "wrong-password", "The current password is not correct." },
+		{ "wrong-password", "The current password is not correct, or the account is locked." },
 		{ "account-locked", "The account is locked." },
 		{ "account-disabled", "The account is disabled." },
 		{ "not-allowed", "Self-service is not available for this account or method." },
 		{ "directory-unavailable", "The directory is not available right now. Please try again later." },
 		{ "internal", "Something went wrong. Please try again later." },
+		{ "busy", "The service is busy. Please try again in a minute." },
 	};
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
@@ -153,6 +155,7 @@ job_free(struct job *job)
 	struct engine *e = job->e;
 
 	ticket_give_back(job);
+	failure_release(job);
 	if (job->ev_delay != NULL)
 		event_free(job->ev_delay);
 	if (job->parsed)
@@ -172,16 +175,53 @@ job_free(struct job *job)
 	service_work_end(e->d);
 }
 
+/* Text for the audit line: as it is when it is plain, otherwise in double
+ * quotes with quotes, backslashes and anything but printable ASCII
+ * escaped, so "alice " and "alice" cannot be mistaken for one another. */
+static void
+audit_text(char *out, size_t size, const char *s)
+{
+	size_t o = 0;
+	bool plain = *s != '\0';
+
+	for (const char *p = s; *p != '\0' && plain; p++)
+		plain = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || strchr("._@-,=", *p) != NULL;
+	if (plain) {
+		snprintf(out, size, "%s", s);
+		return;
+	}
+	if (size < 8)
+		return;
+	out[o++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s;
+	    *p != '\0' && o + 6 < size; p++) {
+		if (*p == '"' || *p == '\\')
+			o += (size_t)snprintf(out + o, size - o, "\\%c", *p);
+		else if (*p >= 0x20 && *p < 0x7f)
+			out[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
 static void
 audit(struct job *job)
 {
 	const struct request *r = &job->req;
 	const char *user = job->parsed && r->user ? r->user :
 	    job->have_ticket && job->t.user ? job->t.user : "-";
+	const char *acct = job->who.dn ? job->who.dn :
+	    job->have_ticket && job->t.dn ? job->t.dn : "-";
+	char u[1100], a[1100];
 
-	log_info("request id=%s op=%s user=%s result=%s reason=%s client=%s%s%s%s",
-	    job->sreq->id, job->parsed ? request_op_name(r->op) : "-",
-	    user, job->result,
+	audit_text(u, sizeof(u), user);
+	audit_text(a, sizeof(a), acct);
+	log_info("request id=%s op=%s user=%s account=%s result=%s reason=%s "
+	    "client=%s%s%s%s", job->sreq->id,
+	    job->parsed ? request_op_name(r->op) : "-", u, a, job->result,
 	    job->reason ? job->reason : "-",
 	    job->parsed && r->client ? r->client : "-",
 	    job->truth ? " (" : "", job->truth ? job->truth : "",
@@ -492,6 +532,43 @@ ticket_give_back(struct job *job)
 	job_later(next, 0, dispatch);
 }
 
+/* Past [policy] ticket_lifetime since it was created: no start, however
+ * often repeated, keeps a ticket alive longer. */
+static bool
+ticket_too_old(const struct job *job)
+{
+	return now_secs() - job->t.created >
+	    (int64_t)job->cfg->policy.ticket_lifetime;
+}
+
+void
+engine_burn_ticket(struct engine *e, const char *id, int64_t until)
+{
+	struct burnt *b = xcalloc(1, sizeof(*b));
+
+	snprintf(b->id, sizeof(b->id), "%s", id);
+	b->until = until;
+	TAILQ_INSERT_TAIL(&e->burnt, b, entry);
+}
+
+static bool
+ticket_burnt(struct engine *e, const char *id)
+{
+	struct burnt *b, *next;
+	int64_t now = now_secs();
+
+	for (b = TAILQ_FIRST(&e->burnt); b != NULL; b = next) {
+		next = TAILQ_NEXT(b, entry);
+		if (b->until < now) {
+			TAILQ_REMOVE(&e->burnt, b, entry);
+			free(b);
+		} else if (strcmp(b->id, id) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* 0: the ticket is loaded and live; -1: answered; 1: waiting for another
  * job that works on the same ticket (dispatched again after it). */
 int
@@ -500,7 +577,8 @@ ticket_live(struct job *job)
 	if (!ticket_take(job))
 		return 1;
 	if (ticket_load(job, job->req.ticket) != 0 ||
-	    job->t.expires < now_secs()) {
+	    job->t.expires < now_secs() || ticket_too_old(job) ||
+	    ticket_burnt(job->e, job->t.id)) {
 		job_error(job, "expired");
 		return -1;
 	}
@@ -775,6 +853,87 @@ send_admin_notices(struct job *job, const char *action)
 	dir_admin_contacts(job->dr->dir, on_admins, an);
 }
 
+/* --- identities and reservations ---------------------------------------------- */
+
+void
+job_identify(struct job *job, const char *dn, const char *name)
+{
+	const unsigned char *key = store_hmac_key(job->e->store);
+
+	if (dn != NULL)
+		throttle_id_account(key, dn, job->acct);
+	else
+		throttle_id_name(key, name, job->acct);
+}
+
+void
+job_identify_ticket(struct job *job)
+{
+	if (job->t.acct[0] != '\0')
+		memcpy(job->acct, job->t.acct, sizeof(job->acct));
+	else
+		job_identify(job, job->t.dn, job->t.user);
+}
+
+const char *
+job_who(const struct job *job)
+{
+	if (job->who.dn != NULL)
+		return job->who.dn;
+	if (job->have_ticket && job->t.dn != NULL)
+		return job->t.dn;
+	if (job->parsed && job->req.user != NULL)
+		return job->req.user;
+	return job->have_ticket && job->t.user ? job->t.user : "-";
+}
+
+static struct reservation *
+reservation_find(struct engine *e, const char *acct)
+{
+	struct reservation *r;
+
+	TAILQ_FOREACH(r, &e->reserved, entry)
+		if (strcmp(r->acct, acct) == 0)
+			return r;
+	return NULL;
+}
+
+bool
+failure_reserve(struct job *job)
+{
+	struct engine *e = job->e;
+	struct reservation *r = reservation_find(e, job->acct);
+	int have = throttle_failures(e->store, job->cfg, job->acct, now_secs());
+
+	if (have < 0 || (unsigned)have + (r ? r->n : 0) >=
+	    job->cfg->policy.lockout_failures)
+		return false;
+	if (r == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		memcpy(r->acct, job->acct, sizeof(r->acct));
+		TAILQ_INSERT_TAIL(&e->reserved, r, entry);
+	}
+	r->n++;
+	job->reserved = true;
+	return true;
+}
+
+void
+failure_release(struct job *job)
+{
+	struct reservation *r;
+
+	if (!job->reserved)
+		return;
+	job->reserved = false;
+	if ((r = reservation_find(job->e, job->acct)) == NULL)
+		return;
+	if (--r->n == 0) {
+		TAILQ_REMOVE(&job->e->reserved, r, entry);
+		free(r);
+	}
+}
+
 /* --- dispatch -------------------------------------------------------------------- */
 
 void
@@ -873,16 +1032,26 @@ engine_new(struct ssprd *d, struct store *st, struct notifier *n)
 	/* until real ones are measured */
 	TAILQ_INIT(&e->tickets);
 	TAILQ_INIT(&e->batch.jobs);
+	TAILQ_INIT(&e->reserved);
+	TAILQ_INIT(&e->burnt);
 	e->start_secs = 0.05;
 	e->change_secs = 0.1;
 	e->qworkers = questions_workers_new(d->base, 2);
-	/* Answers to a decoy ticket are checked against this, as long as
-	 * real ones take; made once, here, before the daemon is ready. */
-	e->decoy_hash = xmalloc(crypto_pwhash_STRBYTES);
-	if (crypto_pwhash_str(e->decoy_hash, "decoy", 5,
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-		fatalx("engine: cannot make the decoy answer hash");
+	/* Answers that must fail (a decoy ticket, a real one asked for
+	 * something it does not hold) are checked against this, as long as
+	 * real ones take: the hash of a random value nobody ever sees, made
+	 * once, here, before the daemon is ready. */
+	{
+		unsigned char secret[32];
+
+		randombytes_buf(secret, sizeof(secret));
+		e->decoy_hash = xmalloc(crypto_pwhash_STRBYTES);
+		if (crypto_pwhash_str(e->decoy_hash, (const char *)secret,
+		    sizeof(secret), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+		    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+			fatalx("engine: cannot make the decoy answer hash");
+		sodium_memzero(secret, sizeof(secret));
+	}
 	e->ev_sweep = evtimer_new(d->base, on_sweep, e);
 	if (e->ev_sweep == NULL || evtimer_add(e->ev_sweep, &first) != 0 ||
 	    (e->ev_hold = evtimer_new(d->base, on_hold, e)) == NULL ||
@@ -943,6 +1112,18 @@ engine_free(struct engine *e)
 	event_free(e->batch.ev);
 	questions_workers_free(e->qworkers);
 	free(e->decoy_hash);
+	while (!TAILQ_EMPTY(&e->reserved)) {
+		struct reservation *r = TAILQ_FIRST(&e->reserved);
+
+		TAILQ_REMOVE(&e->reserved, r, entry);
+		free(r);
+	}
+	while (!TAILQ_EMPTY(&e->burnt)) {
+		struct burnt *b = TAILQ_FIRST(&e->burnt);
+
+		TAILQ_REMOVE(&e->burnt, b, entry);
+		free(b);
+	}
 	e->dir->retired = true;
 	dirref_release(e->dir);
 	config_free(e->cfg);

@@ -74,8 +74,31 @@ struct engine {
 		unsigned n;
 	} domains[16];
 	unsigned phone_stars[32];
-	char *decoy_hash;		/* for answers to a decoy ticket */
+	unsigned phone_plus[2];		/* real masks without, with '+' */
+	/* Real masked addresses whose first letter is, or is not, the first
+	 * letter of the name asked for. */
+	unsigned letter_named, letter_other;
+	char *decoy_hash;		/* for answers nothing may match */
+	/* Failed proofs that may be counted once a check in flight ends
+	 * (answers: argon2id off the loop), per identity: the lockout
+	 * counts them before it accepts another proof. */
+	TAILQ_HEAD(, reservation) reserved;
+	/* Tickets spent by a write whose record could not be saved: refused
+	 * from then on, though the store still holds them. */
+	TAILQ_HEAD(, burnt) burnt;
 	bool closing;		/* shutting down: leave requests for next start */
+};
+
+struct reservation {
+	TAILQ_ENTRY(reservation) entry;
+	char acct[TICKET_ACCT_LEN];
+	unsigned n;
+};
+
+struct burnt {
+	TAILQ_ENTRY(burnt) entry;
+	char id[TICKET_HEX + 1];
+	int64_t until;
 };
 
 /* What a job needs from a lookup, copied out of the callback. */
@@ -102,6 +125,12 @@ struct job {
 	struct ticket t;
 	bool have_ticket;
 	struct who who;
+	/* The identity every per-user counter of this request is kept on
+	 * (throttle.h); set by job_identify*() once it is known. */
+	char acct[TICKET_ACCT_LEN];
+	bool reserved;			/* holds a reservation (failure_reserve) */
+	bool answers_real;		/* answers go to the user's own hashes */
+	bool intent_retried;		/* intent_recorded(): a second commit */
 	char code[CODE_MAX + 1];
 	enum method sent_method;
 	char sent_to[64];
@@ -163,13 +192,29 @@ int ticket_live(struct job *job);
 typedef void looked_up_fn(struct job *job, const struct dir_result *res);
 void job_lookup(struct job *job, const char *user, looked_up_fn *next);
 void send_notice(struct job *job, const char *action);
+/* The identity of the account at dn, or of name when dn is NULL. */
+void job_identify(struct job *job, const char *dn, const char *name);
+/* The identity of the ticket's user (the account it was started for). */
+void job_identify_ticket(struct job *job);
+/* Who job->acct is, for a log line: the account's DN, else the name. */
+const char *job_who(const struct job *job);
+/* One more failed proof may be on its way for job->acct: false (and
+ * nothing reserved) when the failures counted and reserved already reach
+ * lockout_failures. The reservation ends with failure_release() or
+ * job_free(). */
+bool failure_reserve(struct job *job);
+void failure_release(struct job *job);
+/* Refuse ticket id until until (seconds), whatever the store says. */
+void engine_burn_ticket(struct engine *e, const char *id, int64_t until);
 /* Hold or release the spool for the notifier's backlog. */
 void back_pressure(struct engine *e);
 void send_admin_notices(struct job *job, const char *action);
 void dispatch(struct job *job);
 
 /* ops.c */
-bool refuse_locked(struct job *job, const char *user);
+bool refuse_locked(struct job *job);
+void password_refused(struct job *job, const struct dir_result *res);
+void ticket_extend(struct job *job);
 bool refuse_weak_password(struct job *job, const char *user);
 bool refuse_unknown_user(struct job *job, const struct dir_result *res);
 void op_start(struct job *job);
@@ -183,6 +228,8 @@ bool questions_enough(const struct job *job);
 void start_questions(struct job *job);
 void start_decoy_questions(struct job *job);
 void verify_answers(struct job *job);
+/* The hashing queue is full: answered "busy" (true). */
+bool questions_refuse_busy(struct job *job);
 void prove_failed(struct job *job, bool expired);
 void proof_saved(struct job *job);
 void op_register(struct job *job);

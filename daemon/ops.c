@@ -36,13 +36,29 @@ void start_answer(struct job *job);
 
 /* --- masks: decoys shaped like what real users get ------------------------ */
 
+/* The first letter of the name asked for, folded, or 0 when it is not an
+ * ASCII letter or digit. */
+static char
+name_letter(const char *name)
+{
+	while (*name == ' ')
+		name++;
+	if ((*name >= 'a' && *name <= 'z') || (*name >= '0' && *name <= '9'))
+		return *name;
+	if (*name >= 'A' && *name <= 'Z')
+		return (char)(*name - 'A' + 'a');
+	return 0;
+}
+
 static void
-learn_mask(struct engine *e, enum method m, const char *mask)
+learn_mask(struct engine *e, enum method m, const char *mask, const char *name)
 {
 	const char *at;
 	size_t stars, i, free_slot = 16, least = 0;
+	char first;
 
 	if (m == METHOD_SMS) {
+		e->phone_plus[*mask == '+']++;
 		stars = strspn(mask + (*mask == '+'), "*");
 		if (stars < 32)
 			e->phone_stars[stars]++;
@@ -50,6 +66,11 @@ learn_mask(struct engine *e, enum method m, const char *mask)
 	}
 	if ((at = strchr(mask, '@')) == NULL || strlen(at + 1) >= 48)
 		return;
+	first = *mask >= 'A' && *mask <= 'Z' ? (char)(*mask - 'A' + 'a') : *mask;
+	if (first != 0 && first == name_letter(name))
+		e->letter_named++;
+	else
+		e->letter_other++;
 	for (i = 0; i < 16; i++) {
 		if (e->domains[i].n == 0 && free_slot == 16)
 			free_slot = i;
@@ -66,24 +87,28 @@ learn_mask(struct engine *e, enum method m, const char *mask)
 }
 
 /*
- * A decoy's sent_to: the first letter (or the last two digits) comes from a
- * keyed hash of the name, the same for the same name every time; the rest
- * copies the most common shape real users got, so a decoy cannot be told
- * by a domain or a length no real user has. Before any real code was sent,
- * the hash chooses that too.
+ * A decoy's sent_to, drawn from what real users got, by a keyed hash of
+ * the identity, so the same every time for the same name (and for every
+ * spelling of it). Email: the first letter is the name's own as often as
+ * real addresses start with the name's letter, otherwise a letter from the
+ * hash; the domain is the most common real one. SMS: with a '+' when most
+ * real numbers are stored with one, as many stars as most real masks have,
+ * and two digits from the hash. Before any real code was sent, the name's
+ * letter and the hash choose.
  */
 static void
 decoy_mask(struct job *job)
 {
 	struct engine *e = job->e;
-	char fallback[64];
-	unsigned best = 0, stars = 0;
+	char fallback[64], letter;
+	unsigned best = 0, stars = 0, seen;
 	const char *domain = NULL;
-	unsigned char h[4];
+	unsigned char h[8];
+	uint32_t r;
 
-	crypto_generichash(h, sizeof(h), (const unsigned char *)job->req.user,
-	    strlen(job->req.user), store_hmac_key(e->store), 32);
-	challenge_decoy_mask(store_hmac_key(e->store), job->req.user,
+	crypto_generichash(h, sizeof(h), (const unsigned char *)job->acct,
+	    strlen(job->acct), store_hmac_key(e->store), 32);
+	challenge_decoy_mask(store_hmac_key(e->store), job->acct,
 	    job->req.method, fallback, sizeof(fallback));
 	if (job->req.method == METHOD_SMS) {
 		for (unsigned i = 0; i < 32; i++)
@@ -95,20 +120,24 @@ decoy_mask(struct job *job)
 			snprintf(job->sent_to, sizeof(job->sent_to), "%s", fallback);
 			return;
 		}
-		snprintf(job->sent_to, sizeof(job->sent_to), "+%.*s%02u", (int)stars,
+		snprintf(job->sent_to, sizeof(job->sent_to), "%s%.*s%02u",
+		    e->phone_plus[1] >= e->phone_plus[0] ? "+" : "", (int)stars,
 		    "********************************", (unsigned)(h[0] % 100));
 		return;
 	}
+	r = (uint32_t)h[2] | (uint32_t)h[3] << 8 | (uint32_t)h[4] << 16;
+	seen = e->letter_named + e->letter_other;
+	letter = name_letter(job->req.user);
+	if (letter == 0 || (seen > 0 && r % seen >= e->letter_named))
+		letter = (char)('a' + h[1] % 26);
 	for (unsigned i = 0; i < 16; i++)
 		if (e->domains[i].n > best) {
 			best = e->domains[i].n;
 			domain = e->domains[i].domain;
 		}
 	if (domain == NULL)
-		snprintf(job->sent_to, sizeof(job->sent_to), "%s", fallback);
-	else
-		snprintf(job->sent_to, sizeof(job->sent_to), "%c***@%s",
-		    'a' + h[1] % 26, domain);
+		domain = strchr(fallback, '@') + 1;
+	snprintf(job->sent_to, sizeof(job->sent_to), "%c***@%s", letter, domain);
 }
 
 
@@ -146,6 +175,16 @@ start_answer(struct job *job)
 	job_ok(job, a);
 }
 
+/* code_ttl more, but never past [policy] ticket_lifetime from its start. */
+void
+ticket_extend(struct job *job)
+{
+	int64_t until = now_secs() + job->cfg->policy.code_ttl;
+	int64_t last = job->t.created + job->cfg->policy.ticket_lifetime;
+
+	job->t.expires = until < last ? until : last;
+}
+
 static void
 decoy_saved(struct job *job)
 {
@@ -155,14 +194,19 @@ decoy_saved(struct job *job)
 }
 
 /* Decoys answer after about as long as a real start takes. They save their
- * ticket through the same group commit as a real start. */
+ * ticket through the same group commit as a real start, and change it as a
+ * real start does: a fresh code (one nobody is sent) or question set for
+ * the method, and the ticket's and the code's expiry alike. */
 static void
 start_decoy(struct job *job, const char *truth)
 {
+	char code[CODE_MAX + 1];
+
 	job->truth = truth;
 	if (!job->have_ticket) {
 		challenge_new_id(job->t.id);
 		job->t.user = xstrdup(job->req.user);
+		memcpy(job->t.acct, job->acct, sizeof(job->t.acct));
 		job->t.created = now_secs();
 		job->have_ticket = true;
 	}
@@ -170,11 +214,16 @@ start_decoy(struct job *job, const char *truth)
 	 * start just sends nothing. Only a new or decoy ticket is a decoy. */
 	if (!job->t.dn)
 		job->t.real = false;
-	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
-	if (job->req.method == METHOD_QUESTIONS)
+	ticket_extend(job);
+	if (job->req.method == METHOD_QUESTIONS) {
 		start_decoy_questions(job);
-	else
+	} else {
+		challenge_new_code(job->cfg->policy.code_length, code);
+		challenge_set_code(&job->t, store_hmac_key(job->e->store),
+		    job->req.method, code, job->t.expires);
+		sodium_memzero(code, sizeof(code));
 		decoy_mask(job);
+	}
 	ticket_save_then(job, decoy_saved);
 }
 
@@ -201,11 +250,11 @@ send_code(struct job *job)
 	snprintf(minutes, sizeof(minutes), "%u", (cfg->policy.code_ttl + 59) / 60);
 	if (m == METHOD_EMAIL) {
 		notify_mask_email(to, job->sent_to, sizeof(job->sent_to));
-		learn_mask(job->e, m, job->sent_to);
+		learn_mask(job->e, m, job->sent_to, job->req.user);
 		msg = message_build(cfg, MSG_EMAIL_CODE, to, vars, &len, &err);
 	} else {
 		notify_mask_phone(to, job->sent_to, sizeof(job->sent_to));
-		learn_mask(job->e, m, job->sent_to);
+		learn_mask(job->e, m, job->sent_to, job->req.user);
 		msg = message_build(cfg, MSG_SMS_CODE, to, vars, &len, &err);
 	}
 	if (msg == NULL) {
@@ -234,6 +283,25 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	if (res->reason != DIR_OK) {
 		job_error(job, "directory-unavailable");
 		return;
+	}
+	/* Every counter on the account the name resolved to, whatever its
+	 * spelling; an unknown name on its canonical form. */
+	job_identify(job, w->found ? w->dn : NULL, job->req.user);
+	job->throttled = throttle_start(job->e->store, cfg, job->acct,
+	    job->req.method, job->req.client, now_secs());
+	if (job->have_ticket) {
+		char mine[TICKET_ACCT_LEN];
+
+		memcpy(mine, job->acct, sizeof(mine));
+		job_identify_ticket(job);
+		if (strcmp(mine, job->acct) != 0) {
+			/* someone else's ticket: a fresh decoy, same shape */
+			memcpy(job->acct, mine, sizeof(mine));
+			ticket_clear(&job->t);
+			job->have_ticket = false;
+			start_decoy(job, "decoy: ticket of another user");
+			return;
+		}
 	}
 	if (job->throttled != NULL) {
 		start_decoy(job, job->throttled);
@@ -271,9 +339,10 @@ start_looked_up(struct job *job, const struct dir_result *res)
 		job->t.created = now_secs();
 		job->have_ticket = true;
 	}
+	memcpy(job->t.acct, job->acct, sizeof(job->t.acct));
 	job->t.real = true;
 	job->t.admin = w->admin;
-	job->t.expires = now_secs() + cfg->policy.code_ttl;
+	ticket_extend(job);
 	if (m == METHOD_QUESTIONS) {
 		start_questions(job);
 		return;
@@ -294,33 +363,27 @@ op_start(struct job *job)
 		job_error(job, "not-allowed");
 		return;
 	}
-	if (job->req.ticket[0] != '\0') {
-		if (ticket_live(job) != 0)
-			return;
-		if (strcasecmp(job->t.user, job->req.user) != 0) {
-			/* someone else's ticket: a fresh decoy, same shape */
-			ticket_clear(&job->t);
-			job->have_ticket = false;
-			job->truth = "decoy: ticket of another user";
-		}
-	}
-	job->throttled = throttle_start(job->e->store, cfg, job->req.user,
-	    job->req.method, job->req.client, now_secs());
-	/* Looked up all the same: a throttled start takes as long as any. */
+	if (job->req.ticket[0] != '\0' && ticket_live(job) != 0)
+		return;
+	/* Looked up first, whatever happens next: the counters are kept on
+	 * the account the name resolves to, and a throttled start takes as
+	 * long as any. */
 	job_lookup(job, job->req.user, start_looked_up);
 }
 
 /* --- verify -------------------------------------------------------------------- */
 
-/* Self-service locked for user (too many failed proofs): answered
- * "throttled", even with the right code or password. */
+/* Self-service locked for the request's identity (job_identify*(): too
+ * many failed proofs), or its client blocked: answered "throttled", even
+ * with the right code or password. */
 bool
-refuse_locked(struct job *job, const char *user)
+refuse_locked(struct job *job)
 {
 	if (throttle_client_blocked(job->e->store, job->cfg, job->req.client,
 	    now_secs()))
 		job->truth = "max_failures_per_client_hour";
-	else if (throttle_locked(job->e->store, job->cfg, user, now_secs()))
+	else if (throttle_locked(job->e->store, job->cfg, job->acct,
+	    now_secs()))
 		job->truth = "self-service locked after failed proofs";
 	else
 		return false;
@@ -359,7 +422,8 @@ prove_failed(struct job *job, bool expired)
 	const struct config *cfg = job->cfg;
 
 	job->t.attempts++;
-	if (throttle_failure(job->e->store, cfg, job->t.user,
+	job_identify_ticket(job);
+	if (throttle_failure(job->e->store, cfg, job->acct, job_who(job),
 	    job->req.client, now_secs()))
 		job->truth = "this failure locked self-service";
 	if (!job->t.real)
@@ -390,7 +454,7 @@ prove(struct job *job, void (*next)(struct job *))
 		return;
 	}
 	/* Time to choose a password, from now. */
-	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
+	ticket_extend(job);
 	ticket_save_then(job, proof_saved);
 }
 
@@ -421,7 +485,10 @@ op_verify(struct job *job)
 		job_error(job, "bad-request");
 		return;
 	}
-	if (ticket_live(job) != 0 || refuse_locked(job, job->t.user))
+	if (ticket_live(job) != 0)
+		return;
+	job_identify_ticket(job);
+	if (refuse_locked(job))
 		return;
 	prove(job, verify_answer);
 }
@@ -542,7 +609,10 @@ static void reset_verified(struct job *job);
 void
 op_reset(struct job *job)
 {
-	if (ticket_live(job) != 0 || refuse_locked(job, job->t.user))
+	if (ticket_live(job) != 0)
+		return;
+	job_identify_ticket(job);
+	if (refuse_locked(job))
 		return;
 	if (job->req.code.s != NULL || job->req.answers != NULL)
 		prove(job, reset_verified);
@@ -566,7 +636,6 @@ reset_verified(struct job *job)
 
 /* --- change ---------------------------------------------------------------------- */
 
-static void change_failed(struct job *job, const struct dir_result *res);
 static void change_done(struct job *job);
 static void change_send(struct job *job);
 
@@ -583,7 +652,7 @@ change_written(const struct dir_result *res, void *arg)
 		intent_done(job);
 		log_info("engine: request %s: change refused at %s: %s",
 		    job->sreq->id, res->server ? res->server : "-", res->detail);
-		change_failed(job, res);
+		password_refused(job, res);
 		return;
 	}
 	average(&job->e->change_secs, mono() - job->started);
@@ -597,17 +666,31 @@ change_done(struct job *job)
 	job_ok(job, NULL);
 }
 
-
-/* A wrong old password is a failed proof, like a wrong code: it counts
- * towards the user's self-service lockout. */
-static void
-change_failed(struct job *job, const struct dir_result *res)
+/*
+ * The directory refused a change, or a bind with the current password. A
+ * wrong password is a failed proof, like a wrong code: it counts towards
+ * the lockout. So does a refusal because the directory locked or disabled
+ * the account, and it is answered as a wrong password: the directory says
+ * so whether or not the password was right, and only who proved it may
+ * learn that (an unknown name is never locked there).
+ */
+void
+password_refused(struct job *job, const struct dir_result *res)
 {
-	if (res->reason == DIR_WRONG_PASSWORD &&
-	    throttle_failure(job->e->store, job->cfg, job->req.user,
+	if (res->reason != DIR_WRONG_PASSWORD &&
+	    res->reason != DIR_ACCOUNT_LOCKED &&
+	    res->reason != DIR_ACCOUNT_DISABLED) {
+		job_dir_error(job, res);
+		return;
+	}
+	if (res->reason != DIR_WRONG_PASSWORD)
+		job->truth = res->reason == DIR_ACCOUNT_LOCKED ?
+		    "the directory says the account is locked" :
+		    "the directory says the account is disabled";
+	if (throttle_failure(job->e->store, job->cfg, job->acct, job_who(job),
 	    job->req.client, now_secs()))
 		job->truth = "this failure locked self-service";
-	job_dir_error(job, res);
+	job_error(job, "wrong-password");
 }
 
 /* A disabled account, or one outside allowed_groups, may not change its
@@ -619,35 +702,64 @@ change_refused_checked(const struct dir_result *res, void *arg)
 	struct job *job = arg;
 
 	if (res->reason != DIR_OK) {
-		change_failed(job, res);
+		password_refused(job, res);
 		return;
 	}
 	job_error(job, job->who.disabled ? "account-disabled" : "not-allowed");
 }
 
+/* The directory's answer for a name it does not know (see
+ * refuse_unknown_user()): a wrong password, or no directory at all, as
+ * for a real name. */
+static void
+unknown_user_checked(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+
+	if (res->reason == DIR_UNAVAILABLE || res->maybe_applied) {
+		job_error(job, "directory-unavailable");
+		return;
+	}
+	job->truth = throttle_failure(job->e->store, job->cfg, job->acct,
+	    job_who(job), job->req.client, now_secs()) ?
+	    "no such user; this failure locked self-service" : "no such user";
+	job_error(job, "wrong-password");
+}
+
 /*
  * Ops that prove a password (change, register) after a lookup: a failed
- * lookup is directory-unavailable, and an unknown user is answered as slow
- * and as wrong as a wrong password, and counted as one: otherwise the name
- * would never be locked out, and the lockout would tell who exists. True
- * when the job was answered.
+ * lookup is directory-unavailable; the lockout is checked on the account
+ * the name resolved to (or on the canonical name); and an unknown name
+ * costs the directory what a real one does (the same operation, as a DN
+ * that cannot exist under base_dn), is answered wrong-password and counted
+ * as a failure: otherwise the name would never be locked out, and timing
+ * or the lockout would tell who exists. True when the job was answered
+ * (or will be).
  */
 bool
 refuse_unknown_user(struct job *job, const struct dir_result *res)
 {
+	char dn[1200];
+
 	if (res->reason != DIR_OK) {
 		job_error(job, "directory-unavailable");
 		return true;
 	}
-	if (!job->who.found) {
-		job->truth = throttle_failure(job->e->store, job->cfg,
-		    job->req.user, job->req.client, now_secs()) ?
-		    "no such user; this failure locked self-service" :
-		    "no such user";
-		job_error_like(job, "wrong-password", job->e->change_secs);
+	job_identify(job, job->who.found ? job->who.dn : NULL, job->req.user);
+	if (refuse_locked(job))
 		return true;
-	}
-	return false;
+	if (job->who.found)
+		return false;
+	snprintf(dn, sizeof(dn), "cn=ssprd-nobody-%.16s,%s", job->acct + 2,
+	    job->cfg->directory.base_dn);
+	if (job->req.op == OP_CHANGE)
+		dir_change_password(job->dr->dir, dn, job->req.old_password.s,
+		    job->req.old_password.len, job->req.new_password.s,
+		    job->req.new_password.len, unknown_user_checked, job);
+	else
+		dir_check_password(job->dr->dir, dn, job->req.password.s,
+		    job->req.password.len, unknown_user_checked, job);
+	return true;
 }
 
 static void
@@ -680,8 +792,7 @@ change_send(struct job *job)
 void
 op_change(struct job *job)
 {
-	if (refuse_locked(job, job->req.user) ||
-	    refuse_weak_password(job, job->req.user))
+	if (refuse_weak_password(job, job->req.user))
 		return;
 	job_lookup(job, job->req.user, change_looked_up);
 }

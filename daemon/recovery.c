@@ -66,12 +66,37 @@ intent_done(struct job *job)
 	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
 }
 
+/*
+ * The write took effect; if the record of it (and of the spent ticket)
+ * could not be committed, it is tried once more. Should that fail too, the
+ * ticket is refused from now on all the same (engine_burn_ticket(): the
+ * store still holds it, live), and the answer says what happened in the
+ * directory: ok.
+ */
 static void
 intent_recorded(struct job *job)
 {
-	if (job->commit_rc != 0)
+	bool reset = (job->req.op == OP_RESET || job->req.op == OP_UNLOCK) &&
+	    job->req.ticket[0] != '\0';
+
+	if (job->commit_rc == 0) {
+		job->after_intent(job);
+		return;
+	}
+	if (!job->intent_retried) {
 		log_warnx("engine: request %s: cannot record that the write "
-		    "took effect", job->sreq->id);
+		    "took effect; trying again", job->sreq->id);
+		job->intent_retried = true;
+		intent_succeeded(job, reset ? job->req.ticket : NULL,
+		    job->after_intent);
+		return;
+	}
+	log_errorx("engine: request %s: cannot record that the write took "
+	    "effect%s", job->sreq->id, reset ? "; its ticket is refused from "
+	    "now on, though the store still holds it" : "");
+	if (reset)
+		engine_burn_ticket(job->e, job->req.ticket, now_secs() +
+		    job->cfg->policy.ticket_lifetime);
 	job->after_intent(job);
 }
 

@@ -82,63 +82,17 @@ draw(unsigned n, unsigned k, unsigned char *out)
 	}
 }
 
+/* k of n indices chosen by a keyed hash of the identity: the same set for
+ * the same account (or name) every time. */
 static void
-questions_saved(struct job *job)
+keyed_set(const struct job *job, unsigned n, unsigned k, unsigned *set)
 {
-	if (!job_committed(job))
-		return;
-	average(&job->e->start_secs, mono() - job->started);
-	start_answer(job);
-}
+	unsigned char h[4 * QUESTIONS_MAX];
+	unsigned pool[CONFIG_CHOICES_MAX > QUESTIONS_MAX ? CONFIG_CHOICES_MAX :
+	    QUESTIONS_MAX];
 
-void
-start_questions(struct job *job)
-{
-	int qi = challenge_method_index(METHOD_QUESTIONS);
-	struct pending_code *p = &job->t.pending[qi];
-	struct question_set qs = { 0 };
-	unsigned k = job->cfg->questions.required;
-
-	if (questions_parse(job->who.questions, &qs) != 0 || qs.n < k) {
-		questions_clear(&qs);
-		job_error(job, "internal");
-		return;
-	}
-	memset(p, 0, sizeof(*p));
-	p->active = true;
-	p->expires = job->t.expires;
-	p->nq = k;
-	draw((unsigned)qs.n, k, p->qidx);
-	job->asked = json_array();
-	for (unsigned i = 0; i < k; i++)
-		json_array_append_new(job->asked,
-		    json_string(qs.question[p->qidx[i]]));
-	questions_clear(&qs);
-	ticket_save_then(job, questions_saved);
-}
-
-/*
- * A decoy's questions: a set of [questions] required drawn from the
- * configured choices (or, without them, a built-in list) by a keyed hash
- * of the name, so the same set for the same name every time, as a user's
- * registered questions are; then shown in a fresh random order at every
- * start, as a real user's are (draw()).
- */
-void
-start_decoy_questions(struct job *job)
-{
-	const struct strlist *choices = &job->cfg->questions.choices;
-	const char *const *list = choices->n > 0 ?
-	    (const char *const *)choices->v : decoy_questions;
-	unsigned n = choices->n > 0 ? (unsigned)choices->n : NDECOY;
-	unsigned k = job->cfg->questions.required, set[QUESTIONS_MAX];
-	unsigned char h[4 * QUESTIONS_MAX], order[QUESTIONS_MAX];
-	unsigned pool[CONFIG_CHOICES_MAX];
-
-	if (k > n)
-		k = n;		/* the configuration makes k <= n */
-	crypto_generichash(h, sizeof(h), (const unsigned char *)job->req.user,
-	    strlen(job->req.user), store_hmac_key(job->e->store), 32);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)job->acct,
+	    strlen(job->acct), store_hmac_key(job->e->store), 32);
 	for (unsigned i = 0; i < n; i++)
 		pool[i] = i;
 	for (unsigned i = 0; i < k; i++) {	/* keyed partial shuffle */
@@ -150,15 +104,113 @@ start_decoy_questions(struct job *job)
 		pool[j] = t;
 		set[i] = pool[i];
 	}
+}
+
+static void
+questions_saved(struct job *job)
+{
+	if (!job_committed(job))
+		return;
+	average(&job->e->start_secs, mono() - job->started);
+	start_answer(job);
+}
+
+/* The questions asked are pending on the ticket: which ones, until when. */
+static void
+set_pending(struct job *job, const unsigned *set, unsigned k)
+{
+	struct pending_code *p =
+	    &job->t.pending[challenge_method_index(METHOD_QUESTIONS)];
+
+	memset(p, 0, sizeof(*p));
+	p->active = true;
+	p->expires = job->t.expires;
+	p->nq = k;
+	for (unsigned i = 0; i < k; i++)
+		p->qidx[i] = (unsigned char)set[i];
+}
+
+/*
+ * A user with more questions registered than [questions] required is
+ * asked the same ones every time (chosen by a keyed hash of the account),
+ * in a fresh random order: restarting shows nobody more of them, and a
+ * decoy's fixed set (below) looks the same.
+ */
+void
+start_questions(struct job *job)
+{
+	struct question_set qs = { 0 };
+	unsigned k = job->cfg->questions.required, set[QUESTIONS_MAX];
+	unsigned shown[QUESTIONS_MAX] = { 0 };
+	unsigned char order[QUESTIONS_MAX];
+
+	if (questions_parse(job->who.questions, &qs) != 0 || qs.n < k) {
+		questions_clear(&qs);
+		job_error(job, "internal");
+		return;
+	}
+	keyed_set(job, (unsigned)qs.n, k, set);
 	draw(k, k, order);
+	for (unsigned i = 0; i < k; i++)
+		shown[i] = set[order[i]];
+	set_pending(job, shown, k);
+	job->asked = json_array();
+	for (unsigned i = 0; i < k; i++)
+		json_array_append_new(job->asked, json_string(qs.question[shown[i]]));
+	questions_clear(&qs);
+	ticket_save_then(job, questions_saved);
+}
+
+/*
+ * A decoy's questions: a set of [questions] required drawn from the
+ * configured choices (or, without them, a built-in list) by a keyed hash
+ * of the identity, so the same set for the same name every time, as a
+ * user's are; then shown in a fresh random order at every start, and
+ * pending on the ticket with the same expiry, as a real user's are.
+ */
+void
+start_decoy_questions(struct job *job)
+{
+	const struct strlist *choices = &job->cfg->questions.choices;
+	const char *const *list = choices->n > 0 ?
+	    (const char *const *)choices->v : decoy_questions;
+	unsigned n = choices->n > 0 ? (unsigned)choices->n : NDECOY;
+	unsigned k = job->cfg->questions.required, set[QUESTIONS_MAX];
+	unsigned shown[QUESTIONS_MAX] = { 0 };
+	unsigned char order[QUESTIONS_MAX];
+
+	if (k > n)
+		k = n;		/* the configuration makes k <= n */
+	keyed_set(job, n, k, set);
+	draw(k, k, order);
+	for (unsigned i = 0; i < k; i++)
+		shown[i] = set[order[i]];
+	set_pending(job, shown, k);
 	json_decref(job->asked);
 	job->asked = json_array();
 	for (unsigned i = 0; i < k; i++)
-		json_array_append_new(job->asked,
-		    json_string(list[set[order[i]]]));
+		json_array_append_new(job->asked, json_string(list[shown[i]]));
 }
 
 /* --- checking answers ------------------------------------------------------- */
+
+/*
+ * Hashes waiting for a worker, at most: beyond it a request that would
+ * hash answers "busy" (at once, and without counting a failure). With 2
+ * workers at about 60 ms a hash, 16 waiting is about a second and a half
+ * of work with [questions] required = 3.
+ */
+#define QUESTIONS_QUEUE_MAX 16
+
+bool
+questions_refuse_busy(struct job *job)
+{
+	if (questions_busy(job->e->qworkers) < QUESTIONS_QUEUE_MAX)
+		return false;
+	job->truth = "the hashing queue is full";
+	job_error(job, "busy");
+	return true;
+}
 
 static void
 on_answers_checked(bool all_match, void *arg)
@@ -166,73 +218,85 @@ on_answers_checked(bool all_match, void *arg)
 	struct job *job = arg;
 	int qi = challenge_method_index(METHOD_QUESTIONS);
 
-	if (!all_match || !job->t.real) {
+	failure_release(job);
+	if (!all_match || !job->answers_real || !job->t.real) {
 		prove_failed(job, false);
 		return;
 	}
+	/* A failure counted meanwhile (another ticket, another client) may
+	 * have locked the account: then even right answers are refused. */
+	if (refuse_locked(job))
+		return;
 	memset(&job->t.pending[qi], 0, sizeof(job->t.pending[qi]));
 	job->t.verified |= METHOD_QUESTIONS;
-	job->t.expires = now_secs() + job->cfg->policy.code_ttl;
+	ticket_extend(job);
 	ticket_save_then(job, proof_saved);
 }
 
-static void
-check_against(struct job *job, const char *const *hashes)
-{
-	const char *answers[QUESTIONS_MAX];
-
-	for (size_t i = 0; i < job->req.nanswers; i++)
-		answers[i] = job->req.answers[i].s;
-	questions_check(job->e->qworkers, hashes, answers, job->req.nanswers,
-	    on_answers_checked, job);
-}
-
+/*
+ * Exactly as many hashes on every path: the questions pending (or
+ * [questions] required), whatever the request sends, each answer against
+ * the user's own hash only when the ticket is real, its questions are
+ * pending, the request answers all of them and the directory still holds
+ * them; against the decoy hash otherwise. Missing answers are checked as
+ * a placeholder, extra ones ignored.
+ */
 static void
 answers_looked_up(struct job *job, const struct dir_result *res)
 {
 	int qi = challenge_method_index(METHOD_QUESTIONS);
 	const struct pending_code *p = &job->t.pending[qi];
 	struct question_set qs = { 0 };
-	const char *hashes[QUESTIONS_MAX];
+	const char *hashes[QUESTIONS_MAX], *answers[QUESTIONS_MAX];
+	unsigned k = p->active ? p->nq : job->cfg->questions.required;
+	bool real;
 
 	if (res->reason != DIR_OK) {
 		job_error(job, "directory-unavailable");
 		return;
 	}
-	if (!job->who.found || job->who.questions == NULL ||
-	    questions_parse(job->who.questions, &qs) != 0) {
-		/* registered questions gone meanwhile: these answers fail */
-		prove_failed(job, false);
-		return;
+	if (k == 0 || k > QUESTIONS_MAX)
+		k = job->cfg->questions.required;
+	real = job->t.real && p->active && job->req.nanswers == p->nq &&
+	    job->who.found && job->t.dn != NULL &&
+	    strcmp(job->who.dn, job->t.dn) == 0 && job->who.questions != NULL &&
+	    questions_parse(job->who.questions, &qs) == 0;
+	for (unsigned i = 0; i < k; i++) {
+		if (real && p->qidx[i] >= qs.n)
+			real = false;	/* registered questions changed */
+		answers[i] = i < job->req.nanswers ? job->req.answers[i].s : "-";
 	}
-	for (unsigned i = 0; i < p->nq; i++) {
-		if (p->qidx[i] >= qs.n) {
-			questions_clear(&qs);
-			prove_failed(job, false);
-			return;
-		}
-		hashes[i] = qs.hash[p->qidx[i]];
-	}
-	check_against(job, hashes);
+	for (unsigned i = 0; i < k; i++)
+		hashes[i] = real ? qs.hash[p->qidx[i]] : job->e->decoy_hash;
+	job->answers_real = real;
+	questions_check(job->e->qworkers, hashes, answers, k,
+	    on_answers_checked, job);
 	questions_clear(&qs);	/* questions_check() copied what it needs */
 }
 
+/*
+ * Answers: an expired question set fails at once, on real and decoy
+ * tickets alike. Otherwise the check is bounded: answered "busy" when the
+ * hashing queue is full, "throttled" when the failures counted and those
+ * of checks still in flight would reach the lockout (a failure is
+ * reserved before the check, so parallel requests cannot try more answers
+ * than lockout_failures); then the user is looked up, on every ticket.
+ */
 void
 verify_answers(struct job *job)
 {
 	int qi = challenge_method_index(METHOD_QUESTIONS);
 	const struct pending_code *p = &job->t.pending[qi];
-	const char *decoy[QUESTIONS_MAX];
 
-	if (!job->t.real) {
-		for (size_t i = 0; i < job->req.nanswers; i++)
-			decoy[i] = job->e->decoy_hash;
-		check_against(job, decoy);
+	if (p->active && p->expires < now_secs()) {
+		prove_failed(job, true);
 		return;
 	}
-	if (!p->active || p->expires < now_secs() ||
-	    job->req.nanswers != p->nq) {
-		prove_failed(job, p->active && p->expires < now_secs());
+	if (questions_refuse_busy(job))
+		return;
+	if (!failure_reserve(job)) {
+		job->truth = "failures in flight would lock self-service";
+		job_error(job, "throttled");
 		return;
 	}
 	job_lookup(job, job->t.user, answers_looked_up);
@@ -316,11 +380,7 @@ register_proved(const struct dir_result *res, void *arg)
 	const char *answers[QUESTIONS_MAX];
 
 	if (res->reason != DIR_OK) {
-		if (res->reason == DIR_WRONG_PASSWORD &&
-		    throttle_failure(job->e->store, job->cfg, job->req.user,
-		    job->req.client, now_secs()))
-			job->truth = "this failure locked self-service";
-		job_dir_error(job, res);
+		password_refused(job, res);
 		return;
 	}
 	if (job->who.disabled || !job->who.allowed) {
@@ -332,6 +392,8 @@ register_proved(const struct dir_result *res, void *arg)
 		write_registration(job, NULL);
 		return;
 	}
+	if (questions_refuse_busy(job))
+		return;
 	for (size_t i = 0; i < job->req.nquestions; i++)
 		answers[i] = job->req.questions[i].answer.s;
 	questions_hash(job->e->qworkers, answers, job->req.nquestions,
@@ -361,8 +423,6 @@ op_register(struct job *job)
 {
 	const struct config *cfg = job->cfg;
 
-	if (refuse_locked(job, job->req.user))
-		return;
 	if (job->req.questions != NULL) {
 		if (!(cfg->policy.methods & METHOD_QUESTIONS) ||
 		    cfg->questions.attribute == NULL) {

@@ -8,44 +8,90 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/log.h"
+#include "common/utf8.h"
 #include "daemon/throttle.h"
 
 #define HOUR 3600
 
 static void
+id_hash(const unsigned char *key, char kind, const char *s, size_t len,
+    char id[THROTTLE_ID_LEN])
+{
+	crypto_generichash_state st;
+	unsigned char h[16], k = (unsigned char)kind;
+
+	crypto_generichash_init(&st, key, 32, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)"throttle", 8);
+	crypto_generichash_update(&st, &k, 1);
+	crypto_generichash_update(&st, (const unsigned char *)s, len);
+	crypto_generichash_final(&st, h, sizeof(h));
+	id[0] = kind;
+	id[1] = ':';
+	sodium_bin2hex(id + 2, THROTTLE_ID_LEN - 2, h, sizeof(h));
+}
+
+void
+throttle_id_account(const unsigned char *key, const char *dn,
+    char id[THROTTLE_ID_LEN])
+{
+	size_t len = strlen(dn);
+	char *low = malloc(len + 1);
+
+	if (low == NULL)
+		fatal("throttle: out of memory");
+	for (size_t i = 0; i <= len; i++)
+		low[i] = (char)tolower((unsigned char)dn[i]);
+	id_hash(key, 'a', low, len, id);
+	free(low);
+}
+
+void
+throttle_id_name(const unsigned char *key, const char *name,
+    char id[THROTTLE_ID_LEN])
+{
+	char *canon = utf8_canonical_name(name, strlen(name));
+
+	/* request.c lets only valid UTF-8 through; anything else is
+	 * counted as sent */
+	id_hash(key, 'n', canon ? canon : name, strlen(canon ? canon : name),
+	    id);
+	free(canon);
+}
+
+static void
 key(char *out, size_t size, const char *kind, const char *a, const char *b)
 {
-	size_t n = (size_t)snprintf(out, size, "%s:%s:%s", kind, a, b ? b : "");
-
-	for (size_t i = 0; i < n && i < size; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
+	snprintf(out, size, "%s:%s:%s", kind, a, b ? b : "");
 }
 
 bool
-throttle_locked(struct store *st, const struct config *cfg, const char *user,
+throttle_locked(struct store *st, const struct config *cfg, const char *id,
     int64_t now)
 {
 	char k[STORE_KEY_MAX + 1];
 
-	key(k, sizeof(k), "locked", user, NULL);
+	key(k, sizeof(k), "locked", id, NULL);
 	return store_events_count(st, k, now, cfg->policy.lockout_time) != 0;
 }
 
 const char *
-throttle_start(struct store *st, const struct config *cfg, const char *user,
+throttle_start(struct store *st, const struct config *cfg, const char *id,
     enum method m, const char *client, int64_t now)
 {
 	char k[STORE_KEY_MAX + 1];
 	int n;
 
-	if (throttle_locked(st, cfg, user, now))
+	if (throttle_locked(st, cfg, id, now))
 		return "throttled: self-service locked after failed proofs";
 	if (throttle_client_blocked(st, cfg, client, now))
 		return "throttled: max_failures_per_client_hour";
-	key(k, sizeof(k), "start", config_method_name(m), user);
+	key(k, sizeof(k), "start", config_method_name(m), id);
 	n = store_events_add(st, k, now, HOUR, cfg->policy.max_starts_per_hour + 1);
 	if (n < 0 || (unsigned)n > cfg->policy.max_starts_per_hour)
 		return "throttled: max_starts_per_hour for this user and method";
@@ -76,9 +122,19 @@ throttle_client_blocked(struct store *st, const struct config *cfg,
 	return n < 0 || (unsigned)n >= cfg->policy.max_failures_per_client_hour;
 }
 
+int
+throttle_failures(struct store *st, const struct config *cfg, const char *id,
+    int64_t now)
+{
+	char k[STORE_KEY_MAX + 1];
+
+	key(k, sizeof(k), "fail", id, NULL);
+	return store_events_count(st, k, now, THROTTLE_FAILURE_WINDOW);
+}
+
 bool
-throttle_failure(struct store *st, const struct config *cfg, const char *user,
-    const char *client, int64_t now)
+throttle_failure(struct store *st, const struct config *cfg, const char *id,
+    const char *who, const char *client, int64_t now)
 {
 	char k[STORE_KEY_MAX + 1];
 	int n;
@@ -89,16 +145,16 @@ throttle_failure(struct store *st, const struct config *cfg, const char *user,
 		    cfg->policy.max_failures_per_client_hour);
 	}
 
-	key(k, sizeof(k), "fail", user, NULL);
+	key(k, sizeof(k), "fail", id, NULL);
 	n = store_events_add(st, k, now, THROTTLE_FAILURE_WINDOW,
 	    cfg->policy.lockout_failures);
 	if (n < 0 || (unsigned)n < cfg->policy.lockout_failures)
 		return false;
-	key(k, sizeof(k), "locked", user, NULL);
+	key(k, sizeof(k), "locked", id, NULL);
 	if (store_events_count(st, k, now, cfg->policy.lockout_time) == 0) {
 		store_events_add(st, k, now, cfg->policy.lockout_time, 1);
 		log_warnx("throttle: %s: %u failed proofs within 24 h; "
-		    "self-service locked for %u s", user,
+		    "self-service locked for %u s", who,
 		    cfg->policy.lockout_failures, cfg->policy.lockout_time);
 		return true;
 	}

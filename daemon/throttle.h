@@ -12,9 +12,14 @@
  * verify, reset, unlock, change and register answer "throttled" while the
  * user is locked or the address blocked.
  *
- * Counters live in the store (STORE_EVENTS), so they survive restarts. Users
- * are counted by name as the front end sends it, folded to lower case, so
- * unknown names are limited like real ones.
+ * Counters live in the store (STORE_EVENTS), so they survive restarts.
+ * Every per-user counter and lock is keyed on an identity (throttle_id_*):
+ * the account the directory resolved the name to, whatever spelling the
+ * request used ("alice ", "ALICE" and "ａｌｉｃｅ" are one account); a name
+ * it did not resolve is keyed on its canonical spelling (utf8.h), so
+ * variants of one unknown name share a counter too and unknown names are
+ * limited like real ones. Identities are keyed hashes: the state holds no
+ * names. Client addresses are keyed as request.c groups them.
  */
 #ifndef SSPRD_THROTTLE_H
 #define SSPRD_THROTTLE_H
@@ -27,21 +32,39 @@
 
 #define THROTTLE_FAILURE_WINDOW 86400	/* seconds: failures counted over */
 
-/* Record a start; returns why it must send nothing, or NULL when it may. */
-const char *throttle_start(struct store *st, const struct config *cfg,
-    const char *user, enum method m, const char *client, int64_t now);
+/* "a:" or "n:", then 32 hex digits. */
+#define THROTTLE_ID_LEN 35
 
-/* Record a failed proof for user (and client, when not NULL); true when
- * this locked the user. */
+/* The identity of the account at dn (as the directory returns it; ASCII
+ * case ignored), keyed with the store's secret. */
+void throttle_id_account(const unsigned char *key, const char *dn,
+    char id[THROTTLE_ID_LEN]);
+/* The identity of a name the directory did not resolve: its canonical
+ * spelling, keyed likewise. */
+void throttle_id_name(const unsigned char *key, const char *name,
+    char id[THROTTLE_ID_LEN]);
+
+/* Record a start for the identity id; returns why it must send nothing, or
+ * NULL when it may. */
+const char *throttle_start(struct store *st, const struct config *cfg,
+    const char *id, enum method m, const char *client, int64_t now);
+
+/* Record a failed proof for id (and client, when not NULL); true when this
+ * locked it. who names it in the log line that says so. */
 bool throttle_failure(struct store *st, const struct config *cfg,
-    const char *user, const char *client, int64_t now);
+    const char *id, const char *who, const char *client, int64_t now);
+
+/* Failed proofs recorded for id within THROTTLE_FAILURE_WINDOW (-1 on a
+ * store error). */
+int throttle_failures(struct store *st, const struct config *cfg,
+    const char *id, int64_t now);
 
 /* Has client (NULL: none given) reached max_failures_per_client_hour? */
 bool throttle_client_blocked(struct store *st, const struct config *cfg,
     const char *client, int64_t now);
 
-/* Is self-service locked for user now? */
+/* Is self-service locked for id now? */
 bool throttle_locked(struct store *st, const struct config *cfg,
-    const char *user, int64_t now);
+    const char *id, int64_t now);
 
 #endif

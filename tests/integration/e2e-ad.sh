@@ -214,9 +214,9 @@ for who in Administrator dave; do
 done
 sleep 0.5
 check "no message was sent for them" [ "$(msg_count "$mail")" -eq "$before" ]
-check "the log says why for Administrator (decoy)" grep -q "user=Administrator result=ok .*(decoy: " "$log"
+check "the log says why for Administrator (decoy)" grep -q "user=Administrator account=.* result=ok .*(decoy: " "$log"
 check "the log says why for dave (decoy: account disabled)" \
-	grep -q "user=dave result=ok .*(decoy: account disabled)" "$log"
+	grep -q "user=dave account=.* result=ok .*(decoy: account disabled)" "$log"
 stamp0=$(attr "$USER4_DN" pwdLastSet)
 a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"dave\",\"old_password\":\"$USER4_PASSWORD\",\"new_password\":\"Disabled-Change-2026\"}")
 expect "change for disabled dave (not in allowed_groups either): refused" "$a" status error

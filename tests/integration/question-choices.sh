@@ -83,7 +83,7 @@ check "unknown user, 8 starts: offered questions only" [ "$offered" = yes ]
 check "...the same set every time ($sets set)" [ "$sets" = 1 ]
 check "...in more than one order, like alice's ($orders orders of 6)" [ "$orders" -ge 2 ]
 check "...and the log says it was a decoy" \
-	grep -q "user=nosuchuser result=ok .*decoy: no such user" "$log"
+	grep -q "user=nosuchuser account=.* result=ok .*decoy: no such user" "$log"
 
 starts bob 3 >"$tmp/bob.q"
 read -r sets orders offered < <(shape "$tmp/bob.q")

@@ -35,7 +35,7 @@ a=$(start alice)
 expect "the 6th start answers ok" "$a" status ok
 check "...with the same fields as a real start" [ "$(keys "$a")" = "$real_keys" ]
 check "...and sends nothing" [ "$(msg_count "$mail")" -eq 5 ]
-check "...and the log says it was throttled" grep -q "user=alice result=ok .*throttled: max_starts_per_hour" "$log"
+check "...and the log says it was throttled" grep -q "user=alice account=.* result=ok .*throttled: max_starts_per_hour" "$log"
 a=$(start nosuchuser)
 check "an unknown user's start has the same fields too" [ "$(keys "$a")" = "$real_keys" ]
 
@@ -51,7 +51,7 @@ a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"00000005\"}")
 expect "5th wrong code: too-many-attempts" "$a" reason too-many-attempts
 a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
 expect "the 6th, the right code: refused all the same" "$a" reason too-many-attempts
-check "...and bob's 5 failures locked his self-service" grep -q "throttle: bob: 5 failed proofs" "$log"
+check "...and bob's 5 failures locked his self-service" grep -q "throttle: uid=bob,ou=people,dc=example,dc=org: 5 failed proofs" "$log"
 
 # --- failures across tickets lock self-service ------------------------------------
 a=$(start carol)
@@ -65,7 +65,7 @@ a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t2\",\"code\":\"22222221\"}")
 expect "4th failure (on the new ticket): bad-code" "$a" reason bad-code
 a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t2\",\"code\":\"22222222\"}")
 expect "5th failure across tickets: bad-code" "$a" reason bad-code
-check "...and self-service is locked (log)" grep -q "throttle: carol: 5 failed proofs within 24 h; self-service locked" "$log"
+check "...and self-service is locked (log)" grep -q "throttle: uid=carol,ou=people,dc=example,dc=org: 5 failed proofs within 24 h; self-service locked" "$log"
 a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t2\",\"code\":\"$code\"}")
 expect "locked: the right code is refused" "$a" reason throttled
 a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$t2\",\"code\":\"$code\",\"new_password\":\"Locked-Out-Pass-77\"}")
@@ -105,7 +105,7 @@ a=$(sub '{"v":1,"op":"start","user":"zoe","method":"email","client":"198.51.100.
 check "the client's 5th start in an hour (4 allowed) sends nothing" \
 	[ "$(( $(msg_count "$mail") - before ))" -eq "$sent" ]
 expect "...and answers ok" "$a" status ok
-check "...the log says why" grep -q "user=zoe result=ok .*throttled: max_starts_per_client_hour" "$log"
+check "...the log says why" grep -q "user=zoe account=.* result=ok .*throttled: max_starts_per_client_hour" "$log"
 a=$(sub '{"v":1,"op":"start","user":"zoe","method":"email","client":"198.51.100.10"}')
 check "another client address still gets a code" [ "$(( $(msg_count "$mail") - before ))" -eq "$((sent + 1))" ]
 
@@ -116,7 +116,7 @@ for u in nosuchuserA nosuchuserB nosuchuserC; do a=$(chg "$u" Summer2026 203.0.1
 expect "3 names, one wrong password each, from one address: wrong-password" "$a" reason wrong-password
 a=$(chg zoe "$USER5_PASSWORD" 203.0.113.7)
 expect "...then that address is throttled, even with zoe's right password" "$a" reason throttled
-check "...the log says why" grep -q "user=zoe result=error reason=throttled .*max_failures_per_client_hour" "$log"
+check "...the log says why" grep -q "user=zoe account=.* result=error reason=throttled .*max_failures_per_client_hour" "$log"
 before=$(msg_count "$mail")
 a=$(sub '{"v":1,"op":"start","user":"dave","method":"email","client":"203.0.113.7"}')
 expect "...a start from it answers ok" "$a" status ok
