@@ -255,6 +255,8 @@ answers_looked_up(struct job *job, const struct dir_result *res)
 		job_error(job, "directory-unavailable");
 		return;
 	}
+	if (questions_refuse_busy(job))
+		return;
 	if (k == 0 || k > QUESTIONS_MAX)
 		k = job->cfg->questions.required;
 	real = job->t.real && p->active && job->req.nanswers == p->nq &&
@@ -276,11 +278,12 @@ answers_looked_up(struct job *job, const struct dir_result *res)
 
 /*
  * Answers: an expired question set fails at once, on real and decoy
- * tickets alike. Otherwise the check is bounded: answered "busy" when the
- * hashing queue is full, "throttled" when the failures counted and those
+ * tickets alike. Otherwise the check is bounded: answered "throttled" when
+ * the failures counted and those
  * of checks still in flight would reach the lockout (a failure is
  * reserved before the check, so parallel requests cannot try more answers
- * than lockout_failures); then the user is looked up, on every ticket.
+ * than lockout_failures); then the user is looked up, on every ticket; and
+ * "busy" when the hashing queue is full by then.
  */
 void
 verify_answers(struct job *job)
@@ -292,8 +295,6 @@ verify_answers(struct job *job)
 		prove_failed(job, true);
 		return;
 	}
-	if (questions_refuse_busy(job))
-		return;
 	if (!failure_reserve(job)) {
 		job->truth = "failures in flight would lock self-service";
 		job_error(job, "throttled");
