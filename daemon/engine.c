@@ -19,9 +19,11 @@
 
 #include <event2/event.h>
 #include <sodium.h>
+#include <unictype.h>
 
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
 #include "daemon/engine.h"
@@ -175,33 +177,47 @@ job_free(struct job *job)
 	service_work_end(e->d);
 }
 
-/* Text for the audit line: as it is when it is plain, otherwise in double
- * quotes with quotes, backslashes and anything but printable ASCII
- * escaped, so "alice " and "alice" cannot be mistaken for one another. */
+/*
+ * Text for the audit line: as it is when it is plain (ASCII letters,
+ * digits and ._@-,=); otherwise in double quotes, with every character
+ * that a reader could not see or tell apart (white space other than a
+ * plain space, no-break and zero-width characters, anything not printable,
+ * '"' and '<') written as <U+XXXX>, so "alice " and "alice<U+00A0>" cannot
+ * be mistaken for alice. Letters of any script stay as they are.
+ */
 static void
 audit_text(char *out, size_t size, const char *s)
 {
-	size_t o = 0;
-	bool plain = *s != '\0';
+	size_t o = 0, len = strlen(s), i = 0;
+	bool plain = len > 0;
 
 	for (const char *p = s; *p != '\0' && plain; p++)
 		plain = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
 		    (*p >= 'A' && *p <= 'Z') || strchr("._@-,=", *p) != NULL;
-	if (plain) {
-		snprintf(out, size, "%s", s);
+	if (plain || size < 16) {
+		snprintf(out, size, "%s", plain ? s : "-");
 		return;
 	}
-	if (size < 8)
-		return;
 	out[o++] = '"';
-	for (const unsigned char *p = (const unsigned char *)s;
-	    *p != '\0' && o + 6 < size; p++) {
-		if (*p == '"' || *p == '\\')
-			o += (size_t)snprintf(out + o, size - o, "\\%c", *p);
-		else if (*p >= 0x20 && *p < 0x7f)
-			out[o++] = (char)*p;
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+	while (i < len && o + 12 < size) {
+		uint32_t c;
+		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &c);
+
+		if (k == 0) {		/* request.c lets only UTF-8 through */
+			o += (size_t)snprintf(out + o, size - o, "<%02X>",
+			    (unsigned char)s[i]);
+			i++;
+			continue;
+		}
+		if (c == '"' || c == '<' || (c != ' ' && (!uc_is_print(c) ||
+		    uc_is_property_white_space(c) ||
+		    uc_is_general_category(c, UC_CATEGORY_Cf))))
+			o += (size_t)snprintf(out + o, size - o, "<U+%04X>", c);
+		else {
+			memcpy(out + o, s + i, k);
+			o += k;
+		}
+		i += k;
 	}
 	out[o++] = '"';
 	out[o] = '\0';

@@ -54,6 +54,8 @@ for u in "ALICE" "  alice  " "alice$nbsp"; do
 done
 check "ALICE, \"  alice  \", alice+no-break space: nothing sent either" \
 	[ "$(msg_count "$mail")" -eq "$n" ]
+check "...and the audit line shows the no-break space" \
+	grep -qF "user=\"alice<U+00A0>\" account=$USER1_DN result=ok" "$log"
 
 # --- the start limit holds across spellings --------------------------------------
 n=$(msg_count "$mail")
