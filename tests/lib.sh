@@ -151,6 +151,12 @@ daemon_stop() {
 	wait "$daemon_pid"
 }
 
+# as_daemon COMMAND...: run it as the daemon's user (nobody when the tests
+# run as root), e.g. tests/storetool on the daemon's state.
+as_daemon() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
+
 # submit CONF JSON: the answer (ssprctl submit), on stdout. As root, as
 # the daemon's user (nobody), the front end's place: its request files are
 # 0640, readable by the daemon through owner or group only.

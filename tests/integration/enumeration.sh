@@ -42,7 +42,6 @@ log=$tmp/daemon.log
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; cat "$log"; finish; exit 1; }
 
 sub() { submit "$conf" "$1"; }
-as_daemon() { if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
 # ms JSON: milliseconds from submitting the request to its answer.
 ms() {
 	local t0 t1

@@ -39,9 +39,6 @@ verified_ticket() {
 }
 
 # as_daemon COMMAND...: the state belongs to ssprd's user.
-as_daemon() {
-	if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
-}
 # intent_absent ID: storetool finds no intent under ID (exit 1, not 3).
 intent_absent() {
 	as_daemon "$STORETOOL" "$tmp/state" get intents "$1" >/dev/null

@@ -21,9 +21,6 @@ write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
 min_length = 12"
 spool_ini "$conf"
 
-as_daemon() {	# the state belongs to ssprd's user
-	if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
-}
 st() { as_daemon "$STORETOOL" "$tmp/state" "$@"; }
 absent() { st get "$1" "$2" >/dev/null; [ $? -eq 1 ]; }
 present() { st get "$1" "$2" >/dev/null; }

@@ -23,7 +23,6 @@ log=$tmp/daemon.log
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; cat "$log"; finish; exit 1; }
 
 sub() { submit "$conf" "$1"; }
-as_daemon() { if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
 # age TICKET SECONDS: move the ticket's start SECONDS into the past,
 # leaving it ten minutes to live by its expiry.
 age() {
