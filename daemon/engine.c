@@ -621,8 +621,12 @@ who_set(struct who *w, const struct dir_user *u)
 	for (size_t i = 0; i < u->mail.n && w->mail == NULL; i++)
 		if (message_address_ok(u->mail.v[i]))
 			w->mail = xstrdup(u->mail.v[i]);
-	if (u->mobile.n > 0)
-		w->mobile = xstrdup(u->mobile.v[0]);
+	/* Only a number of the shape an SMS command can take as its argument
+	 * (a '+' or a digit first): a value such as "--123456" would be an
+	 * option to it. Without one, an SMS start is a decoy. */
+	for (size_t i = 0; i < u->mobile.n && w->mobile == NULL; i++)
+		if (notify_phone_ok(u->mobile.v[i]))
+			w->mobile = xstrdup(u->mobile.v[i]);
 	if (u->questions != NULL)
 		w->questions = xstrdup(u->questions);
 	snprintf(w->stamp, sizeof(w->stamp), "%s", u->pwd_changed);

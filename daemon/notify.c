@@ -2,12 +2,12 @@
  * notify.c - running the mail and SMS commands, filling templates, masking
  * contacts (see notify.h).
  *
- * What a command gets: its argv as configured (plus the extra argument), no
- * shell; its own process group; an environment of PATH and LANG only; "/"
- * as its working directory; default signal dispositions and an empty signal
- * mask (the daemon ignores SIGPIPE, and ignored signals survive exec); the
- * message on stdin, then EOF; stdout and stderr into one pipe of ours; no
- * other descriptor.
+ * What a command gets: its argv as configured (plus "--" and the extra
+ * argument), no shell; its own process group; an environment of PATH and
+ * LANG only; "/" as its working directory; default signal dispositions and
+ * an empty signal mask (the daemon ignores SIGPIPE, and ignored signals
+ * survive exec); the message on stdin, then EOF; stdout and stderr into one
+ * pipe of ours; no other descriptor.
  *
  * What the daemon is promised:
  * - Nothing here blocks the event loop. stdin is written only when the pipe
@@ -26,6 +26,9 @@
  * - The message lives in locked memory (common/secret.h) and is freed
  *   (secret_free() wipes it) as soon as it has been written or the command
  *   has exited.
+ * - A command's output is drained and dropped unread: only its size is
+ *   logged. Gateways echo what they were sent, and what they were sent
+ *   holds a code, so the output is as secret as the message.
  */
 #include "build.h"
 
@@ -54,8 +57,7 @@
 #include "common/xalloc.h"
 #include "daemon/notify.h"
 
-#define OUTPUT_KEEP	512	/* bytes of a command's output kept for the log */
-#define DETAIL_MAX	(OUTPUT_KEEP + 128)
+#define DETAIL_MAX	300	/* a failure's description, see job_result() */
 #define KILL_GRACE	2	/* s from SIGTERM to SIGKILL */
 #define KILL_GIVEUP	5	/* s after SIGKILL before we stop waiting */
 #define OUTPUT_GRACE	1	/* s we wait for output EOF after an exit */
@@ -94,8 +96,7 @@ struct job {
 	bool status_known;
 	int how, code;			/* from waitid(): si_code, si_status */
 	bool shutdown;			/* killed by notify_free() */
-	char output[OUTPUT_KEEP];
-	size_t outlen;
+	size_t outlen;			/* bytes of output, drained unread */
 	char failure[256];		/* why it never started */
 	notify_done_fn *done;
 	void *arg;
@@ -268,40 +269,10 @@ poll_exit(struct job *j)
 	return true;
 }
 
-/* The first non-blank line of the output. When that line runs into the end
- * of a full buffer, the buffer may have cut a UTF-8 sequence: drop it. */
-static void
-first_line(const struct job *j, const char **line, int *len)
-{
-	const char *p = j->output, *end = j->output + j->outlen;
-	const char *q;
-	uint32_t cp;
-	size_t n, k;
-
-	while (p < end && (*p == '\n' || *p == '\r' || *p == ' ' ||
-	    *p == '\t'))
-		p++;
-	for (q = p; q < end && *q != '\n' && *q != '\r'; q++)
-		;
-	n = (size_t)(q - p);
-	if (q == end && j->outlen == sizeof(j->output) && n > 0) {
-		/* Back over continuation bytes to the last lead byte. */
-		for (k = n - 1; k > 0 && n - k < 4 &&
-		    ((unsigned char)p[k] & 0xc0) == 0x80; k--)
-			;
-		if (utf8_decode((const unsigned char *)p + k, n - k, &cp) == 0)
-			n = k;
-	}
-	*line = p;
-	*len = (int)n;
-}
-
+/* The outcome in words: never the command's output (see above). */
 static bool
 job_result(const struct job *j, char *buf, size_t size)
 {
-	const char *line;
-	int len, off;
-
 	if (j->shutdown) {
 		snprintf(buf, size, "shut down");
 		return false;
@@ -319,15 +290,10 @@ job_result(const struct job *j, char *buf, size_t size)
 		return false;
 	}
 	if (j->how == CLD_EXITED) {
-		off = snprintf(buf, size, "exit status %d", j->code);
-		if (j->code == 0)
-			return true;
-	} else {
-		off = snprintf(buf, size, "killed by signal %d", j->code);
+		snprintf(buf, size, "exit status %d", j->code);
+		return j->code == 0;
 	}
-	first_line(j, &line, &len);
-	if (len > 0 && off >= 0 && (size_t)off < size)
-		snprintf(buf + off, size - (size_t)off, ": %.*s", len, line);
+	snprintf(buf, size, "killed by signal %d", j->code);
 	return false;
 }
 
@@ -344,9 +310,10 @@ job_finish(struct job *j)
 
 	ok = job_result(j, detail, sizeof(detail));
 	if (j->outlen > 0)
-		log_debug("notify: %s said: %.*s", j->prog, (int)j->outlen,
-		    j->output);
-	log_debug("notify: %s: %s", j->prog, detail);
+		log_debug("notify: %s: %s (%zu bytes of output, not logged)",
+		    j->prog, detail, j->outlen);
+	else
+		log_debug("notify: %s: %s", j->prog, detail);
 	if (j->exited) {
 		/* A zombie by now, so this does not wait. */
 		while (waitpid(j->pid, NULL, 0) == -1 && errno == EINTR)
@@ -467,7 +434,6 @@ job_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct job *j = arg;
 	char buf[4096];
 	ssize_t r;
-	size_t keep;
 
 	(void)fd;
 	(void)what;
@@ -475,13 +441,10 @@ job_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (r == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (r > 0) {
-		/* Keep the start for the log; drain the rest so that a
-		 * talkative command never blocks on a full pipe. */
-		keep = sizeof(j->output) - j->outlen;
-		if (keep > (size_t)r)
-			keep = (size_t)r;
-		memcpy(j->output + j->outlen, buf, keep);
-		j->outlen += keep;
+		/* Drained so that a talkative command never blocks on a
+		 * full pipe; counted, and wiped: it may echo the code. */
+		j->outlen += (size_t)r;
+		sodium_memzero(buf, (size_t)r);
 		return;
 	}
 	if (r == -1)
@@ -539,12 +502,20 @@ spawn(struct job *j, const struct command *cmd, const char *extra_arg,
 	size_t i;
 	int err;
 
-	argv = xreallocarray(NULL, cmd->argc + 2, sizeof(*argv));
+	argv = xreallocarray(NULL, cmd->argc + 3, sizeof(*argv));
 	for (i = 0; i < cmd->argc; i++)
 		argv[i] = cmd->argv[i];
-	/* posix_spawn() takes char *const[] but does not write to it. */
-	if (extra_arg != NULL)
+	/*
+	 * "--" first: the extra argument (a mobile number) is data, and a
+	 * gateway that parses options must not take "--123456" for one.
+	 * The number was checked too (request.c, notify_phone_ok()); this is
+	 * the second line. posix_spawn() takes char *const[] but does not
+	 * write to it.
+	 */
+	if (extra_arg != NULL) {
+		argv[i++] = (char *)(uintptr_t)"--";
 		argv[i++] = (char *)(uintptr_t)extra_arg;
+	}
 	argv[i] = NULL;
 
 	if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
@@ -986,27 +957,54 @@ weird:
 	put_mask(out, size, "***", 3);
 }
 
+/* The digits of a phone number, PHONE_MIN..PHONE_MAX of them, with
+ * *plus set when a '+' leads them; 0 when it is not a number. Formatting
+ * characters are allowed (and dropped by the callers); '+' only before
+ * the first digit. */
+static size_t
+phone_digits(const char *number, bool *plus)
+{
+	size_t digits = 0;
+
+	*plus = false;
+	if (number == NULL)
+		return 0;
+	for (const char *p = number; *p != '\0'; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p == '+' && !*plus && digits == 0)
+			*plus = true;
+		else if (*p != ' ' && *p != '-' && *p != '.' && *p != '(' &&
+		    *p != ')' && *p != '/')
+			return 0;
+	}
+	if (digits < PHONE_MIN || digits > PHONE_MAX)
+		return 0;
+	return digits;
+}
+
+bool
+notify_phone_ok(const char *number)
+{
+	bool plus;
+
+	/* The first character decides whether a command could read the
+	 * number as an option; the rest must be a number to show. */
+	if (number == NULL || !(number[0] == '+' ||
+	    (number[0] >= '0' && number[0] <= '9')))
+		return false;
+	return phone_digits(number, &plus) > 0;
+}
+
 void
 notify_mask_phone(const char *number, char *out, size_t size)
 {
 	char mask[64];
 	const char *p;
-	size_t digits = 0, seen = 0, len = 0;
-	bool plus = false;
+	size_t digits, seen = 0, len = 0;
+	bool plus;
 
-	if (number == NULL)
-		goto weird;
-	/* Formatting characters are dropped; '+' only leads. */
-	for (p = number; *p != '\0'; p++) {
-		if (*p >= '0' && *p <= '9')
-			digits++;
-		else if (*p == '+' && !plus && digits == 0)
-			plus = true;
-		else if (*p != ' ' && *p != '-' && *p != '.' && *p != '(' &&
-		    *p != ')' && *p != '/')
-			goto weird;
-	}
-	if (digits < PHONE_MIN || digits > PHONE_MAX)
+	if ((digits = phone_digits(number, &plus)) == 0)
 		goto weird;
 	if (plus)
 		mask[len++] = '+';

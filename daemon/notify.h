@@ -10,7 +10,8 @@
  * memory (common/secret.h) and is wiped as soon as it is written. At most
  * NOTIFY_MAX_RUNNING commands run at once; more wait for a place, in
  * order, and a command's timeout counts from its start. A command's
- * output goes to the log (one line, truncated), never back to a front end.
+ * output is read and thrown away, never logged nor passed on: a gateway
+ * that echoes its input would put the code there.
  *
  * Templates are text with {{name}} placeholders; unknown names and
  * placeholders left unfilled are errors, so a typo in an admin's template is
@@ -38,8 +39,11 @@ void notify_free(struct notifier *n);
 
 typedef void notify_done_fn(bool ok, const char *detail, void *arg);
 
-/* Run cmd (extra_arg, when not NULL, appended as the last argument) with
- * body on stdin; done is called exactly once, from the event loop. */
+/* Run cmd with body on stdin; extra_arg, when not NULL, is appended after
+ * a "--" (argv: cmd's words..., "--", extra_arg), so that it is an operand
+ * even if it starts with '-'. done is called exactly once, from the event
+ * loop; its detail names the failure (exit status, signal, timeout), never
+ * the command's output. */
 void notify_run(struct notifier *n, const struct command *cmd,
     const char *extra_arg, const char *body, size_t len, unsigned timeout,
     notify_done_fn *done, void *arg);
@@ -63,5 +67,12 @@ char *notify_render(const char *tmpl, const struct notify_var *vars,
  * out must hold at least 64 bytes; the result always fits. */
 void notify_mask_email(const char *addr, char *out, size_t size);
 void notify_mask_phone(const char *number, char *out, size_t size);
+
+/* A number fit to be sent to: a '+' or a digit first, then only digits
+ * and the formatting characters notify_mask_phone() drops (space - . ( )
+ * /), and 6 to 20 digits. Numbers from the directory are checked with it
+ * before they reach the [sms] command, as registered ones are by the
+ * request parser. */
+bool notify_phone_ok(const char *number);
 
 #endif

@@ -288,7 +288,7 @@ start_looked_up(struct job *job, const struct dir_result *res)
 	 * spelling; an unknown name on its canonical form. */
 	job_identify(job, w->found ? w->dn : NULL, job->req.user);
 	job->throttled = throttle_start(job->e->store, cfg, job->acct,
-	    job->req.method, job->req.client, now_secs());
+	    job->req.method, job->req.client_key, now_secs());
 	if (job->have_ticket) {
 		char mine[TICKET_ACCT_LEN];
 
@@ -379,7 +379,7 @@ op_start(struct job *job)
 bool
 refuse_locked(struct job *job)
 {
-	if (throttle_client_blocked(job->e->store, job->cfg, job->req.client,
+	if (throttle_client_blocked(job->e->store, job->cfg, job->req.client_key,
 	    now_secs()))
 		job->truth = "max_failures_per_client_hour";
 	else if (throttle_locked(job->e->store, job->cfg, job->acct,
@@ -424,7 +424,7 @@ prove_failed(struct job *job, bool expired)
 	job->t.attempts++;
 	job_identify_ticket(job);
 	if (throttle_failure(job->e->store, cfg, job->acct, job_who(job),
-	    job->req.client, now_secs()))
+	    job->req.client_key, now_secs()))
 		job->truth = "this failure locked self-service";
 	if (!job->t.real)
 		job->truth = "decoy ticket";
@@ -688,7 +688,7 @@ password_refused(struct job *job, const struct dir_result *res)
 		    "the directory says the account is locked" :
 		    "the directory says the account is disabled";
 	if (throttle_failure(job->e->store, job->cfg, job->acct, job_who(job),
-	    job->req.client, now_secs()))
+	    job->req.client_key, now_secs()))
 		job->truth = "this failure locked self-service";
 	job_error(job, "wrong-password");
 }
@@ -721,7 +721,7 @@ unknown_user_checked(const struct dir_result *res, void *arg)
 		return;
 	}
 	job->truth = throttle_failure(job->e->store, job->cfg, job->acct,
-	    job_who(job), job->req.client, now_secs()) ?
+	    job_who(job), job->req.client_key, now_secs()) ?
 	    "no such user; this failure locked self-service" : "no such user";
 	job_error(job, "wrong-password");
 }

@@ -16,7 +16,6 @@
  */
 #include "build.h"
 
-#include <arpa/inet.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/secret.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
@@ -136,7 +136,7 @@ static const struct field_spec {
 	[F_MOBILE] = { "mobile", parse_mobile,
 	    "The mobile number is missing.",
 	    "The mobile number must be up to " STR(REQ_MOBILE_MAX)
-	    " characters: an optional +, then digits, spaces and hyphens, "
+	    " characters: a + or a digit, then digits, spaces and hyphens, "
 	    "with at least " STR(MOBILE_DIGITS_MIN) " digits." },
 	[F_EMAIL] = { "email", parse_email,
 	    "The email address is missing.",
@@ -313,20 +313,26 @@ parse_ticket(json_t *v, struct request *req)
 	return true;
 }
 
+/*
+ * Kept in its canonical spelling, and counted under its group: respelling
+ * an address ("2001:db8:0::1", "::ffff:192.0.2.1") or moving within one's
+ * IPv6 /64 must not make a client new to the throttle.
+ */
 static bool
 parse_client(json_t *v, struct request *req)
 {
-	unsigned char addr[sizeof(struct in6_addr)];
+	char addr[NETADDR_MAX], key[NETADDR_GROUP_MAX];
 	const char *s;
 	size_t len;
 
 	if ((s = string_of(v, &len)) == NULL || len == 0 ||
 	    len > REQ_CLIENT_MAX)
 		return false;
-	if (inet_pton(AF_INET, s, addr) != 1 &&
-	    inet_pton(AF_INET6, s, addr) != 1)
+	if (netaddr_canonical(s, addr, sizeof(addr)) != 0)
 		return false;
-	req->client = xstrdup(s);
+	netaddr_group(addr, key, sizeof(key));
+	req->client = xstrdup(addr);
+	req->client_key = xstrdup(key);
 	return true;
 }
 
@@ -427,8 +433,12 @@ parse_mobile(json_t *v, struct request *req)
 	if ((s = string_of(v, &len)) == NULL || len == 0 ||
 	    len > REQ_MOBILE_MAX)
 		return false;
+	/* The number becomes the [sms] command's last argument: one that
+	 * starts with '-' could be read as an option ("--123456"). */
 	if (s[0] == '+')
 		i++;
+	else if (s[0] < '0' || s[0] > '9')
+		return false;
 	for (; i < len; i++) {
 		if (s[i] >= '0' && s[i] <= '9')
 			digits++;
@@ -618,6 +628,7 @@ request_free(struct request *req)
 {
 	free(req->user);
 	free(req->client);
+	free(req->client_key);
 	secret_clear(&req->code);
 	for (size_t i = 0; i < req->nanswers; i++)
 		secret_clear(&req->answers[i]);

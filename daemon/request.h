@@ -61,7 +61,10 @@ struct request {
 	char *user;			/* start, change, register; policy: optional */
 	enum method method;		/* start */
 	char ticket[REQ_TICKET_LEN + 1];	/* "" when absent */
-	char *client;			/* optional on every op */
+	char *client;			/* optional on every op; canonical
+					 * (common/netaddr.h) */
+	char *client_key;		/* with client: what it is counted
+					 * under (its IPv6 /64); else NULL */
 	struct secret code;		/* verify, reset */
 	struct secret *answers;		/* verify, reset */
 	size_t nanswers;

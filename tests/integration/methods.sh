@@ -2,12 +2,15 @@
 # methods.sh - SMS codes, several methods on one ticket, admins, and a
 # sender that hangs.
 #
-# SMS: the [sms] command gets the number as its last argument and the text
-# on stdin; the answer shows the number masked. With methods_required = 2 a
-# ticket gathers email and SMS before a reset; an admin (admin_groups) needs
-# admin_methods_required = 2 of admin_methods. A sender that never exits is
-# killed after [sms] timeout and the request answered internal, while other
-# requests are answered meanwhile.
+# SMS: the [sms] command gets "--" and the number as its last arguments and
+# the text on stdin; the answer shows the number masked. A mobile number
+# that could pass for an option ("--123456") cannot be registered. With
+# methods_required = 2 a ticket gathers email and SMS before a reset; an
+# admin (admin_groups) needs admin_methods_required = 2 of admin_methods. A
+# sender that never exits is killed after [sms] timeout and the request
+# answered internal, while other requests are answered meanwhile. A sender
+# that echoes the message (the code) and fails: answered internal, and the
+# log has its exit status, never its output.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -52,8 +55,8 @@ for who in 1 3; do
 	expect "$name: the number, masked" "$a" sent_to "+*********${mobile: -2}"
 	t=$(jget "$a" ticket)
 	f=$(ls -1 "$sms"/*.msg | tail -n 1)
-	check "$name: the SMS command got the number as its last argument" \
-		grep -qx "argv: $mobile" "$f"
+	check "$name: the SMS command got \"--\", then the number, as its last arguments" \
+		grep -qx "argv: -- $mobile" "$f"
 	code=$(last_code "$sms")
 	a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
 	expect "$name: SMS verified, one method remaining" "$a" remaining 1
@@ -79,6 +82,28 @@ check "alice was told of carol's reset" wait_for 5 admin_notice_to "$USER1_MAIL"
 check "nobody got an admin notice about themselves" bash -c \
 	"! grep -l '^To: $USER1_MAIL' '$mail'/*.msg | xargs grep -q 'Administrator password reset: alice'"
 check "the log counts the admins told" grep -q "1 other admin(s) told that carol's password was reset" "$log"
+
+# --- a number that could pass for an option -----------------------------------------
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"$USER2\",\"password\":\"$USER2_PASSWORD\",\"mobile\":\"--123456\"}")
+expect "register with mobile \"--123456\": bad-request" "$a" reason bad-request
+check "...naming the mobile number" bash -c "[[ \$1 == *'The mobile number must be'*'a + or a digit'* ]]" _ "$(jget "$a" message)"
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"$USER2\",\"password\":\"$USER2_PASSWORD\",\"mobile\":\"-1 555 0100 222\"}")
+expect "...and with \"-1 555 0100 222\"" "$a" reason bad-request
+# The same value put into the directory by other means is no number to
+# send to: the SMS start for dave is a decoy, the command never runs.
+ldapmodify -x -H "$LDAPS_URI" -D "$ADMIN_DN" -y <(printf '%s' "$ADMIN_PASSWORD") \
+	>/dev/null 2>&1 <<LDIF
+dn: $USER4_DN
+changetype: modify
+replace: mobile
+mobile: --123456
+LDIF
+n=$(msg_count "$sms")
+a=$(sub '{"v":1,"op":"start","user":"dave","method":"sms"}')
+expect "a directory mobile of \"--123456\": start answers ok" "$a" status ok
+check "...but nothing goes to the SMS command" [ "$(msg_count "$sms")" -eq "$n" ]
+check "...and the log says there is no number for it" \
+	grep -q "user=dave account=.* result=ok .*decoy: no contact for this method" "$log"
 
 # --- a code for one method does not verify another -----------------------------------
 a=$(sub '{"v":1,"op":"start","user":"bob","method":"sms"}')
@@ -118,6 +143,23 @@ check "...before the hanging one" [ ! -e "$q/out/hang.json" ]
 check "the hanging sender is killed after [sms] timeout" wait_for 10 test -e "$q/out/hang.json"
 expect "...and its request answered internal" "$(cat "$q/out/hang.json")" reason internal
 check "...and the log says why" grep -q "sending the code failed: timed out after 2 s" "$log"
+
+# --- a sender that echoes the message and fails -------------------------------------
+# As a gateway that rejects a message and quotes it back would. The copy it
+# keeps in echoed.txt is how the test learns the code.
+printf '#!/bin/sh\n/usr/bin/tee %s/echoed.txt\necho "gateway: rejected"\nexit 1\n' \
+	"$sms" >"$tmp/echo.sh"
+chmod +x "$tmp/echo.sh"
+sed -i "s|^command = $tmp/hang.sh|command = $tmp/echo.sh|" "$conf"
+kill -HUP "$daemon_pid"
+wait_for 5 bash -c "[ \$(grep -c 'config: reloaded' '$log') -ge 2 ]"
+a=$(sub '{"v":1,"op":"start","user":"bob","method":"sms"}')
+expect "a sender that echoes the message and exits 1: internal" "$a" reason internal
+code=$(grep -o -E '[0-9]{6,12}' "$sms/echoed.txt" 2>/dev/null | tail -n 1)
+check "...it was sent the code (echoed.txt)" [ -n "$code" ]
+check "...the log has its exit status" grep -q "sending the code failed: exit status 1\$" "$log"
+check "...but not the code it echoed" bash -c '! grep -q -- "$1" "$2"' _ "${code:-no code}" "$log"
+check "...nor any of its output" bash -c '! grep -q "gateway: rejected" "$1"' _ "$log"
 
 daemon_stop
 daemon_pid=

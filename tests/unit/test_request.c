@@ -138,7 +138,10 @@ assert_unset(const struct request *req, const char *which)
 		case 'u': assert_null(req->user); break;
 		case 'm': assert_int_equal(req->method, 0); break;
 		case 't': assert_string_equal(req->ticket, ""); break;
-		case 'c': assert_null(req->client); break;
+		case 'c':
+			assert_null(req->client);
+			assert_null(req->client_key);
+			break;
 		case 'C': assert_no_secret(&req->code); break;
 		case 'A':
 			assert_null(req->answers);
@@ -180,6 +183,7 @@ test_start(void **state)
 	assert_int_equal(req.method, METHOD_SMS);
 	assert_string_equal(req.ticket, TICKET);
 	assert_string_equal(req.client, "192.0.2.1");
+	assert_string_equal(req.client_key, "192.0.2.1");
 	assert_unset(&req, "CAonpqMe");
 	request_free(&req);
 	assert_zeroed(&req);
@@ -218,6 +222,7 @@ test_verify(void **state)
 	assert_int_equal(req.op, OP_VERIFY);
 	assert_string_equal(req.ticket, TICKET);
 	assert_string_equal(req.client, "2001:db8::1");
+	assert_string_equal(req.client_key, "2001:db8::/64");
 	assert_int_equal(req.nanswers, 3);
 	assert_secret(&req.answers[0], "Fluffy");
 	assert_secret(&req.answers[1], " two words ");
@@ -363,7 +368,8 @@ test_policy(void **state)
 	    "\"client\":\"::ffff:192.0.2.1\"}", &req), 0);
 	assert_int_equal(req.op, OP_POLICY);
 	assert_string_equal(req.user, "eve");
-	assert_string_equal(req.client, "::ffff:192.0.2.1");
+	assert_string_equal(req.client, "192.0.2.1");	/* canonical */
+	assert_string_equal(req.client_key, "192.0.2.1");
 	assert_unset(&req, "mtCAonpqMe");
 	request_free(&req);
 }
@@ -902,6 +908,46 @@ test_client_limits(void **state)
 	}
 }
 
+/* The client address is kept in one spelling, and counted under its
+ * group: the same address sent another way, or another address of the
+ * same IPv6 /64, must not be a new client to count. */
+static void
+client_is(const char *sent, const char *want, const char *want_key)
+{
+	struct request req;
+	char *json = xasprintf("{\"v\":1,\"op\":\"policy\",\"client\":\"%s\"}",
+	    sent);
+
+	if (parse(json, &req) != 0)
+		fail_msg("refused (%s): %s", last_msg, json);
+	if (strcmp(req.client, want) != 0)
+		fail_msg("%s: client \"%s\", want \"%s\"", sent, req.client,
+		    want);
+	if (strcmp(req.client_key, want_key) != 0)
+		fail_msg("%s: client_key \"%s\", want \"%s\"", sent,
+		    req.client_key, want_key);
+	request_free(&req);
+	assert_zeroed(&req);
+	free(json);
+}
+
+static void
+test_client_canonical(void **state)
+{
+	client_is("192.0.2.1", "192.0.2.1", "192.0.2.1");
+	client_is("::ffff:192.0.2.1", "192.0.2.1", "192.0.2.1");
+	client_is("::FFFF:c000:201", "192.0.2.1", "192.0.2.1");
+	client_is("2001:db8::1", "2001:db8::1", "2001:db8::/64");
+	client_is("2001:db8:0::1", "2001:db8::1", "2001:db8::/64");
+	client_is("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1",
+	    "2001:db8::/64");
+	client_is("2001:db8::2", "2001:db8::2", "2001:db8::/64");
+	client_is("2001:0db8:0000:0000:0000:ff00:0042:8329",
+	    "2001:db8::ff00:42:8329", "2001:db8::/64");
+	client_is("2001:db8:0:1::1", "2001:db8:0:1::1", "2001:db8:0:1::/64");
+	client_is("::1", "::1", "::/64");
+}
+
 static char *
 questions_json(size_t n, size_t qlen, size_t alen)
 {
@@ -1023,6 +1069,14 @@ test_mobile_limits(void **state)
 	register_mobile("555123456x", false);
 	register_mobile("\\u0661\\u0662\\u0663\\u0664\\u0665\\u0666", false);
 	register_mobile("123456\\n", false);
+	/* A + or a digit first: the number becomes a command's argument,
+	 * and "--123456" or "-123456" would be read as an option. */
+	register_mobile("--123456", false);
+	register_mobile("-123456", false);
+	register_mobile("-1 555-123-4567", false);
+	register_mobile(" 123456", false);
+	register_mobile("1-23456", true);
+	register_mobile("+1 23456", true);
 
 	m = rep("1", REQ_MOBILE_MAX);
 	register_mobile(m, true);
@@ -1282,6 +1336,7 @@ main(void)
 		cmocka_unit_test(test_code_limits),
 		cmocka_unit_test(test_ticket_limits),
 		cmocka_unit_test(test_client_limits),
+		cmocka_unit_test(test_client_canonical),
 		cmocka_unit_test(test_questions_limits),
 		cmocka_unit_test(test_mobile_limits),
 		cmocka_unit_test(test_email_limits),
