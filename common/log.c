@@ -4,6 +4,7 @@
 #include "build.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,68 @@ LOGGER(log_warn, LOG_LEVEL_WARNING, true)
 LOGGER(log_warnx, LOG_LEVEL_WARNING, false)
 LOGGER(log_info, LOG_LEVEL_INFO, false)
 LOGGER(log_debug, LOG_LEVEL_DEBUG, false)
+
+/* Limiters are static structs that libevent's worker threads may reach
+ * too (its log callback): one lock for all, held for a few comparisons. */
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_line(enum log_level level, const char *fmt, ...)
+    LOG_FMT(2, 3);
+
+static void
+log_line(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_limited(struct log_limit *limit, enum log_level level, int errnum,
+    const char *fmt, ...)
+{
+	int saved = errno;
+	char msg[LOG_LINE_MAX], more[64] = "";
+	unsigned long held;
+	struct timespec ts;
+	double now;
+	va_list ap;
+	bool pass;
+
+	if (level > threshold)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	pthread_mutex_lock(&limit_lock);
+	if (limit->passed == 0 || now - limit->start >= limit->interval) {
+		limit->start = now;
+		limit->passed = 0;
+	}
+	pass = limit->passed < limit->burst;
+	held = limit->held;
+	if (pass) {
+		limit->passed++;
+		limit->held = 0;
+	} else {
+		limit->held++;
+	}
+	pthread_mutex_unlock(&limit_lock);
+	if (!pass) {
+		errno = saved;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (held > 0)
+		snprintf(more, sizeof(more), " (%lu more like it held back)",
+		    held);
+	log_line(level, "%s%s%s%s", msg, errnum ? ": " : "",
+	    errnum ? strerror(errnum) : "", more);
+	errno = saved;
+}
 
 void
 fatal(const char *fmt, ...)

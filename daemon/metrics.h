@@ -1,5 +1,5 @@
 /*
- * metrics.h - Prometheus text on [daemon] metrics (GET /metrics, evhttp).
+ * metrics.h - Prometheus text on [daemon] metrics (GET /metrics).
  *
  * Counters are kept here as the daemon works (requests by op, result and
  * reason with answer latency; notifier failures); gauges are read when
@@ -7,7 +7,10 @@
  * directory connections and latency per server, commands running). The
  * endpoint is meant for loopback: it tells how busy ssprd is, never who
  * asked what. A port that cannot be bound is logged and the daemon goes on
- * without metrics.
+ * without metrics. Whoever connects, the endpoint holds at most 32
+ * connections, each for at most 10 seconds, and pauses rather than spins
+ * when accept() fails: scrapes can never starve the spool or the directory
+ * of file descriptors (see metrics.c).
  */
 #ifndef SSPRD_METRICS_H
 #define SSPRD_METRICS_H

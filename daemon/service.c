@@ -12,6 +12,10 @@
  * around a reload, STOPPING=1 at a stop, STATUS= lines for humans, and
  * WATCHDOG=1 at half the interval it asked for. Outside systemd sd_notify()
  * does nothing, so the same code runs there.
+ *
+ * libevent's own messages go through log.c too, one line per event,
+ * "event: ..." and rate-limited: a condition libevent reports on every turn
+ * of the loop must not flood the journal.
  */
 #include "build.h"
 
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/log.h"
@@ -31,6 +36,29 @@
 #include "ldap/dir.h"
 
 #define STATUS_EVERY 5		/* seconds between STATUS= updates */
+
+static void
+on_libevent_log(int severity, const char *msg)
+{
+	static struct log_limit limit = LOG_LIMIT(10, 5);
+	enum log_level level;
+
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		level = LOG_LEVEL_DEBUG;
+		break;
+	case EVENT_LOG_MSG:
+		level = LOG_LEVEL_INFO;
+		break;
+	case EVENT_LOG_WARN:
+		level = LOG_LEVEL_WARNING;
+		break;
+	default:
+		level = LOG_LEVEL_ERROR;
+		break;
+	}
+	log_limited(&limit, level, 0, "event: %s", msg);
+}
 
 static void
 on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -244,6 +272,7 @@ void
 service_init(struct ssprd *d)
 {
 	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(on_libevent_log);
 	d->ev_sigterm = signal_watch(d, SIGTERM);
 	d->ev_sigint = signal_watch(d, SIGINT);
 	d->ev_sighup = signal_watch(d, SIGHUP);

@@ -39,6 +39,13 @@
  * What it never does: stop the daemon over a file. Access problems are
  * logged and the file is left where it is (tried again at the next scan) or
  * moved to bad/; only running out of memory is fatal.
+ *
+ * Nor does it blame a request for a shortage of file descriptors (EMFILE,
+ * ENFILE), which passes: a request that cannot be opened for want of one
+ * goes back to new/ (or stays in cur/, when resumed), and an answer that
+ * cannot be created is kept in locked memory; claims then pause and both
+ * are tried again every SPOOL_FD_RETRY seconds. Nothing is quarantined or
+ * lost for it, and the loop never spins on it.
  */
 #include "build.h"
 
@@ -77,6 +84,8 @@
 #define SPOOL_TMP_TTL 60
 /* How deep bad/ cleaning follows a directory that was dropped into new/. */
 #define SPOOL_TREE_DEPTH 16
+/* Seconds between tries while file descriptors are short. */
+#define SPOOL_FD_RETRY 1
 
 #define PROBLEM_NOT_REGULAR "The request file is not a regular file."
 #define PROBLEM_TOO_LARGE "The request is larger than 64 KiB."
@@ -115,6 +124,11 @@ struct spool_item {
 	struct spool_request req;	/* first: spool_answer() gets &req */
 	TAILQ_ENTRY(spool_item) entry;
 	bool in_cur;		/* cur/ID.json is this request's file */
+	/* Answered, but out/ could not take the answer for want of a file
+	 * descriptor: kept (secret_alloc()) until it can. The owner has let
+	 * go of req. */
+	char *answer;
+	size_t answer_len;
 };
 
 struct spool {
@@ -128,6 +142,7 @@ struct spool {
 	int inotify_fd;			/* -1: no watch, scans only */
 	bool watching;
 	struct event *ev_inotify, *ev_rescan, *ev_sweep, *ev_claim;
+	struct event *ev_retry;		/* ends a descriptor shortage's pause */
 
 	struct namelist resume;		/* from cur/ at start */
 	struct namelist fresh;		/* from new/ */
@@ -144,11 +159,33 @@ struct spool {
 	unsigned bad_seq;
 
 	bool started, paused, held;
+	bool short_of_fds;		/* claims wait for ev_retry */
 	bool claiming;			/* inside the owner's callback */
 	bool closing;			/* spool_close() came from the callback */
 };
 
 static void spool_schedule(struct spool *);
+
+/* Lines that a descriptor shortage repeats every SPOOL_FD_RETRY seconds. */
+static struct log_limit fd_limit = LOG_LIMIT(10, 1);
+
+/* A want of file descriptors (ours or the system's): it passes. */
+static bool
+spool_fd_shortage(int e)
+{
+	return e == EMFILE || e == ENFILE;
+}
+
+/* Pause claims until ev_retry: claiming more now would only fail again. */
+static void
+spool_short_of_fds(struct spool *s)
+{
+	struct timeval tv = { .tv_sec = SPOOL_FD_RETRY };
+
+	s->short_of_fds = true;
+	if (!evtimer_pending(s->ev_retry, NULL))
+		evtimer_add(s->ev_retry, &tv);
+}
 
 static double
 spool_now(void)
@@ -255,7 +292,13 @@ spool_scan(struct spool *s, enum spool_dir which, struct namelist *list)
 	/* A fresh descriptor: readdir() needs its own file position. */
 	fd = openat(s->fd[which], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		log_warn("spool: cannot read %s/", spool_dirs[which].name);
+		if (spool_fd_shortage(errno))
+			log_limited(&fd_limit, LOG_LEVEL_WARNING, errno,
+			    "spool: cannot read %s/ now",
+			    spool_dirs[which].name);
+		else
+			log_warn("spool: cannot read %s/",
+			    spool_dirs[which].name);
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -473,6 +516,30 @@ spool_hand_over(struct spool *s, const char *id, unsigned char *data,
 }
 
 /*
+ * cur/name could not be opened for want of a descriptor: not its fault. A
+ * fresh claim goes back to new/ as it came (it was never handed over, so it
+ * is new again); a resumed request, or one whose way back is taken by a
+ * newer file with its ID, waits in cur/ and is resumed after the pause.
+ */
+static void
+spool_unclaim(struct spool *s, const char *name, bool resumed, int e)
+{
+	bool back = !resumed &&
+	    spool_rename(s->fd[SD_CUR], name, s->fd[SD_NEW], name) == 0;
+
+	if (back) {
+		/* inotify reports it again; without a watch a scan must. */
+		s->dirty = true;
+	} else {
+		namelist_push(&s->resume, name);
+	}
+	log_limited(&fd_limit, LOG_LEVEL_WARNING, e, "spool: %s: cannot open "
+	    "it now; it waits in %s for free file descriptors", name,
+	    back ? "new/" : "cur/");
+	spool_short_of_fds(s);
+}
+
+/*
  * cur/name is ours (just claimed, or resumed): read it and hand it over, or
  * move it to bad/ and hand over its problem.
  */
@@ -493,6 +560,10 @@ spool_load(struct spool *s, const char *name, const char *id, bool resumed)
 		if (errno == ENOENT) {
 			log_warnx("spool: cur/%s vanished before it was read",
 			    name);
+			return;
+		}
+		if (spool_fd_shortage(errno)) {
+			spool_unclaim(s, name, resumed, errno);
 			return;
 		}
 		if (errno == ELOOP || errno == ENXIO) {
@@ -609,7 +680,7 @@ spool_on_claim(evutil_socket_t fd, short what, void *arg)
 
 	s->claiming = true;
 	for (n = 0; !s->closing && !s->paused && !s->held &&
-	    s->active < SPOOL_MAX_ACTIVE;
+	    !s->short_of_fds && s->active < SPOOL_MAX_ACTIVE;
 	    n++) {
 		if (n == SPOOL_CLAIM_BATCH) {
 			spool_schedule(s);
@@ -641,7 +712,8 @@ spool_on_claim(evutil_socket_t fd, short what, void *arg)
 static void
 spool_schedule(struct spool *s)
 {
-	if (s->started && !s->paused && !s->held && !s->closing)
+	if (s->started && !s->paused && !s->held && !s->short_of_fds &&
+	    !s->closing)
 		event_active(s->ev_claim, EV_TIMEOUT, 0);
 }
 
@@ -806,7 +878,8 @@ spool_on_sweep(evutil_socket_t fd, short what, void *arg)
 	spool_sweep(arg);
 }
 
-/* out/ID.json holds exactly json, durably, or nothing changed in out/. */
+/* out/ID.json holds exactly json, durably, or nothing changed in out/.
+ * 0, or -1: logged, unless errno tells of a descriptor shortage. */
 static int
 spool_write_answer(struct spool *s, const char *id, const char *json,
     size_t len)
@@ -827,7 +900,9 @@ spool_write_answer(struct spool *s, const char *id, const char *json,
 	fd = openat(out, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
 	    O_NOFOLLOW | O_NOCTTY, 0640);
 	if (fd == -1) {
-		log_warn("spool: out/%s: cannot create the answer", tmp);
+		/* A shortage is the caller's to handle (and say). */
+		if (!spool_fd_shortage(errno))
+			log_warn("spool: out/%s: cannot create the answer", tmp);
 		return -1;
 	}
 	/* The front end's group must read it whatever our umask is. */
@@ -862,15 +937,23 @@ fail:
 	return -1;
 }
 
+static void
+spool_item_free(struct spool_item *item)
+{
+	if (item->req.data != NULL)
+		secret_free(item->req.data);
+	if (item->answer != NULL)
+		secret_free(item->answer);
+	free(item);
+}
+
 /* Forget a handed-over request: wipe and free it, and take more. */
 static void
 spool_forget(struct spool *s, struct spool_item *item)
 {
 	TAILQ_REMOVE(&s->items, item, entry);
 	s->active--;
-	if (item->req.data != NULL)
-		secret_free(item->req.data);
-	free(item);
+	spool_item_free(item);
 	/* A slot is free: claim more now, not at the next rescan. */
 	spool_schedule(s);
 }
@@ -881,26 +964,100 @@ spool_release(struct spool *s, struct spool_request *req)
 	spool_forget(s, (struct spool_item *)req);
 }
 
+/* The answer is durable: the request file goes. */
+static void
+spool_done(struct spool *s, struct spool_item *item)
+{
+	char name[SPOOL_ID_MAX + 8];
+
+	if (!item->in_cur)
+		return;
+	snprintf(name, sizeof(name), "%s.json", item->req.id);
+	if (unlinkat(s->fd[SD_CUR], name, 0) == -1 && errno != ENOENT)
+		log_warn("spool: cur/%s: cannot remove it", name);
+	/* Losing this unlink in a crash is harmless: the next start sees
+	 * the answer and removes the file then. */
+	else if (fsync(s->fd[SD_CUR]) == -1)
+		log_warn("spool: cannot sync cur/");
+}
+
+/* Keep item's answer until out/ can take it (see spool_on_retry()). */
+static void
+spool_keep_answer(struct spool *s, struct spool_item *item, const char *json,
+    size_t len, int e)
+{
+	if (item->answer == NULL) {
+		item->answer = (char *)secret_alloc(len + 1);
+		memcpy(item->answer, json, len);
+		item->answer[len] = '\0';
+		item->answer_len = len;
+		log_limited(&fd_limit, LOG_LEVEL_WARNING, e, "spool: "
+		    "out/%s.json: cannot create the answer now; kept, to be "
+		    "written once file descriptors are free", item->req.id);
+	}
+	spool_short_of_fds(s);
+}
+
 int
 spool_answer(struct spool *s, struct spool_request *req, const char *json,
     size_t len)
 {
 	struct spool_item *item = (struct spool_item *)req;
-	char name[SPOOL_ID_MAX + 8];
 	int rc;
 
 	rc = spool_write_answer(s, req->id, json, len);
-	if (rc == 0 && item->in_cur) {
-		snprintf(name, sizeof(name), "%s.json", req->id);
-		if (unlinkat(s->fd[SD_CUR], name, 0) == -1 && errno != ENOENT)
-			log_warn("spool: cur/%s: cannot remove it", name);
-		/* Losing this unlink in a crash is harmless: the next start
-		 * sees the answer and removes the file then. */
-		else if (fsync(s->fd[SD_CUR]) == -1)
-			log_warn("spool: cannot sync cur/");
+	if (rc == -1 && spool_fd_shortage(errno)) {
+		/* Not durable yet: -1 all the same, so that the owner keeps
+		 * what a crash before the write would need. */
+		spool_keep_answer(s, item, json, len, errno);
+		return -1;
 	}
+	if (rc == 0)
+		spool_done(s, item);
 	spool_forget(s, item);
 	return rc;
+}
+
+/*
+ * Write the answers kept for want of descriptors. Returns false when the
+ * shortage lasts (the rest stay kept). An answer that fails otherwise is
+ * let go of as spool_answer() would have: its request stays in cur/.
+ */
+static bool
+spool_write_kept(struct spool *s)
+{
+	struct spool_item *item, *next;
+
+	for (item = TAILQ_FIRST(&s->items); item != NULL; item = next) {
+		next = TAILQ_NEXT(item, entry);
+		if (item->answer == NULL)
+			continue;
+		if (spool_write_answer(s, item->req.id, item->answer,
+		    item->answer_len) == 0) {
+			log_info("spool: out/%s.json: the kept answer is "
+			    "written", item->req.id);
+			spool_done(s, item);
+		} else if (spool_fd_shortage(errno)) {
+			return false;
+		}
+		spool_forget(s, item);
+	}
+	return true;
+}
+
+/* The pause of a descriptor shortage is over: kept answers first, then
+ * claims (which try the unclaimed requests again). */
+static void
+spool_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct spool *s = arg;
+
+	s->short_of_fds = false;
+	if (!spool_write_kept(s)) {
+		spool_short_of_fds(s);
+		return;
+	}
+	spool_schedule(s);
 }
 
 /* Open (creating it if missing) a folder we work in; never through a
@@ -1084,8 +1241,10 @@ spool_open(struct event_base *base, const struct config *cfg,
 	s->ev_rescan = event_new(base, -1, EV_PERSIST, spool_on_rescan, s);
 	s->ev_sweep = event_new(base, -1, EV_PERSIST, spool_on_sweep, s);
 	s->ev_claim = event_new(base, -1, 0, spool_on_claim, s);
+	s->ev_retry = evtimer_new(base, spool_on_retry, s);
 	if ((s->inotify_fd != -1 && s->ev_inotify == NULL) ||
-	    s->ev_rescan == NULL || s->ev_sweep == NULL || s->ev_claim == NULL) {
+	    s->ev_rescan == NULL || s->ev_sweep == NULL || s->ev_claim == NULL ||
+	    s->ev_retry == NULL) {
 		snprintf(err, errlen, "spool: cannot create events");
 		goto fail;
 	}
@@ -1194,12 +1353,12 @@ spool_close(struct spool *s)
 		s->closing = true;
 		return;
 	}
-	/* Unanswered requests stay in cur/: the next start resumes them. */
+	/* Kept answers get a last chance. Unanswered requests stay in cur/:
+	 * the next start resumes them. */
+	(void)spool_write_kept(s);
 	while ((item = TAILQ_FIRST(&s->items)) != NULL) {
 		TAILQ_REMOVE(&s->items, item, entry);
-		if (item->req.data != NULL)
-			secret_free(item->req.data);
-		free(item);
+		spool_item_free(item);
 	}
 	namelist_free(&s->resume);
 	strlist_free(&s->stuck);
@@ -1212,6 +1371,8 @@ spool_close(struct spool *s)
 		event_free(s->ev_sweep);
 	if (s->ev_claim != NULL)
 		event_free(s->ev_claim);
+	if (s->ev_retry != NULL)
+		event_free(s->ev_retry);
 	if (s->inotify_fd != -1)
 		close(s->inotify_fd);
 	for (i = 0; i < SD_COUNT; i++)

@@ -22,6 +22,11 @@
  * retried forever: a request whose answer cannot be written stays in cur/
  * and is tried again at the next start.
  *
+ * Running out of file descriptors (EMFILE, ENFILE) is not the request's
+ * fault and passes: a request that cannot be opened goes back to new/, an
+ * answer that cannot be created is kept in locked memory, and claims pause
+ * while both are tried again every second; neither is ever moved to bad/.
+ *
  * Answers not collected within [daemon] answer_ttl are removed, as is what
  * lies in bad/ after the same time. The spool never parses JSON and never
  * logs a request's contents.
@@ -73,8 +78,10 @@ void spool_start(struct spool *s);
 /*
  * Make json the answer of req: out/ID.json written durably, then the
  * request file removed from cur/, then req freed (its data wiped). Returns 0,
- * or -1 when the answer could not be written (logged; the request stays in
- * cur/ for the next start, req is freed all the same).
+ * or -1 when the answer is not durable (yet): it could not be written
+ * (logged; the request stays in cur/ for the next start), or file
+ * descriptors ran short and the spool keeps it to write it again shortly
+ * (see below). Either way the owner must not use req again.
  */
 int spool_answer(struct spool *s, struct spool_request *req, const char *json,
     size_t len);

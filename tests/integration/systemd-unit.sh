@@ -77,6 +77,17 @@ want "ConfigurationDirectory=ssprd"
 want "NoNewPrivileges=yes"
 want "ProtectSystem=strict"
 want "CapabilityBoundingSet="
+# No core dump may hold the bind password (issue 12, item 6).
+want "LimitCORE=0"
+
+# Above systemd's default soft limit (1024), so that a flood of metrics
+# connections or a full queue leaves descriptors to spare.
+nofile=$(key LimitNOFILE)
+if [[ "$nofile" =~ ^[0-9]+$ ]] && [ "$nofile" -ge 4096 ]; then
+	ok "LimitNOFILE=$nofile (4096 or more)"
+else
+	not_ok "LimitNOFILE is 4096 or more (got '$nofile')"
+fi
 
 wd=$(key WatchdogSec)
 if [[ "$wd" =~ ^[0-9]+$ ]] && [ "$wd" -ge 2 ]; then
