@@ -8,11 +8,15 @@
  */
 #include "build.h"
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,6 +74,36 @@ make_dirs(const char *path, mode_t mode)
 }
 
 /*
+ * Make key's folder (and its parents) and give it to pw, as root. The
+ * folder is opened without following a symlink and changed through that
+ * descriptor: whoever could plant a link at that path must not get root to
+ * hand any other folder to the daemon's user.
+ */
+static void
+prepare_dir(const char *key, const char *path, mode_t mode,
+    const struct passwd *pw)
+{
+	struct stat st;
+	int fd;
+
+	if (make_dirs(path, mode) != 0)
+		fatal("cannot create [daemon] %s %s", key, path);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* With O_DIRECTORY, Linux reports a symlink as ENOTDIR. */
+	if (fd == -1 && (errno == ELOOP || (errno == ENOTDIR &&
+	    lstat(path, &st) == 0 && S_ISLNK(st.st_mode))))
+		fatalx("[daemon] %s %s is a symlink: name the folder itself "
+		    "(started as root, ssprd gives it to %s and never follows "
+		    "a link to do so)", key, path, pw->pw_name);
+	if (fd == -1)
+		fatal("cannot open [daemon] %s %s", key, path);
+	if (fchown(fd, pw->pw_uid, pw->pw_gid) != 0)
+		fatal("cannot give [daemon] %s %s to %s", key, path,
+		    pw->pw_name);
+	close(fd);
+}
+
+/*
  * Started as root (outside systemd, which starts ssprd as its own user):
  * make the queue and state folders, give them to [daemon] user, and become
  * that user, for good, before anything else is opened. ssprd never runs as
@@ -89,18 +123,34 @@ drop_privileges(struct ssprd *d)
 	if (pw->pw_uid == 0)
 		fatalx("ssprd does not run as root: [daemon] user %s is root",
 		    user);
-	if (make_dirs(d->cfg->daemon.queue_dir, 0750) != 0 ||
-	    chown(d->cfg->daemon.queue_dir, pw->pw_uid, pw->pw_gid) != 0)
-		fatal("cannot prepare %s for %s", d->cfg->daemon.queue_dir, user);
-	if (make_dirs(d->cfg->daemon.state_dir, 0700) != 0 ||
-	    chown(d->cfg->daemon.state_dir, pw->pw_uid, pw->pw_gid) != 0)
-		fatal("cannot prepare %s for %s", d->cfg->daemon.state_dir, user);
+	prepare_dir("queue_dir", d->cfg->daemon.queue_dir, 0750, pw);
+	prepare_dir("state_dir", d->cfg->daemon.state_dir, 0700, pw);
 	if (initgroups(user, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0)
 		fatal("cannot become %s", user);
 	if (setuid(0) == 0 || seteuid(0) == 0)
 		fatalx("could become root again after dropping to %s", user);
 	log_info("running as %s (uid %u), not root", user, (unsigned)pw->pw_uid);
+}
+
+/*
+ * The mail and SMS commands run as the daemon's user. A process that is not
+ * dumpable cannot be traced, its /proc/PID/mem and environ belong to root,
+ * and it leaves no core: nothing running as that user can read the bind
+ * password, the HMAC key or a request's password out of it. setuid()
+ * resets the flag, so this comes after drop_privileges(); under systemd,
+ * which starts ssprd as its user, it is what sets it at all.
+ */
+static void
+protect_memory(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fatal("cannot make the process undumpable");
+	/* The unit's system call filter may refuse this; the unit sets
+	 * LimitCORE=0 itself. */
+	(void)setrlimit(RLIMIT_CORE, &none);
 }
 
 /* The state directory is systemd's StateDirectory= in production; made here
@@ -167,6 +217,7 @@ main(int argc, char **argv)
 		fatalx("event: cannot create the event base");
 
 	drop_privileges(&d);
+	protect_memory();
 	open_state(&d);
 	d.notifier = notify_new(d.base);
 	d.engine = engine_new(&d, d.store, d.notifier);
