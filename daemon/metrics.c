@@ -218,7 +218,8 @@ write_metrics(FILE *f)
 		fprintf(f, "\"} %llu\n", (unsigned long long)ss.failed_ops);
 	}
 	fprintf(f, "# HELP ssprd_directory_request_duration_seconds From a "
-	    "request sent to its answer, per server.\n"
+	    "request sent to its answer, per server (a user lookup counts "
+	    "once).\n"
 	    "# TYPE ssprd_directory_request_duration_seconds histogram\n");
 	for (size_t i = 0; dir_server_stats(dir, i, &ss) == 0; i++) {
 		char *esc;
@@ -240,12 +241,9 @@ write_metrics(FILE *f)
 	for (int i = 0; i < 3; i++)
 		fprintf(f, "ssprd_notify_failures_total{kind=\"%s\"} %llu\n",
 		    notify_kinds[i], M.notify_failures[i]);
-	fprintf(f, "# HELP ssprd_notify_running Mail and SMS commands running.\n"
-	    "# TYPE ssprd_notify_running gauge\nssprd_notify_running %u\n",
-	    notify_running(d->notifier));
-	fprintf(f, "# HELP ssprd_notify_waiting Messages waiting for a mail or "
-	    "SMS command to run.\n# TYPE ssprd_notify_waiting gauge\n"
-	    "ssprd_notify_waiting %u\n", notify_waiting(d->notifier));
+	/* No gauge of commands running or messages waiting: only real users
+	 * are sent codes, so it would tell who exists (issue 12). A backlog
+	 * shows in the log and in ssprd_queue_oldest_waiting_seconds. */
 	fprintf(f, "# HELP ssprd_tickets Tickets in the store.\n"
 	    "# TYPE ssprd_tickets gauge\nssprd_tickets %zu\n",
 	    store_count(d->store, STORE_TICKETS));

@@ -75,6 +75,10 @@ struct dir_op {
 	void *priv;
 	enum dir_op_kind kind;
 	bool idempotent;	/* safe to send again after a lost connection */
+	/* A later step of one request (a lookup's group searches): not timed
+	 * for the metrics, so each request counts once, however many steps
+	 * the user's entry makes it take. */
+	bool follow_up;
 	const char *serial;	/* ops with equal keys (a DN) go one at a time */
 	bool sent;
 	double sent_at;		/* monotonic seconds */

@@ -51,6 +51,7 @@ struct lookup {
 	struct strlist groups;		/* normalised DNs found so far */
 	int depth;
 	int ad_stage;			/* AD: 0 allowed next, 1 admin next, 2 done */
+	unsigned searches;		/* sent so far */
 	/* admin listing */
 	struct strlist admin_dns;
 	struct strlist admin_mails;
@@ -177,6 +178,7 @@ static void
 lookup_search(struct lookup *lk, const char *base, int scope, char *filter,
     const char **attrs, int sizelimit, step_fn *step)
 {
+	struct dir_op *op;
 	size_t n = 0;
 
 	search_strings_free(lk);
@@ -190,7 +192,12 @@ lookup_search(struct lookup *lk, const char *base, int scope, char *filter,
 		lk->attrs[i] = xstrdup(attrs[i]);
 	lk->sizelimit = sizelimit;
 	lk->step = step;
-	dir_op_submit(dir_op_new(lk->dir, &search_class, lk, DIR_OPK_SEARCH, true));
+	op = dir_op_new(lk->dir, &search_class, lk, DIR_OPK_SEARCH, true);
+	/* The metrics time a lookup once: how many group searches follow
+	 * depends on who the user is (none for a name that does not exist),
+	 * and a count that tells must not be shown (issue 12). */
+	op->follow_up = lk->searches++ > 0;
+	dir_op_submit(op);
 }
 
 /* The result code of a search chain; res filled when it is not success. */

@@ -348,8 +348,9 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		conn_forget_op(c, op);
-		histogram_add(&c->dir->servers[c->server].latency,
-		    now_mono() - op->sent_at);
+		if (!op->follow_up)
+			histogram_add(&c->dir->servers[c->server].latency,
+			    now_mono() - op->sent_at);
 		op->cls->done(op, c->ld, msg);
 		ldap_msgfree(msg);
 		op_free(op);
