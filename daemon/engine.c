@@ -244,11 +244,21 @@ audit(struct job *job)
 	    job->truth ? ")" : "");
 }
 
+/*
+ * The one way out: the answer is written, audited and the job freed from
+ * the event loop, on the turn after it was decided (job_send()), never
+ * inside the helper that decided it. A caller that goes on with a job after
+ * a helper answered it therefore finds it still there; any further step it
+ * starts is refused (job_answering()) instead of acting on a freed job.
+ */
 static void
-job_send(struct job *job, json_t *answer)
+job_send_now(struct job *job)
 {
+	json_t *answer = job->answer;
 	char id[SPOOL_ID_MAX + 1];
 	char *text;
+
+	job->answer = NULL;
 
 	if (job->e->closing) {
 		/* Cut short by the stop: no answer now; the request stays in
@@ -281,6 +291,30 @@ job_send(struct job *job, json_t *answer)
 	job->sreq = NULL;
 	back_pressure(job->e);
 	job_free(job);
+}
+
+static void
+job_send(struct job *job, json_t *answer)
+{
+	if (job->answer != NULL) {
+		log_errorx("engine: request %s: answered twice; the first "
+		    "answer stands", job->sreq->id);
+		json_decref(answer);
+		return;
+	}
+	job->answer = answer;
+	job->answering = true;
+	job_later(job, 0, job_send_now);
+}
+
+bool
+job_answering(struct job *job, const char *what)
+{
+	if (!job->answering)
+		return false;
+	log_errorx("engine: request %s: %s after the answer was decided; "
+	    "ignored", job->sreq->id, what);
+	return true;
 }
 
 void
@@ -339,6 +373,8 @@ job_later(struct job *job, double secs, void (*fn)(struct job *))
 		secs = 0;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	if (fn != job_send_now && job_answering(job, "a delay"))
+		return;
 	job->after_delay = fn;
 	if (job->ev_delay == NULL)
 		job->ev_delay = evtimer_new(job->e->d->base, on_delay, job);
@@ -439,6 +475,8 @@ job_commit(struct job *job, const struct store_op *ops, size_t n,
 {
 	struct engine *e = job->e;
 
+	if (job_answering(job, "a commit"))
+		return;
 	job->after_commit = then;
 	TAILQ_INSERT_TAIL(&e->batch.jobs, job, committing);
 	batch_add(e, ops, n);
@@ -659,8 +697,11 @@ on_user(const struct dir_result *res, const struct dir_user *u, void *arg)
 void
 job_lookup(struct job *job, const char *user, looked_up_fn *next)
 {
-	struct lookup_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	struct lookup_ctx *ctx;
 
+	if (job_answering(job, "a lookup"))
+		return;
+	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->job = job;
 	ctx->next = next;
 	dir_lookup_user(job->dr->dir, user, on_user, ctx);

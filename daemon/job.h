@@ -150,6 +150,10 @@ struct job {
 	void (*after_commit)(struct job *);
 	int commit_rc;			/* of the group commit: 0 or -1 */
 	void (*after_intent)(struct job *);	/* intent_succeeded() */
+	/* The answer, decided and waiting for the next turn of the loop
+	 * (job_send()); answering: no further step may start. */
+	json_t *answer;
+	bool answering;
 	/* audit */
 	const char *result;
 	const char *reason;
@@ -166,6 +170,10 @@ void job_error_v(struct job *job, const char *reason, const char *message,
     const char *const *violations);
 void job_error(struct job *job, const char *reason);
 void job_dir_error(struct job *job, const struct dir_result *res);
+/* True (and logged) when job has been answered already: the caller must
+ * not start what it is about to; what it started would be refused anyway.
+ * Answers go out, and jobs are freed, from the event loop only. */
+bool job_answering(struct job *job, const char *what);
 void job_later(struct job *job, double secs, void (*fn)(struct job *));
 void job_like(struct job *job, double avg, void (*fn)(struct job *));
 void job_error_like(struct job *job, const char *reason, double avg);

@@ -12,8 +12,9 @@
  * BerValue or a libldap result code.
  *
  * How to use it: dir_new() once per configuration; then start operations,
- * each with a callback that is called exactly once, from the event loop, with
- * the outcome: success, a reason from SPEC's list, or DIR_UNAVAILABLE when no
+ * each with a callback that is called exactly once, from the event loop and
+ * never from inside the call that started the operation (even an outcome
+ * known at once waits for the next turn of the loop), with the outcome: success, a reason from SPEC's list, or DIR_UNAVAILABLE when no
  * server answered before the operation's deadline ([directory] timeout).
  * Operations queue while no connection is ready; they are never sent twice.
  * A write whose connection died after it was sent comes back with

@@ -86,6 +86,7 @@ struct dir_op {
 	struct conn *conn;	/* while sent */
 	const struct dir_server_info *server;	/* while sent */
 	struct event *ev_deadline;
+	struct dir_result res;	/* why it ended unanswered (op_end()) */
 };
 
 /* pool.c: everything the request files need from the pool */
@@ -93,6 +94,10 @@ struct dir_op *dir_op_new(struct dir *d, const struct dir_op_class *cls,
     void *priv, enum dir_op_kind kind, bool idempotent);
 void dir_op_submit(struct dir_op *op);
 const struct config *dir_config(const struct dir *d);
+/* Call fn(arg) on the next turn of the event loop: how an outcome known at
+ * once reaches a callback (dir.h: callbacks never run inside the call that
+ * started the operation). */
+void dir_later(struct dir *d, void (*fn)(void *), void *arg);
 enum dir_type dir_type(const struct dir *d);
 /* Bind as a user on a one-off connection, on a worker thread, and with
  * new_pw also change their password there (OpenLDAP: only the user may

@@ -62,8 +62,10 @@ static void lookup_search(struct lookup *lk, const char *base, int scope,
 static void search_strings_free(struct lookup *lk);
 
 static void
-lookup_end(struct lookup *lk)
+lookup_finish(void *arg)
 {
+	struct lookup *lk = arg;
+
 	if (lk->admins_cb != NULL)
 		lk->admins_cb(&lk->res, &lk->admin_dns, &lk->admin_mails,
 		    lk->arg);
@@ -76,6 +78,14 @@ lookup_end(struct lookup *lk)
 	strlist_free(&lk->frontier);
 	strlist_free(&lk->groups);
 	free(lk);
+}
+
+/* The lookup is over (lk->res says how): its caller hears of it from the
+ * event loop, whatever call this comes from (dir.h). */
+static void
+lookup_end(struct lookup *lk)
+{
+	dir_later(lk->dir, lookup_finish, lk);
 }
 
 void

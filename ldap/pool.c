@@ -108,6 +108,14 @@ struct conn {
 
 TAILQ_HEAD(opq, dir_op);
 
+/* A completion waiting for the event loop (dir_later()). */
+struct later {
+	TAILQ_ENTRY(later) entry;
+	void (*fn)(void *);
+	void *arg;
+};
+TAILQ_HEAD(laterq, later);
+
 struct dir {
 	struct event_base *base;
 	struct config *cfg;
@@ -123,6 +131,10 @@ struct dir {
 	unsigned queued;
 	struct event *ev_failback;
 	LIST_HEAD(, opening) checks;	/* user binds in progress */
+	/* Completions decided inside a call that started an operation (a
+	 * send refused locally, shutting down): delivered by ev_later. */
+	struct laterq later;
+	struct event *ev_later;
 	/* After a server refused the service account's credentials, no
 	 * connection tries again before this (monotonic seconds): every
 	 * attempt with bad credentials counts towards the account's lockout. */
@@ -206,6 +218,66 @@ op_free(struct dir_op *op)
 	free(op);
 }
 
+/* --- completions from the event loop ------------------------------------- */
+
+/*
+ * Every callback reaches the caller from the event loop, never from inside
+ * the call that started the operation (dir_*(), dir_op_submit()): the caller
+ * may free what the callback is given as soon as it runs, and must not find
+ * that done before its own call returns. Outcomes known at once (a send
+ * refused by libldap, a pool shutting down, a name not worth asking about)
+ * wait here for the next turn of the loop. dir_free() delivers what is left.
+ */
+void
+dir_later(struct dir *d, void (*fn)(void *), void *arg)
+{
+	struct later *l = xcalloc(1, sizeof(*l));
+
+	l->fn = fn;
+	l->arg = arg;
+	TAILQ_INSERT_TAIL(&d->later, l, entry);
+	event_active(d->ev_later, 0, 0);
+}
+
+static void
+later_run(struct dir *d)
+{
+	struct later *l;
+
+	/* a callback may add more: they run in this same turn */
+	while ((l = TAILQ_FIRST(&d->later)) != NULL) {
+		TAILQ_REMOVE(&d->later, l, entry);
+		l->fn(l->arg);
+		free(l);
+	}
+}
+
+static void
+on_later(evutil_socket_t fd, short what, void *arg)
+{
+	later_run(arg);
+}
+
+static void
+op_fail_now(void *arg)
+{
+	struct dir_op *op = arg;
+
+	op->cls->fail(op, &op->res);
+	op_free(op);
+}
+
+/* The op ends without an answer: res says why. Its caller hears of it on
+ * the next turn of the loop. */
+static void
+op_end(struct dir_op *op, const struct dir_result *res)
+{
+	if (op->ev_deadline != NULL)
+		event_del(op->ev_deadline);
+	op->res = *res;
+	dir_later(op->dir, op_fail_now, op);
+}
+
 static void
 op_fail(struct dir_op *op, enum dir_reason reason, bool maybe_applied,
     const char *detail)
@@ -215,8 +287,7 @@ op_fail(struct dir_op *op, enum dir_reason reason, bool maybe_applied,
 	res.maybe_applied = maybe_applied;
 	res.server = op->server ? op->server->uri : NULL;
 	snprintf(res.detail, sizeof(res.detail), "%s", detail);
-	op->cls->fail(op, &res);
-	op_free(op);
+	op_end(op, &res);
 }
 
 static void
@@ -440,8 +511,7 @@ dispatch(struct dir *d)
 			session_map_result(NULL, d->cfg->directory.type,
 			    op->kind, rc, ldap_err2string(rc), NULL, false, &res);
 			res.server = d->servers[c->server].uri;
-			op->cls->fail(op, &res);
-			op_free(op);
+			op_end(op, &res);
 			continue;
 		}
 		op->sent = true;
@@ -653,8 +723,7 @@ fail_queue(struct dir *d, const struct dir_result *why)
 		res.maybe_applied = false;
 		/* the service account's trouble, never the user's */
 		res.reason = DIR_INTERNAL;
-		op->cls->fail(op, &res);
-		op_free(op);
+		op_end(op, &res);
 	}
 }
 
@@ -874,6 +943,10 @@ dir_new(struct event_base *base, struct config *cfg)
 	pthread_cond_init(&d->refs_cv, NULL);
 	TAILQ_INIT(&d->queue);
 	LIST_INIT(&d->checks);
+	TAILQ_INIT(&d->later);
+	d->ev_later = event_new(base, -1, 0, on_later, d);
+	if (d->ev_later == NULL)
+		fatalx("ldap: cannot create an event");
 	d->nservers = cfg->directory.uris.n;
 	d->servers = xcalloc(d->nservers, sizeof(*d->servers));
 	for (size_t i = 0; i < d->nservers; i++)
@@ -951,6 +1024,9 @@ dir_free(struct dir *d)
 		event_free(c->ev_retry);
 	}
 	event_free(d->ev_failback);
+	/* what ended above, and anything its callbacks started */
+	later_run(d);
+	event_free(d->ev_later);
 	wait_for_workers(d);
 	for (size_t i = 0; i < d->nservers; i++)
 		free(d->servers[i].uri);

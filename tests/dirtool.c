@@ -11,11 +11,16 @@
  *   dirtool -c FILE batch-reset -     resets all in flight at once; stdin:
  *                                     lines "DN<TAB>password"
  *
+ * With -w the command starts only once the pool is warm: a lookup of a name
+ * that matches nobody has been answered, so a connection is bound.
+ *
  * Runs the operation through the real pool, on a real event loop, exactly as
  * the daemon does, and prints one line per outcome:
  *   result=ok|REASON violations=a,b maybe_applied=0|1 server=URI detail=...
  * (lookup adds found= dn= mail= mobile= disabled= locked= admin= allowed=
- * pwd_changed=). Exit status 0 when every outcome was ok. Passwords come on
+ * pwd_changed=). A callback that runs inside the call that started its
+ * operation (dir.h forbids it) prints "inline=1" and fails the run. Exit
+ * status 0 when every outcome was ok. Passwords come on
  * stdin so they never show in ps. A test tool: not installed.
  */
 #include "build.h"
@@ -35,6 +40,7 @@
 static struct event_base *base;
 static unsigned pending;
 static int failures;
+static bool starting;		/* inside a dir_*() call made by start() */
 
 static void
 print_result(const struct dir_result *res)
@@ -47,6 +53,10 @@ print_result(const struct dir_result *res)
 		printf("%s%s", i ? "," : "", names[i]);
 	printf(" maybe_applied=%d server=%s detail=%s", res->maybe_applied,
 	    res->server ? res->server : "-", res->detail);
+	if (starting) {
+		printf(" inline=1");
+		failures++;
+	}
 	if (res->reason != DIR_OK)
 		failures++;
 }
@@ -126,6 +136,7 @@ start(struct dir *d, const char *cmd, const char *arg)
 	size_t len, old_len;
 
 	pending++;
+	starting = true;
 	if (strcmp(cmd, "lookup") == 0) {
 		dir_lookup_user(d, arg, on_user, NULL);
 	} else if (strcmp(cmd, "reset") == 0) {
@@ -164,6 +175,29 @@ start(struct dir *d, const char *cmd, const char *arg)
 		fprintf(stderr, "dirtool: unknown command %s\n", cmd);
 		exit(2);
 	}
+	starting = false;
+}
+
+/* -w: the command waits for this lookup, so it meets a bound connection. */
+struct warm {
+	struct dir *d;
+	const char *cmd, *arg;
+};
+
+static void
+on_warm(const struct dir_result *res, const struct dir_user *u, void *arg)
+{
+	struct warm *w = arg;
+
+	if (res->reason != DIR_OK) {
+		fprintf(stderr, "dirtool: warming lookup failed: %s\n",
+		    dir_reason_code(res->reason));
+		failures++;
+		finished();
+		return;
+	}
+	start(w->d, w->cmd, w->arg);
+	finished();
 }
 
 int
@@ -172,18 +206,23 @@ main(int argc, char **argv)
 	struct config_diag diag = { 0 };
 	struct config *cfg;
 	const char *path = NULL;
+	struct warm warm;
+	bool warm_first = false;
 	struct dir *d;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
+	while ((ch = getopt(argc, argv, "c:w")) != -1) {
+		if (ch == 'c')
+			path = optarg;
+		else if (ch == 'w')
+			warm_first = true;
+		else
 			return 2;
-		path = optarg;
 	}
 	argc -= optind;
 	argv += optind;
 	if (path == NULL || argc != 2) {
-		fprintf(stderr, "usage: dirtool -c FILE COMMAND ARG\n");
+		fprintf(stderr, "usage: dirtool [-w] -c FILE COMMAND ARG\n");
 		return 2;
 	}
 	log_init(getenv("DIRTOOL_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARNING);
@@ -200,7 +239,15 @@ main(int argc, char **argv)
 	dir_init(cfg);
 	base = event_base_new();
 	d = dir_new(base, cfg);
-	start(d, argv[0], argv[1]);
+	if (warm_first) {
+		warm.d = d;
+		warm.cmd = argv[0];
+		warm.arg = argv[1];
+		pending++;
+		dir_lookup_user(d, "ssprd-dirtool-warming-nobody", on_warm, &warm);
+	} else {
+		start(d, argv[0], argv[1]);
+	}
 	if (pending > 0)
 		event_base_dispatch(base);
 	fflush(stdout);

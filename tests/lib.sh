@@ -26,6 +26,11 @@ check() {
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
 
+# not_grep ARGS...: true when grep -q ARGS finds nothing (for check).
+not_grep() {
+	! grep -q "$@"
+}
+
 skip_all() {
 	echo "1..0 # SKIP $*"
 	exit 0

@@ -123,6 +123,14 @@ out=$(printf 'Hist-Refused-9x\n' | "$DIRTOOL" -c "$tmp/hist.ini" reset "$USER2_D
 expect_field "enforce_history = yes refuses the reset without the control" "$out" result internal
 check "...says why in the log" grep -q "enforce_history = yes: refusing the reset" "$tmp/hist.err"
 check "...and the password is unchanged" binds "$USER2_DN" "Reset-Unlocks-7x"
+# The same refusal on a warm pool happens while the reset is being sent:
+# its callback must still come from the event loop (it used to run inside
+# dir_reset_password(), and the pool then read the freed operation).
+out=$(printf 'Hist-Refused-9x\n' | "$DIRTOOL" -w -c "$tmp/hist.ini" reset "$USER2_DN" 2>"$tmp/hist.err")
+expect_field "...on a warm pool too: internal" "$out" result internal
+check "...told from the event loop, not inside the call that sent it" \
+	not_grep inline=1 <<<"$out"
+check "...and the password is unchanged" binds "$USER2_DN" "Reset-Unlocks-7x"
 
 # --- TLS --------------------------------------------------------------------------
 sed "s|^ca_file = .*|ca_file = $OTHER_CA_FILE|" "$ini" >"$tmp/wrongca.ini"

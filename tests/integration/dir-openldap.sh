@@ -35,6 +35,12 @@ expect_field "lookup $USER1: in allowed_groups" "$out" allowed 1
 expect_field "lookup $USER1: not an admin" "$out" admin 0
 out=$(dt lookup "$USER3")
 expect_field "lookup $USER3: admin through admin_groups" "$out" admin 1
+# An outcome known at once (an empty name is nobody, without asking) still
+# reaches the callback from the event loop, not inside dir_lookup_user().
+out=$(dt -w lookup "")
+expect_field "lookup of an empty name: not found" "$out" found 0
+check "...told from the event loop, not inside the call" \
+	not_grep inline=1 <<<"$out"
 out=$(dt lookup "$USER4")
 expect_field "lookup $USER4: not in allowed_groups" "$out" allowed 0
 out=$(dt lookup "$USER6")

@@ -265,6 +265,32 @@ a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$t\",\"answers\":$answers,\"new_
 expect "AD: reset with the answers" "$a" status ok
 check "AD: $USER2 binds with it" binds "$USER2_DN" "$pw_q"
 
+# --- 8b. a write refused before it is sent, on a warm pool -------------------
+# enforce_history = yes and Samba offers no policy-hints control: the reset
+# is refused while it is being sent, after lookups warmed the connections.
+# The refusal must reach the job from the event loop (it once ran inside
+# dir_reset_password() and the pool then read the freed operation: ASan's
+# heap-use-after-free in the sanitizer run).
+sed -i 's/^timeout = .*/&\nenforce_history = yes/' "$conf"
+kill -HUP "$daemon_pid"
+check "reload with enforce_history = yes" \
+	wait_for 10 log_has "$log" "config: reloaded $conf"
+a=$(sub '{"v":1,"op":"start","user":"alice","method":"email","client":"192.0.2.20"}')
+ticket=$(jget "$a" ticket)
+code=$(code_for "$USER1_MAIL")
+secrets+=("$code")
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$ticket\",\"code\":\"$code\"}")
+expect "enforce_history = yes: alice verified" "$a" remaining 0
+pw_h='History-Refused-AD-9x'
+secrets+=("$pw_h")
+a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$ticket\",\"new_password\":\"$pw_h\"}")
+expect "...the reset is refused: internal" "$a" reason internal
+check "...the daemon is still up" kill -0 "$daemon_pid"
+check "...and alice's password is unchanged" not_binds "$USER1_DN" "$pw_h"
+sed -i '/^enforce_history = yes$/d' "$conf"
+kill -HUP "$daemon_pid"
+wait_for 10 bash -c "[ \$(grep -c 'config: reloaded' '$log') -ge 2 ]"
+
 # --- 9. no secrets in the log or the state -----------------------------------
 leaks=0
 for s in "${secrets[@]}"; do
