@@ -84,22 +84,29 @@ challenge_set_code(struct ticket *t, const unsigned char *key, enum method m,
 
 enum method
 challenge_verify_code(struct ticket *t, const unsigned char *key,
-    const char *code, size_t len, int64_t now, bool *expired)
+    const char *code, size_t len, int64_t now, bool *expired, bool *again)
 {
 	unsigned char h[CODE_HASH_LEN];
-	enum method found = 0;
+	enum method found = 0, repeated = 0;
 	bool any_live = false, any_dead = false;
 
 	*expired = false;
+	*again = false;
 	for (int i = 0; i < NMETHODS; i++) {
 		struct pending_code *p = &t->pending[i];
 		enum method m = method_of_index(i);
 		bool same;
 
-		if (!p->active || m == METHOD_QUESTIONS)
+		if ((!p->active && !p->used) || m == METHOD_QUESTIONS)
 			continue;
 		code_hash(key, t->id, m, code, len, h);
 		same = sodium_memcmp(h, p->hash, CODE_HASH_LEN) == 0;
+		if (p->used) {
+			/* bounded by the ticket's life, not the code's */
+			if (same && repeated == 0 && t->real)
+				repeated = m;
+			continue;
+		}
 		if (p->expires < now) {
 			any_dead = true;
 			continue;
@@ -110,9 +117,16 @@ challenge_verify_code(struct ticket *t, const unsigned char *key,
 	}
 	sodium_memzero(h, sizeof(h));
 	if (found != 0) {
-		memset(&t->pending[challenge_method_index(found)], 0,
-		    sizeof(struct pending_code));
+		struct pending_code *p =
+		    &t->pending[challenge_method_index(found)];
+
+		p->active = false;
+		p->used = true;
+		p->expires = 0;
 		t->verified |= found;
+	} else if (repeated != 0) {
+		*again = true;
+		return repeated;
 	} else if (any_dead && !any_live) {
 		*expired = true;
 	}
@@ -184,15 +198,15 @@ ticket_to_json(const struct ticket *t)
 
 		json_t *q;
 
-		if (!p->active)
+		if (!p->active && !p->used)
 			continue;
 		sodium_bin2hex(hex, sizeof(hex), p->hash, CODE_HASH_LEN);
 		q = json_array();
 		for (unsigned k = 0; k < p->nq; k++)
 			json_array_append_new(q, json_integer(p->qidx[k]));
 		json_object_set_new(pend, config_method_name(method_of_index(i)),
-		    json_pack("{s:s,s:I,s:o}", "hash", hex, "expires",
-		    (json_int_t)p->expires, "asked", q));
+		    json_pack("{s:s,s:I,s:o,s:b}", "hash", hex, "expires",
+		    (json_int_t)p->expires, "asked", q, "used", p->used));
 	}
 	json_object_set_new(j, "pending", pend);
 	return j;
@@ -233,11 +247,12 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 		json_int_t exp = 0;
 		size_t binlen = 0;
 		json_t *asked = NULL;
+		int used = 0;
 
 		if (p == NULL)
 			continue;
-		if (json_unpack(p, "{s:s,s:I,s?o}", "hash", &hex, "expires", &exp,
-		    "asked", &asked) != 0 ||
+		if (json_unpack(p, "{s:s,s:I,s?o,s?b}", "hash", &hex, "expires",
+		    &exp, "asked", &asked, "used", &used) != 0 ||
 		    json_array_size(asked) > sizeof(t->pending[i].qidx) ||
 		    sodium_hex2bin(t->pending[i].hash, CODE_HASH_LEN, hex,
 		    strlen(hex), NULL, &binlen, NULL) != 0 ||
@@ -246,7 +261,8 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 			return -1;
 		}
 		t->pending[i].expires = exp;
-		t->pending[i].active = true;
+		t->pending[i].used = used;
+		t->pending[i].active = !used;
 		for (size_t k = 0; k < json_array_size(asked); k++)
 			t->pending[i].qidx[t->pending[i].nq++] = (unsigned char)
 			    json_integer_value(json_array_get(asked, k));

@@ -30,7 +30,11 @@
 #define NMETHODS 3		/* email, sms, questions */
 
 struct pending_code {
-	bool active;
+	bool active;				/* waiting for its code/answers */
+	/* Verified by this code (or these questions): the same proof sent
+	 * again on this ticket is accepted again, never counted as a failure
+	 * (a front end re-sending its form, a request resumed after a crash). */
+	bool used;
 	unsigned char hash[CODE_HASH_LEN];	/* codes */
 	int64_t expires;
 	unsigned nq;				/* questions: which were asked */
@@ -67,13 +71,14 @@ void challenge_set_code(struct ticket *t, const unsigned char *key,
     enum method m, const char *code, int64_t expires);
 
 /*
- * Does code match a pending, unexpired code of t? Every pending method is
- * compared (constant time, whatever matches); a match is removed from
- * pending and its method marked verified. Returns the method, 0 for no
- * match. *expired is set when the only candidates had expired.
+ * Does code match a pending, unexpired code of t, or the code that already
+ * verified a method of t? Every candidate is compared (constant time,
+ * whatever matches). A pending match is marked used and its method
+ * verified; a used one changes nothing and sets *again. Returns the method,
+ * 0 for no match. *expired is set when the only candidates had expired.
  */
 enum method challenge_verify_code(struct ticket *t, const unsigned char *key,
-    const char *code, size_t len, int64_t now, bool *expired);
+    const char *code, size_t len, int64_t now, bool *expired, bool *again);
 
 /* Methods that count for this user, and how many of them they need. */
 unsigned challenge_counting_methods(const struct config *cfg, bool admin);

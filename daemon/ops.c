@@ -440,7 +440,7 @@ static void
 prove(struct job *job, void (*next)(struct job *))
 {
 	enum method m;
-	bool expired;
+	bool expired, again;
 
 	job->after_proof = next;
 	if (job->req.answers != NULL) {
@@ -448,13 +448,15 @@ prove(struct job *job, void (*next)(struct job *))
 		return;
 	}
 	m = challenge_verify_code(&job->t, store_hmac_key(job->e->store),
-	    job->req.code.s, job->req.code.len, now_secs(), &expired);
+	    job->req.code.s, job->req.code.len, now_secs(), &expired, &again);
 	if (m == 0) {
 		prove_failed(job, expired);
 		return;
 	}
-	/* Time to choose a password, from now. */
-	ticket_extend(job);
+	/* Time to choose a password, from now; a proof sent again (a form
+	 * re-sent, a request resumed after a crash) adds no time. */
+	if (!again)
+		ticket_extend(job);
 	ticket_save_then(job, proof_saved);
 }
 

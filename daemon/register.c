@@ -227,9 +227,15 @@ on_answers_checked(bool all_match, void *arg)
 	 * have locked the account: then even right answers are refused. */
 	if (refuse_locked(job))
 		return;
-	memset(&job->t.pending[qi], 0, sizeof(job->t.pending[qi]));
-	job->t.verified |= METHOD_QUESTIONS;
-	ticket_extend(job);
+	/* The questions stay on the ticket, used: the same answers sent again
+	 * are accepted again (challenge.h), and add no time. */
+	if (!job->t.pending[qi].used) {
+		job->t.pending[qi].active = false;
+		job->t.pending[qi].used = true;
+		job->t.pending[qi].expires = 0;
+		job->t.verified |= METHOD_QUESTIONS;
+		ticket_extend(job);
+	}
 	ticket_save_then(job, proof_saved);
 }
 
@@ -248,7 +254,8 @@ answers_looked_up(struct job *job, const struct dir_result *res)
 	const struct pending_code *p = &job->t.pending[qi];
 	struct question_set qs = { 0 };
 	const char *hashes[QUESTIONS_MAX], *answers[QUESTIONS_MAX];
-	unsigned k = p->active ? p->nq : job->cfg->questions.required;
+	bool asked = p->active || p->used;
+	unsigned k = asked ? p->nq : job->cfg->questions.required;
 	bool real;
 
 	if (res->reason != DIR_OK) {
@@ -259,7 +266,7 @@ answers_looked_up(struct job *job, const struct dir_result *res)
 		return;
 	if (k == 0 || k > QUESTIONS_MAX)
 		k = job->cfg->questions.required;
-	real = job->t.real && p->active && job->req.nanswers == p->nq &&
+	real = job->t.real && asked && job->req.nanswers == p->nq &&
 	    job->who.found && job->t.dn != NULL &&
 	    strcmp(job->who.dn, job->t.dn) == 0 && job->who.questions != NULL &&
 	    questions_parse(job->who.questions, &qs) == 0;

@@ -5,11 +5,15 @@
  * While the file named by $FAILSYNC_FLAG exists, fdatasync(2) and fsync(2)
  * on a file whose name ends in ".mdb" let as many calls through as the
  * number the flag file holds (0 when empty), then fail with EIO. Other
- * files (the spool's answers) are never touched. Not part of ssprd.
+ * files (the spool's answers) are never touched. With $FAILSYNC_KILL set,
+ * the process kills itself (SIGKILL) instead of failing: a crash at that
+ * commit, which LMDB has not made durable yet (its meta page is written
+ * after the sync). Not part of ssprd.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,8 @@ should_fail(int fd)
 		passed++;
 		return 0;
 	}
+	if (getenv("FAILSYNC_KILL") != NULL)
+		raise(SIGKILL);
 	return 1;
 }
 
