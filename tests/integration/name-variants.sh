@@ -74,10 +74,17 @@ t=$(jget "$a" ticket)
 code=$(last_code "$mail")
 a=$(start "CAROL " "$t")
 expect "start \"CAROL \" with carol's ticket keeps the ticket" "$a" ticket "$t"
+n=$(msg_count "$mail")
 a=$(start bob "$t")
 check "start bob with carol's ticket gets another (decoy) ticket" \
 	[ "$(jget "$a" ticket)" != "$t" ]
 check "...and the log says so" grep -q "decoy: ticket of another user" "$log"
+check "...no code is sent to anyone" [ "$(msg_count "$mail")" -eq "$n" ]
+check "...and the audit line is the decoy's (bob, result ok)" \
+	grep -q "user=bob account=$USER2_DN result=ok reason=- .*(decoy: ticket of another user)" "$log"
+# the newest code is carol's second (\"CAROL \"): none went to bob
+a=$(verify "$t" "$(last_code "$mail")")
+expect "...carol's ticket is untouched: her code verifies it" "$a" verified '["email"]'
 
 # --- wrong passwords under many spellings lock one account --------------------------
 for u in "erin" "erin " "ERIN" "$(printf 'e\\uff52in')" "erin$nbsp"; do
