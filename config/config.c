@@ -82,6 +82,7 @@ static const struct key keys[] = {
 	{ "daemon", "answer_ttl", K_UINT, O(daemon.answer_ttl), "3600", 60, 7 * 86400, NULL },
 	{ "daemon", "rescan_interval", K_UINT, O(daemon.rescan_interval), "30", 1, 3600, NULL },
 	{ "daemon", "shutdown_timeout", K_UINT, O(daemon.shutdown_timeout), "20", 1, 600, NULL },
+	{ "daemon", "max_wait", K_UINT, O(daemon.max_wait), "60", 5, 3600, NULL },
 	{ "daemon", "user", K_USER, O(daemon.user), "ssprd", 0, 0, NULL },
 	{ "daemon", "submit_group", K_GROUP, O(daemon.submit_group), "ssprd-submit", 0, 0, NULL },
 

@@ -91,6 +91,10 @@ struct config {
 		unsigned answer_ttl;		/* seconds */
 		unsigned rescan_interval;	/* seconds */
 		unsigned shutdown_timeout;	/* seconds */
+		/* seconds a request may wait for ssprd (in new/, or its
+		 * directory work in the pool's queue) before it is answered
+		 * busy */
+		unsigned max_wait;
 		char *user;			/* account to drop to when started as root */
 		char *submit_group;		/* the front end's group, or NULL */
 	} daemon;

@@ -356,6 +356,14 @@ job_dir_error(struct job *job, const struct dir_result *res)
 	    dir_reason_code(res->reason));
 }
 
+/* A lookup or check that got no answer: the directory is busy (the work
+ * waited [daemon] max_wait in ssprd's queue), or not there. */
+const char *
+job_no_answer(const struct dir_result *res)
+{
+	return res->reason == DIR_BUSY ? "busy" : "directory-unavailable";
+}
+
 static void
 on_delay(evutil_socket_t fd, short what, void *arg)
 {
@@ -710,13 +718,23 @@ job_lookup(struct job *job, const char *user, looked_up_fn *next)
 /* --- back pressure ---------------------------------------------------------- */
 
 /*
- * Notices are sent after the answer, so nothing else bounds them: a mail
- * relay that hangs, with resets flowing, would pile up messages without
- * limit. Past ENGINE_NOTIFY_BACKLOG messages waiting for a place to run
- * (notify.h), the spool takes no new request until they have all started;
- * requests in hand go on, and new ones wait in new/.
+ * The spool takes no new request while work already taken cannot go on;
+ * requests in hand go on, and new ones wait in new/, where waiting costs
+ * nothing and survives a crash ([daemon] max_wait bounds it: see
+ * engine_request()).
+ * - Notices are sent after the answer, so nothing else bounds them: a mail
+ *   relay that hangs, with resets flowing, would pile up messages without
+ *   limit. Held from ENGINE_NOTIFY_BACKLOG messages waiting for a place to
+ *   run (notify.h) until they have all started.
+ * - A directory that answers more slowly than requests come: the pool
+ *   sends each connection only what its server answers in good time and
+ *   queues the rest. Held from ENGINE_DIR_BACKLOG operations queued while
+ *   connections are up, until a quarter of that is left (or no connection
+ *   is up: then what waits ends as directory-unavailable, and so would
+ *   anything taken meanwhile, at its own deadline).
  */
 #define ENGINE_NOTIFY_BACKLOG	64
+#define ENGINE_DIR_BACKLOG	32
 #define ENGINE_HOLD_POLL_MS	100
 
 static void
@@ -731,23 +749,37 @@ void
 back_pressure(struct engine *e)
 {
 	unsigned waiting = notify_waiting(e->notifier);
+	struct dir_stats st;
+	bool held = e->held_notify || e->held_dir;
 
-	if (!e->held && waiting >= ENGINE_NOTIFY_BACKLOG) {
-		e->held = true;
+	dir_get_stats(e->dir->dir, &st);
+	if (!e->held_notify && waiting >= ENGINE_NOTIFY_BACKLOG) {
+		e->held_notify = true;
 		log_warnx("engine: %u messages wait for the mail or SMS "
 		    "command; taking no new request until they are sent",
 		    waiting);
-		if (e->spool != NULL)
-			spool_hold(e->spool, true);
-		hold_poll(e);
-	} else if (e->held && waiting == 0) {
-		e->held = false;
-		log_info("engine: the messages are out; taking requests again");
-		if (e->spool != NULL)
-			spool_hold(e->spool, false);
-	} else if (e->held) {
-		hold_poll(e);
+	} else if (e->held_notify && waiting == 0) {
+		e->held_notify = false;
+		log_info("engine: the messages are out");
 	}
+	if (!e->held_dir && st.ready > 0 && st.queued >= ENGINE_DIR_BACKLOG) {
+		e->held_dir = true;
+		log_debug("engine: %u directory operations wait for a slow "
+		    "directory; new requests wait in new/", st.queued);
+	} else if (e->held_dir && (st.ready == 0 ||
+	    st.queued <= ENGINE_DIR_BACKLOG / 4)) {
+		e->held_dir = false;
+		log_debug("engine: the directory caught up");
+	}
+	if (held != (e->held_notify || e->held_dir)) {
+		held = !held;
+		if (!held)
+			log_debug("engine: taking requests again");
+		if (e->spool != NULL)
+			spool_hold(e->spool, held);
+	}
+	if (held)
+		hold_poll(e);
 }
 
 static void
@@ -1052,7 +1084,16 @@ engine_request(struct spool_request *sreq, void *arg)
 	if ((sreq->resumed || job->req.op == OP_RESET ||
 	    job->req.op == OP_CHANGE) && resume(job))
 		return;
+	/* Waited in new/ longer than the front end is told to wait: nothing
+	 * is started for it any more (one resumed from cur/ was started). */
+	if (!sreq->resumed && sreq->arrived > 0 &&
+	    (double)time(NULL) - sreq->arrived > (double)e->cfg->daemon.max_wait) {
+		job->truth = "waited longer than [daemon] max_wait in new/";
+		job_error(job, "busy");
+		return;
+	}
 	dispatch(job);
+	back_pressure(e);
 }
 
 /* --- the engine ------------------------------------------------------------------ */
@@ -1141,7 +1182,7 @@ void
 engine_set_spool(struct engine *e, struct spool *s)
 {
 	e->spool = s;
-	if (s != NULL && e->held)
+	if (s != NULL && (e->held_notify || e->held_dir))
 		spool_hold(s, true);
 }
 

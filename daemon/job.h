@@ -64,7 +64,8 @@ struct engine {
 		TAILQ_HEAD(, job) jobs;
 		struct event *ev;
 	} batch;
-	bool held;			/* spool held for the notifier */
+	bool held_notify;		/* spool held for the notifier */
+	bool held_dir;			/* ...for a slow directory */
 	struct qworkers *qworkers;	/* argon2id off the event loop */
 	/* What real masked contacts look like, so decoys look the same: the
 	 * masked email domains seen (and how often), and how many stars real
@@ -170,6 +171,8 @@ void job_error_v(struct job *job, const char *reason, const char *message,
     const char *const *violations);
 void job_error(struct job *job, const char *reason);
 void job_dir_error(struct job *job, const struct dir_result *res);
+/* The reason for a lookup that failed: "busy" or "directory-unavailable". */
+const char *job_no_answer(const struct dir_result *res);
 /* True (and logged) when job has been answered already: the caller must
  * not start what it is about to; what it started would be refused anyway.
  * Answers go out, and jobs are freed, from the event loop only. */
@@ -214,7 +217,8 @@ bool failure_reserve(struct job *job);
 void failure_release(struct job *job);
 /* Refuse ticket id until until (seconds), whatever the store says. */
 void engine_burn_ticket(struct engine *e, const char *id, int64_t until);
-/* Hold or release the spool for the notifier's backlog. */
+/* Hold or release the spool for the notifier's or the directory's
+ * backlog. */
 void back_pressure(struct engine *e);
 void send_admin_notices(struct job *job, const char *action);
 void dispatch(struct job *job);

@@ -579,7 +579,7 @@ reset_looked_up(struct job *job, const struct dir_result *res)
 	const struct who *w = &job->who;
 
 	if (res->reason != DIR_OK) {
-		job_error(job, "directory-unavailable");
+		job_error(job, job_no_answer(res));
 		return;
 	}
 	if (!w->found || strcmp(w->dn, job->t.dn ? job->t.dn : "") != 0) {
@@ -718,8 +718,8 @@ unknown_user_checked(const struct dir_result *res, void *arg)
 {
 	struct job *job = arg;
 
-	if (res->reason == DIR_UNAVAILABLE || res->maybe_applied) {
-		job_error(job, "directory-unavailable");
+	if (dir_no_answer(res->reason) || res->maybe_applied) {
+		job_error(job, job_no_answer(res));
 		return;
 	}
 	job->truth = throttle_failure(job->e->store, job->cfg, job->acct,
@@ -744,7 +744,7 @@ refuse_unknown_user(struct job *job, const struct dir_result *res)
 	char dn[1200];
 
 	if (res->reason != DIR_OK) {
-		job_error(job, "directory-unavailable");
+		job_error(job, job_no_answer(res));
 		return true;
 	}
 	job_identify(job, job->who.found ? job->who.dn : NULL, job->req.user);

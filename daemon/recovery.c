@@ -167,8 +167,8 @@ on_recheck_bind(const struct dir_result *res, void *arg)
 
 	if (res->reason == DIR_OK)
 		settled_applied(job);
-	else if (res->reason == DIR_UNAVAILABLE)
-		job_error(job, "directory-unavailable");	/* intent kept */
+	else if (dir_no_answer(res->reason))
+		job_error(job, job_no_answer(res));	/* intent kept */
 	else
 		settled_not_applied(job);
 }
@@ -183,7 +183,7 @@ recheck_looked_up(struct job *job, const struct dir_result *res)
 	snprintf(stamp, sizeof(stamp), "%s", before ? before : "");
 	json_decref(intent);
 	if (res->reason != DIR_OK) {
-		job_error(job, "directory-unavailable");	/* intent kept */
+		job_error(job, job_no_answer(res));	/* intent kept */
 		return;
 	}
 	if (!job->who.found) {

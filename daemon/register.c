@@ -259,7 +259,7 @@ answers_looked_up(struct job *job, const struct dir_result *res)
 	bool real;
 
 	if (res->reason != DIR_OK) {
-		job_error(job, "directory-unavailable");
+		job_error(job, job_no_answer(res));
 		return;
 	}
 	if (questions_refuse_busy(job))

@@ -500,6 +500,9 @@ spool_hand_over(struct spool *s, const char *id, unsigned char *data,
 	/* Renames keep inode and mtime: a request resumed from cur/ has the
 	 * identity it had when its work began. */
 	if (st != NULL)
+		item->req.arrived = (double)st->st_mtim.tv_sec +
+		    (double)st->st_mtim.tv_nsec / 1e9;
+	if (st != NULL)
 		snprintf(item->req.file, sizeof(item->req.file),
 		    "%ju:%jd.%09ld:%jd", (uintmax_t)st->st_ino,
 		    (intmax_t)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,

@@ -57,6 +57,8 @@ struct spool_request {
 	const char *problem;	/* why the file was refused (a sentence safe to
 				 * show), or NULL */
 	double claimed_at;	/* monotonic seconds, for answer latency */
+	double arrived;		/* when it was written (the file's mtime,
+				 * seconds since the epoch), 0 if unknown */
 	char file[64];		/* the file's identity: inode, mtime, size
 				 * ("" when unknown); the same for a request
 				 * resumed after a crash, another for a new

@@ -14,9 +14,14 @@
  * How to use it: dir_new() once per configuration; then start operations,
  * each with a callback that is called exactly once, from the event loop and
  * never from inside the call that started the operation (even an outcome
- * known at once waits for the next turn of the loop), with the outcome: success, a reason from SPEC's list, or DIR_UNAVAILABLE when no
- * server answered before the operation's deadline ([directory] timeout).
- * Operations queue while no connection is ready; they are never sent twice.
+ * known at once waits for the next turn of the loop), with the outcome:
+ * success, a reason from SPEC's list, DIR_UNAVAILABLE when no server
+ * answered within [directory] timeout of the operation being sent (or no
+ * connection became ready within it), or DIR_BUSY when connections are up
+ * but the operation waited [daemon] max_wait in the queue behind others.
+ * Operations queue while no connection is ready, and while every ready one
+ * carries as many as its server answers in good time (the pool measures
+ * that); they are never sent twice.
  * A write whose connection died after it was sent comes back with
  * maybe_applied set: whether it took effect must be decided by reading the
  * directory (see dir_lookup_user()'s pwd_changed).
@@ -53,7 +58,19 @@ enum dir_reason {
 	DIR_NOT_ALLOWED,	/* not-allowed: the service account may not do this */
 	DIR_UNAVAILABLE,	/* directory-unavailable: try again later */
 	DIR_INTERNAL,		/* internal: misconfiguration or a server bug */
+	/* busy: the directory answers, but more slowly than work arrives;
+	 * the operation waited [daemon] max_wait in ssprd's queue behind
+	 * others and was never sent. */
+	DIR_BUSY,
 };
+
+/* No answer from the directory, gone or busy: nothing was decided, and a
+ * write with maybe_applied unset was not applied. */
+static inline bool
+dir_no_answer(enum dir_reason r)
+{
+	return r == DIR_UNAVAILABLE || r == DIR_BUSY;
+}
 
 /* Password policy violations the directory can name, as bits. */
 enum dir_violation {

@@ -81,7 +81,8 @@ struct dir_op {
 	bool follow_up;
 	const char *serial;	/* ops with equal keys (a DN) go one at a time */
 	bool sent;
-	double sent_at;		/* monotonic seconds */
+	double queued_at;	/* monotonic seconds */
+	double sent_at;
 	int msgid;
 	struct conn *conn;	/* while sent */
 	const struct dir_server_info *server;	/* while sent */

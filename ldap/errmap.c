@@ -79,6 +79,8 @@ dir_reason_code(enum dir_reason r)
 		return "directory-unavailable";
 	case DIR_INTERNAL:
 		return "internal";
+	case DIR_BUSY:
+		return "busy";
 	}
 	/* A value outside the enum is a bug here, never the user's fault. */
 	return "internal";

@@ -14,10 +14,18 @@
  * the first server is out of backoff (checked every 30 s).
  *
  * Guarantees:
- * - every operation ends exactly once: answered, or DIR_UNAVAILABLE at its
- *   deadline ([directory] timeout after it was started) or at shutdown;
+ * - every operation ends exactly once: answered; DIR_UNAVAILABLE when its
+ *   server does not answer within [directory] timeout of sending it, when
+ *   no connection was ready for a whole timeout while it waited, or at
+ *   shutdown; DIR_BUSY when connections were up but it waited [daemon]
+ *   max_wait behind others (never sent);
  * - an operation waits in the queue while no connection is ready, and a lost
  *   connection never loses a queued operation;
+ * - a connection carries at most as many operations as its server answers
+ *   well within the timeout (pace(): 2 at first, halved when answers come
+ *   slowly, grown by one as they come quickly, between 1 and
+ *   DIR_MAX_IN_FLIGHT): a slow server makes work wait here, where the
+ *   waiting does not count against the directory, not at the server;
  * - an operation that is not idempotent (a password write) is never sent
  *   twice: when its connection dies after it was sent, it ends with
  *   maybe_applied set, for the caller to settle by reading the directory;
@@ -58,6 +66,10 @@ struct server {
 	bool info_valid;
 	struct histogram latency;	/* sent -> answered, seconds */
 	uint64_t failed_ops;		/* no answer: timeout, lost connection */
+	/* Operations each connection to it carries at once (pace()). */
+	unsigned limit;
+	unsigned fast;			/* quick answers since the last change */
+	double cut_at;			/* monotonic seconds of the last cut */
 };
 
 /* Shared between the loop and one worker thread; the mutex guards
@@ -291,6 +303,12 @@ op_fail(struct dir_op *op, enum dir_reason reason, bool maybe_applied,
 }
 
 static void
+op_fail_as(struct dir_op *op, enum dir_reason reason, const char *detail)
+{
+	op_fail(op, reason, false, detail);
+}
+
+static void
 conn_forget_op(struct conn *c, struct dir_op *op)
 {
 	TAILQ_REMOVE(&c->inflight, op, entry);
@@ -299,6 +317,8 @@ conn_forget_op(struct conn *c, struct dir_op *op)
 }
 
 static void conn_break(struct conn *c, const char *why);
+static void pace(struct dir *d, struct server *s, const struct dir_op *op,
+    double took);
 
 static void
 on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -308,15 +328,37 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = op->conn;
 
 	if (c == NULL) {
+		double waited = now_mono() - op->queued_at;
+		unsigned max_wait = d->cfg->daemon.max_wait;
+		bool ready = false;
+
+		for (size_t i = 0; i < d->nconns; i++)
+			if (d->conns[i].state == CONN_READY)
+				ready = true;
+		/* Connections are up: it waits because ssprd holds work back
+		 * from a slow server, which is not the directory failing. */
+		if (ready && waited < max_wait) {
+			struct timeval tv = tv_of(max_wait - waited <
+			    d->cfg->directory.timeout ? max_wait - waited :
+			    d->cfg->directory.timeout);
+
+			evtimer_add(op->ev_deadline, &tv);
+			return;
+		}
 		TAILQ_REMOVE(&d->queue, op, entry);
 		d->queued--;
-		op_fail(op, DIR_UNAVAILABLE, false,
-		    "no directory connection became ready in time");
+		if (ready)
+			op_fail_as(op, DIR_BUSY, "waited [daemon] max_wait "
+			    "behind other operations");
+		else
+			op_fail(op, DIR_UNAVAILABLE, false,
+			    "no directory connection became ready in time");
 		return;
 	}
 	/* Sent and unanswered: abandon it, and do not trust the connection
 	 * any more (a server that accepts and never answers looks so). */
 	d->servers[c->server].failed_ops++;
+	pace(d, &d->servers[c->server], op, d->cfg->directory.timeout);
 	ldap_abandon_ext(c->ld, op->msgid, NULL, NULL);
 	conn_forget_op(c, op);
 	log_warnx("ldap: %s: %s got no answer within %u s; replacing the "
@@ -382,11 +424,47 @@ dir_op_submit(struct dir_op *op)
 	op->ev_deadline = evtimer_new(d->base, on_deadline, op);
 	if (op->ev_deadline == NULL || evtimer_add(op->ev_deadline, &tv) != 0)
 		fatalx("ldap: cannot arm an operation deadline");
+	op->queued_at = now_mono();
 	TAILQ_INSERT_TAIL(&d->queue, op, entry);
 	d->queued++;
 	dispatch(d);
 	if (op->conn == NULL)
 		hurry(d);
+}
+
+/* --- pacing -------------------------------------------------------------- */
+
+/*
+ * How many operations a connection to s carries at once, from how fast s
+ * answers: an answer that took more than half the timeout halves the limit
+ * (once per round: not again for operations sent before that cut), and
+ * each run of `limit` answers within a quarter of it adds one.
+ * What the limit keeps back waits in the queue, where its time is not the
+ * directory's: a server that is slow but working is never made to look
+ * dead by answers queued behind each other at the server.
+ */
+static void
+pace(struct dir *d, struct server *s, const struct dir_op *op, double took)
+{
+	static struct log_limit slow_limit = LOG_LIMIT(60, 2);
+	double timeout = d->cfg->directory.timeout;
+
+	if (took > timeout / 2) {
+		if (op->sent_at >= s->cut_at && s->limit > 1) {
+			s->limit /= 2;
+			s->cut_at = now_mono();
+			log_limited(&slow_limit, LOG_LEVEL_WARNING, 0,
+			    "ldap: %s answered in %.2f s ([directory] timeout "
+			    "%u s); at most %u operation(s) in flight per "
+			    "connection", s->uri, took, d->cfg->directory.timeout,
+			    s->limit);
+		}
+		s->fast = 0;
+	} else if (took < timeout / 4 && s->limit < DIR_MAX_IN_FLIGHT &&
+	    ++s->fast >= s->limit) {
+		s->limit++;
+		s->fast = 0;
+	}
 }
 
 /* --- reading answers ----------------------------------------------------- */
@@ -419,6 +497,8 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		conn_forget_op(c, op);
+		pace(c->dir, &c->dir->servers[c->server], op,
+		    now_mono() - op->sent_at);
 		if (!op->follow_up)
 			histogram_add(&c->dir->servers[c->server].latency,
 			    now_mono() - op->sent_at);
@@ -439,7 +519,8 @@ least_busy(struct dir *d)
 	for (size_t i = 0; i < d->nconns; i++) {
 		struct conn *c = &d->conns[i];
 
-		if (c->state != CONN_READY || c->n_inflight >= DIR_MAX_IN_FLIGHT)
+		if (c->state != CONN_READY ||
+		    c->n_inflight >= d->servers[c->server].limit)
 			continue;
 		if (best == NULL || c->n_inflight < best->n_inflight)
 			best = c;
@@ -486,6 +567,7 @@ next_sendable(const struct dir *d)
 static void
 dispatch(struct dir *d)
 {
+	struct timeval timeout = { .tv_sec = d->cfg->directory.timeout };
 	struct dir_op *op;
 	struct conn *c;
 
@@ -516,6 +598,8 @@ dispatch(struct dir *d)
 		}
 		op->sent = true;
 		op->sent_at = now_mono();
+		/* The directory's time starts now, not when it was queued. */
+		evtimer_add(op->ev_deadline, &timeout);
 		op->msgid = msgid;
 		op->conn = c;
 		TAILQ_INSERT_TAIL(&c->inflight, op, entry);
@@ -949,8 +1033,11 @@ dir_new(struct event_base *base, struct config *cfg)
 		fatalx("ldap: cannot create an event");
 	d->nservers = cfg->directory.uris.n;
 	d->servers = xcalloc(d->nservers, sizeof(*d->servers));
-	for (size_t i = 0; i < d->nservers; i++)
+	for (size_t i = 0; i < d->nservers; i++) {
 		d->servers[i].uri = xstrdup(cfg->directory.uris.v[i]);
+		/* slow start: a server earns its place in flight */
+		d->servers[i].limit = 2;
+	}
 	d->nconns = cfg->directory.connections;
 	d->conns = xcalloc(d->nconns, sizeof(*d->conns));
 	for (size_t i = 0; i < d->nconns; i++) {

@@ -49,6 +49,9 @@ chmod 755 "$tmp/slowmail.sh"
 write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
 min_length = 12"
 spool_ini "$conf"
+# Everything is queued at once: however slow the machine, none of it may be
+# answered busy for waiting (the default [daemon] max_wait is 60 s).
+sed -i "s|^metrics =|&\nmax_wait = 3600|" "$conf"
 sed -i "s|^command = .*mailsink.sh.*|command = $tmp/slowmail.sh\ntimeout = 120|" "$conf"
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
 

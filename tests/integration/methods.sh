@@ -113,7 +113,8 @@ code=$(last_code "$mail")
 a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
 expect "the email code verifies email only" "$a" verified '["email"]'
 a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$t\",\"code\":\"$code\"}")
-expect "...and cannot verify SMS as well" "$a" reason bad-code
+expect "...and sent again, still only email: it cannot verify SMS as well" "$a" verified '["email"]'
+expect "...SMS still remaining" "$a" remaining 1
 
 # --- a start for a method without contact keeps a real ticket real ------------------
 a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$USER4\",\"method\":\"email\"}")
