@@ -37,6 +37,8 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "ctl/ctl.h"
+#include "daemon/challenge.h"
+#include "daemon/eligible.h"
 #include "ldap/dir.h"
 
 #ifndef SSPRD_CONFIG_FILE
@@ -211,8 +213,9 @@ on_user(const struct dir_result *res, const struct dir_user *u, void *arg)
 {
 	struct user_check *uc = arg;
 	const struct config *cfg = uc->cfg;
-	unsigned methods, required, have = 0;
-	char why[512] = "", note[256] = "", buf[256];
+	struct eligible_user e;
+	unsigned required, have;
+	char why[768] = "", note[256] = "", buf[256];
 
 	if (uc->done)
 		return;
@@ -249,35 +252,40 @@ on_user(const struct dir_result *res, const struct dir_user *u, void *arg)
 	printf("  %-10s %s\n", "questions:", u->questions != NULL ?
 	    "registered" : "none");
 
+	/* The daemon's own rules (daemon/eligible.h): what a start for each
+	 * method would do, and how many of them the user needs. */
+	eligible_from_dir(cfg, u, &e);
+	have = eligible_methods(cfg, &e);
+	required = challenge_required(cfg, u->admin);
 	if (u->disabled)
 		append(why, sizeof(why), "the account is disabled");
-	if (!u->allowed)
+	else if (!u->allowed)
 		append(why, sizeof(why), "not in allowed_groups");
-	if (u->locked) {
-		if (cfg->directory.unlock_on_reset)
-			snprintf(note, sizeof(note), " (the account is locked; "
-			    "a reset unlocks it, unlock_on_reset = yes)");
-		else
-			append(why, sizeof(why), "the account is locked and a "
-			    "reset does not unlock it (unlock_on_reset = no)");
-	}
-	/* Proving who they are takes methods_required of the configured
-	 * methods the user has data for (admins: the admin_ pair). */
-	methods = u->admin ? cfg->policy.admin_methods : cfg->policy.methods;
-	required = u->admin ? cfg->policy.admin_methods_required :
-	    cfg->policy.methods_required;
-	if ((methods & METHOD_EMAIL) && u->mail.n > 0)
-		have |= METHOD_EMAIL;
-	if ((methods & METHOD_SMS) && u->mobile.n > 0)
-		have |= METHOD_SMS;
-	if ((methods & METHOD_QUESTIONS) && u->questions != NULL)
-		have |= METHOD_QUESTIONS;
-	if (count_bits(have) < required) {
-		snprintf(buf, sizeof(buf), "has data for %u of the %u %s "
-		    "required", count_bits(have), required,
+	else if (count_bits(have) < required) {
+		snprintf(buf, sizeof(buf), "can use %u of the %u %s required",
+		    count_bits(have), required,
 		    u->admin ? "admin methods" : "methods");
 		append(why, sizeof(why), buf);
+		for (unsigned m = METHOD_EMAIL; m <= METHOD_QUESTIONS; m <<= 1) {
+			const char *no;
+
+			if (!(cfg->policy.methods & m) ||
+			    (no = eligible_start(cfg, &e, (enum method)m)) == NULL)
+				continue;
+			if (strncmp(no, "decoy: ", 7) == 0)
+				no += 7;
+			snprintf(buf, sizeof(buf), "%s: %s",
+			    config_method_name((enum method)m), no);
+			append(why, sizeof(why), buf);
+		}
 	}
+	/* Not refused: a reset writes the password either way. */
+	if (u->locked)
+		snprintf(note, sizeof(note), cfg->directory.unlock_on_reset ?
+		    " (the account is locked; a reset unlocks it, "
+		    "unlock_on_reset = yes)" : " (the account is locked; a "
+		    "reset sets the password and leaves it locked, "
+		    "unlock_on_reset = no)");
 	if (*why == '\0')
 		printf("  %-10s eligible for self-service%s\n", "verdict:", note);
 	else

@@ -26,6 +26,7 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
+#include "daemon/eligible.h"
 #include "daemon/engine.h"
 #include "daemon/job.h"
 #include "daemon/messages.h"
@@ -656,6 +657,8 @@ ticket_live(struct job *job)
 static void
 who_set(struct who *w, const struct dir_user *u)
 {
+	const char *c;
+
 	w->found = u->found;
 	if (!u->found)
 		return;
@@ -664,15 +667,12 @@ who_set(struct who *w, const struct dir_user *u)
 	w->admin = u->admin;
 	w->allowed = u->allowed;
 	w->dn = xstrdup(u->dn);
-	for (size_t i = 0; i < u->mail.n && w->mail == NULL; i++)
-		if (message_address_ok(u->mail.v[i]))
-			w->mail = xstrdup(u->mail.v[i]);
-	/* Only a number of the shape an SMS command can take as its argument
-	 * (a '+' or a digit first): a value such as "--123456" would be an
-	 * option to it. Without one, an SMS start is a decoy. */
-	for (size_t i = 0; i < u->mobile.n && w->mobile == NULL; i++)
-		if (notify_phone_ok(u->mobile.v[i]))
-			w->mobile = xstrdup(u->mobile.v[i]);
+	/* Only contacts a code may go to (eligible.h): without one, a start
+	 * for that method is a decoy. */
+	if ((c = eligible_mail(u)) != NULL)
+		w->mail = xstrdup(c);
+	if ((c = eligible_mobile(u)) != NULL)
+		w->mobile = xstrdup(c);
 	if (u->questions != NULL)
 		w->questions = xstrdup(u->questions);
 	snprintf(w->stamp, sizeof(w->stamp), "%s", u->pwd_changed);

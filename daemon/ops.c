@@ -18,6 +18,7 @@
 #include "common/secret.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
+#include "daemon/eligible.h"
 #include "daemon/engine.h"
 #include "daemon/job.h"
 #include "daemon/messages.h"
@@ -276,12 +277,17 @@ start_looked_up(struct job *job, const struct dir_result *res)
 {
 	const struct config *cfg = job->cfg;
 	const struct who *w = &job->who;
+	const struct eligible_user e = {
+		.found = w->found, .disabled = w->disabled,
+		.allowed = w->allowed, .admin = w->admin,
+		.mail = w->mail, .mobile = w->mobile,
+		.questions = questions_enough(job),
+	};
 	enum method m = job->req.method;
-	const char *to = m == METHOD_EMAIL ? w->mail :
-	    m == METHOD_SMS ? w->mobile : questions_enough(job) ? "" : NULL;
+	const char *why;
 
 	if (res->reason != DIR_OK) {
-		job_error(job, "directory-unavailable");
+		job_error(job, job_no_answer(res));
 		return;
 	}
 	/* Every counter on the account the name resolved to, whatever its
@@ -307,24 +313,8 @@ start_looked_up(struct job *job, const struct dir_result *res)
 		start_decoy(job, job->throttled);
 		return;
 	}
-	if (!w->found) {
-		start_decoy(job, "decoy: no such user");
-		return;
-	}
-	if (w->disabled) {
-		start_decoy(job, "decoy: account disabled");
-		return;
-	}
-	if (!w->allowed) {
-		start_decoy(job, "decoy: not in allowed_groups");
-		return;
-	}
-	if (to == NULL) {
-		start_decoy(job, "decoy: no contact for this method");
-		return;
-	}
-	if (w->admin && !(challenge_counting_methods(cfg, true) & m)) {
-		start_decoy(job, "decoy: method does not count for admins");
+	if ((why = eligible_start(cfg, &e, m)) != NULL) {
+		start_decoy(job, why);
 		return;
 	}
 	if (job->have_ticket && (!job->t.real ||

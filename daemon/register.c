@@ -28,6 +28,7 @@
 #include "common/secret.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
+#include "daemon/eligible.h"
 #include "daemon/job.h"
 #include "daemon/questions.h"
 #include "daemon/store.h"
@@ -53,15 +54,7 @@ static const char *const decoy_questions[] = {
 bool
 questions_enough(const struct job *job)
 {
-	struct question_set qs = { 0 };
-	bool enough;
-
-	if (job->who.questions == NULL ||
-	    questions_parse(job->who.questions, &qs) != 0)
-		return false;
-	enough = qs.n >= job->cfg->questions.required;
-	questions_clear(&qs);
-	return enough;
+	return eligible_questions(job->cfg, job->who.questions);
 }
 
 /* Draw k of n indices, uniformly, without repeats. */

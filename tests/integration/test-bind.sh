@@ -131,6 +131,30 @@ run bob -c "$tmp/good.ini" test-bind --user bob
 check "--user bob, locked out: says locked" says bob "locked:    yes"
 check "...and eligible, as a reset unlocks" \
 	says bob "verdict:   eligible for self-service (the account is locked; a reset unlocks it"
+# The verdict is the daemon's own rules (daemon/eligible.h): a locked
+# account is not refused even when a reset leaves it locked; a mail value a
+# code cannot go to, and too few questions, make no method.
+sed 's/^timeout = 3$/&\nunlock_on_reset = no/' "$tmp/good.ini" >"$tmp/nounlock.ini"
+run bob2 -c "$tmp/nounlock.ini" test-bind --user bob
+check "unlock_on_reset = no, bob locked: still eligible, and says why" \
+	says bob2 "verdict:   eligible for self-service (the account is locked; a reset sets the password and leaves it locked"
+admin_modify() { # LDIF on stdin
+	LDAPTLS_CACERT=$CA_FILE ldapmodify -x -H "$LDAPS_URI" -D "$ADMIN_DN" \
+		-y "$tmp/admin.password" >/dev/null
+}
+printf 'dn: %s\nchangetype: modify\nreplace: mail\nmail: no-at-sign\n' "$USER6_DN" | admin_modify
+run erin -c "$tmp/good.ini" test-bind --user erin
+check "erin's only mail value is no address: not eligible" \
+	says erin "verdict:   not eligible: can use 0 of the 1 methods required; email: no contact for this method"
+h='$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g'
+printf 'dn: %s\nchangetype: modify\nreplace: ssprdQuestions\nssprdQuestions: {"v":1,"q":[{"q":"A?","h":"%s"},{"q":"B?","h":"%s"}]}\n' \
+	"$USER5_DN" "$h" "$h" | admin_modify
+sed -e 's/^\[policy\]$/&\nmethods = questions/' -e "\$a [questions]\nattribute = ssprdQuestions\nrequired = 3" \
+	"$tmp/good.ini" >"$tmp/questions.ini"
+run zoe -c "$tmp/questions.ini" test-bind --user "$USER5"
+check "zoe has two questions, three required: not eligible" \
+	says zoe "verdict:   not eligible: can use 0 of the 1 methods required; questions: no contact for this method"
+check "...though the lookup says they are registered" says zoe "questions: registered"
 
 run usage -c "$tmp/good.ini" check-config --user alice
 check "--user with another command is a usage error (exit 2)" rc_is usage 2
