@@ -760,7 +760,8 @@ back_pressure(struct engine *e)
 		    waiting);
 	} else if (e->held_notify && waiting == 0) {
 		e->held_notify = false;
-		log_info("engine: the messages are out");
+		log_info("engine: the messages are out%s", e->held_dir ? "" :
+		    "; taking requests again");
 	}
 	if (!e->held_dir && st.ready > 0 && st.queued >= ENGINE_DIR_BACKLOG) {
 		e->held_dir = true;
@@ -774,7 +775,7 @@ back_pressure(struct engine *e)
 	if (held != (e->held_notify || e->held_dir)) {
 		held = !held;
 		if (!held)
-			log_debug("engine: taking requests again");
+			log_debug("engine: taking new requests");
 		if (e->spool != NULL)
 			spool_hold(e->spool, held);
 	}

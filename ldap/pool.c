@@ -29,8 +29,11 @@
  * - an operation that is not idempotent (a password write) is never sent
  *   twice: when its connection dies after it was sent, it ends with
  *   maybe_applied set, for the caller to settle by reading the directory;
- * - an operation that timed out after it was sent is abandoned, and its
- *   connection, which may be hung, is replaced;
+ * - an operation that timed out after it was sent is abandoned; when its
+ *   server answered nothing else meanwhile, the connection, which may be
+ *   hung, is replaced and the operation ends DIR_UNAVAILABLE; when it did
+ *   answer others (slow, not gone), a search is sent again (within
+ *   max_wait) and a write ends with maybe_applied;
  * - writes to one entry are sent one at a time, in the order they were
  *   started (servers race on concurrent writes to one entry: slapd's
  *   ppolicy history, for one, answers "Type or value exists").
@@ -70,6 +73,7 @@ struct server {
 	unsigned limit;
 	unsigned fast;			/* quick answers since the last change */
 	double cut_at;			/* monotonic seconds of the last cut */
+	double answered_at;		/* ...of its last answer */
 };
 
 /* Shared between the loop and one worker thread; the mutex guards
@@ -323,9 +327,12 @@ static void pace(struct dir *d, struct server *s, const struct dir_op *op,
 static void
 on_deadline(evutil_socket_t fd, short what, void *arg)
 {
+	static struct log_limit slow_limit = LOG_LIMIT(60, 2);
 	struct dir_op *op = arg;
 	struct dir *d = op->dir;
 	struct conn *c = op->conn;
+	struct timeval tv = { .tv_sec = d->cfg->directory.timeout };
+	struct server *s;
 
 	if (c == NULL) {
 		double waited = now_mono() - op->queued_at;
@@ -338,11 +345,11 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 		/* Connections are up: it waits because ssprd holds work back
 		 * from a slow server, which is not the directory failing. */
 		if (ready && waited < max_wait) {
-			struct timeval tv = tv_of(max_wait - waited <
+			struct timeval again = tv_of(max_wait - waited <
 			    d->cfg->directory.timeout ? max_wait - waited :
 			    d->cfg->directory.timeout);
 
-			evtimer_add(op->ev_deadline, &tv);
+			evtimer_add(op->ev_deadline, &again);
 			return;
 		}
 		TAILQ_REMOVE(&d->queue, op, entry);
@@ -355,12 +362,34 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 			    "no directory connection became ready in time");
 		return;
 	}
-	/* Sent and unanswered: abandon it, and do not trust the connection
-	 * any more (a server that accepts and never answers looks so). */
-	d->servers[c->server].failed_ops++;
-	pace(d, &d->servers[c->server], op, d->cfg->directory.timeout);
+	s = &d->servers[c->server];
+	pace(d, s, op, d->cfg->directory.timeout);
 	ldap_abandon_ext(c->ld, op->msgid, NULL, NULL);
 	conn_forget_op(c, op);
+	/* The server answered other operations meanwhile: slow, not gone.
+	 * A search goes back to the queue (max_wait bounds it), a write ends
+	 * with maybe_applied; the connection stays. */
+	if (s->answered_at > op->sent_at) {
+		log_limited(&slow_limit, LOG_LEVEL_WARNING, 0, "ldap: %s: %s "
+		    "got no answer within %u s while others did; %s", s->uri,
+		    op->cls->name, d->cfg->directory.timeout, op->idempotent ?
+		    "sending it again" : "settling it from the directory");
+		if (!op->idempotent) {
+			op_fail(op, DIR_UNAVAILABLE, true,
+			    "the directory did not answer in time");
+			return;
+		}
+		op->sent = false;
+		op->server = NULL;
+		TAILQ_INSERT_HEAD(&d->queue, op, entry);
+		d->queued++;
+		evtimer_add(op->ev_deadline, &tv);
+		dispatch(d);
+		return;
+	}
+	/* Sent and unanswered: do not trust the connection any more (a
+	 * server that accepts and never answers looks so). */
+	s->failed_ops++;
 	log_warnx("ldap: %s: %s got no answer within %u s; replacing the "
 	    "connection", c->dir->servers[c->server].uri, op->cls->name,
 	    d->cfg->directory.timeout);
@@ -497,6 +526,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		conn_forget_op(c, op);
+		c->dir->servers[c->server].answered_at = now_mono();
 		pace(c->dir, &c->dir->servers[c->server], op,
 		    now_mono() - op->sent_at);
 		if (!op->follow_up)
