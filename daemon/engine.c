@@ -728,13 +728,15 @@ job_lookup(struct job *job, const char *user, looked_up_fn *next)
  *   run (notify.h) until they have all started.
  * - A directory that answers more slowly than requests come: the pool
  *   sends each connection only what its server answers in good time and
- *   queues the rest. Held from ENGINE_DIR_BACKLOG operations queued while
- *   connections are up, until a quarter of that is left (or no connection
- *   is up: then what waits ends as directory-unavailable, and so would
- *   anything taken meanwhile, at its own deadline).
+ *   queues the rest. Held while the oldest operation in that queue has
+ *   waited ENGINE_DIR_WAIT with connections up, until the queue moves
+ *   within a quarter of that again (or no connection is up: then what
+ *   waits ends as directory-unavailable, and so would anything taken
+ *   meanwhile, at its own deadline). A directory that keeps up never
+ *   makes work wait that long, and is never held back.
  */
 #define ENGINE_NOTIFY_BACKLOG	64
-#define ENGINE_DIR_BACKLOG	32
+#define ENGINE_DIR_WAIT		1.0	/* seconds */
 #define ENGINE_HOLD_POLL_MS	100
 
 static void
@@ -763,12 +765,13 @@ back_pressure(struct engine *e)
 		log_info("engine: the messages are out%s", e->held_dir ? "" :
 		    "; taking requests again");
 	}
-	if (!e->held_dir && st.ready > 0 && st.queued >= ENGINE_DIR_BACKLOG) {
+	if (!e->held_dir && st.ready > 0 && st.queue_wait >= ENGINE_DIR_WAIT) {
 		e->held_dir = true;
 		log_debug("engine: %u directory operations wait for a slow "
-		    "directory; new requests wait in new/", st.queued);
+		    "directory (the oldest %.1f s); new requests wait in new/",
+		    st.queued, st.queue_wait);
 	} else if (e->held_dir && (st.ready == 0 ||
-	    st.queued <= ENGINE_DIR_BACKLOG / 4)) {
+	    st.queue_wait < ENGINE_DIR_WAIT / 4)) {
 		e->held_dir = false;
 		log_debug("engine: the directory caught up");
 	}

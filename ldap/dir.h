@@ -189,6 +189,7 @@ struct dir_stats {
 	unsigned connections;	/* configured */
 	unsigned ready;		/* bound and usable */
 	unsigned queued;	/* operations waiting for a connection */
+	double queue_wait;	/* seconds the oldest of them has waited */
 	unsigned in_flight;	/* operations sent, answer pending */
 };
 void dir_get_stats(const struct dir *d, struct dir_stats *st);

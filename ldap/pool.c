@@ -1160,6 +1160,8 @@ dir_get_stats(const struct dir *d, struct dir_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->connections = (unsigned)d->nconns;
 	st->queued = d->queued;
+	if (!TAILQ_EMPTY(&d->queue))
+		st->queue_wait = now_mono() - TAILQ_FIRST(&d->queue)->queued_at;
 	for (size_t i = 0; i < d->nconns; i++) {
 		if (d->conns[i].state == CONN_READY)
 			st->ready++;
