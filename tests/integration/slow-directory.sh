@@ -56,7 +56,7 @@ speed_up() {
 	duty=
 	kill -CONT "$SLAPD_PID" 2>/dev/null
 }
-trap 'speed_up' EXIT
+trap 'speed_up; fixture_cleanup' EXIT
 
 # round NAME: drop one start per user, wait for every answer; prints the
 # counts of each answer status/reason.
