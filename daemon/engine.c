@@ -78,38 +78,6 @@ dirref_release(struct dirref *r)
 	}
 }
 
-/* Does [directory] differ between two snapshots? */
-static bool
-directory_changed(const struct config *a, const struct config *b)
-{
-	const typeof(a->directory) *x = &a->directory, *y = &b->directory;
-
-#define DIFF_STR(f) ((x->f == NULL) != (y->f == NULL) || \
-	(x->f != NULL && strcmp(x->f, y->f) != 0))
-	if (x->type != y->type || x->bind != y->bind || x->starttls != y->starttls ||
-	    x->connections != y->connections || x->timeout != y->timeout ||
-	    x->unlock_on_reset != y->unlock_on_reset ||
-	    x->enforce_history != y->enforce_history ||
-	    x->uris.n != y->uris.n || DIFF_STR(base_dn) || DIFF_STR(user_filter) ||
-	    DIFF_STR(bind_dn) || DIFF_STR(sasl_mech) || DIFF_STR(sasl_authz_id) ||
-	    DIFF_STR(sasl_keytab) || DIFF_STR(ca_file) || DIFF_STR(tls_cert_file) ||
-	    DIFF_STR(tls_key_file) || x->bind_password_len != y->bind_password_len ||
-	    (x->bind_password != NULL && y->bind_password != NULL &&
-	    sodium_memcmp(x->bind_password, y->bind_password,
-	    x->bind_password_len) != 0))
-		return true;
-#undef DIFF_STR
-	for (size_t i = 0; i < x->uris.n; i++)
-		if (strcmp(x->uris.v[i], y->uris.v[i]) != 0)
-			return true;
-	/* lookups read these from the pool's own snapshot */
-	return a->email.attribute != b->email.attribute ||
-	    strcmp(a->email.attribute, b->email.attribute) != 0 ||
-	    strcmp(a->sms.attribute, b->sms.attribute) != 0 ||
-	    a->policy.allowed_groups.n != b->policy.allowed_groups.n ||
-	    a->policy.admin_groups.n != b->policy.admin_groups.n;
-}
-
 /* --- jobs: the one way out ------------------------------------------------ */
 
 static const char *
@@ -1193,9 +1161,9 @@ engine_set_spool(struct engine *e, struct spool *s)
 void
 engine_reconfigure(struct engine *e, struct config *cfg)
 {
-	if (directory_changed(e->cfg, cfg)) {
-		log_info("engine: [directory] changed: new connections; requests "
-		    "in flight finish on the old ones");
+	if (dir_config_differs(e->cfg, cfg)) {
+		log_info("engine: what the directory layer reads changed: new "
+		    "connections; requests in flight finish on the old ones");
 		e->dir->retired = true;
 		dirref_release(e->dir);
 		e->dir = dirref_new(e, cfg);

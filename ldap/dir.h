@@ -208,6 +208,10 @@ int dir_server_stats(const struct dir *d, size_t i, struct dir_server_stats *st)
 
 void dir_user_clear(struct dir_user *u);
 
+/* Does anything the directory layer reads differ between a and b (compared
+ * by content)? Then a pool built from a must be replaced to follow b. */
+bool dir_config_differs(const struct config *a, const struct config *b);
+
 /* --- probing one server (ssprctl test-bind) ------------------------------ */
 
 /* Told about each step of a probe, in order: "resolve", then session.c's

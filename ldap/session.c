@@ -87,6 +87,63 @@ dir_reconfigurable(const struct config *next, char *why, size_t size)
 	return true;
 }
 
+static bool
+str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+static bool
+list_differs(const struct strlist *a, const struct strlist *b)
+{
+	if (a->n != b->n)
+		return true;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Everything ldap/ reads from a configuration, compared by content: the
+ * session (below), the pool (connections, uris, timeout, max_wait), the
+ * lookups (filter, attributes, groups) and the writes (unlock_on_reset,
+ * enforce_history). A pool keeps the snapshot it was built from, so any
+ * difference here needs a new pool; none, and a reload keeps the
+ * connections.
+ */
+bool
+dir_config_differs(const struct config *a, const struct config *b)
+{
+	const typeof(a->directory) *x = &a->directory, *y = &b->directory;
+
+	return x->type != y->type || list_differs(&x->uris, &y->uris) ||
+	    str_differs(x->base_dn, y->base_dn) ||
+	    str_differs(x->user_filter, y->user_filter) ||
+	    x->bind != y->bind || str_differs(x->bind_dn, y->bind_dn) ||
+	    x->bind_password_len != y->bind_password_len ||
+	    (x->bind_password != NULL && y->bind_password != NULL &&
+	    sodium_memcmp(x->bind_password, y->bind_password,
+	    x->bind_password_len) != 0) ||
+	    (x->bind_password == NULL) != (y->bind_password == NULL) ||
+	    str_differs(x->sasl_mech, y->sasl_mech) ||
+	    str_differs(x->sasl_authz_id, y->sasl_authz_id) ||
+	    str_differs(x->sasl_keytab, y->sasl_keytab) ||
+	    str_differs(x->ca_file, y->ca_file) ||
+	    str_differs(x->tls_cert_file, y->tls_cert_file) ||
+	    str_differs(x->tls_key_file, y->tls_key_file) ||
+	    x->starttls != y->starttls || x->connections != y->connections ||
+	    x->timeout != y->timeout ||
+	    x->unlock_on_reset != y->unlock_on_reset ||
+	    x->enforce_history != y->enforce_history ||
+	    a->daemon.max_wait != b->daemon.max_wait ||
+	    str_differs(a->email.attribute, b->email.attribute) ||
+	    str_differs(a->sms.attribute, b->sms.attribute) ||
+	    str_differs(a->questions.attribute, b->questions.attribute) ||
+	    list_differs(&a->policy.allowed_groups, &b->policy.allowed_groups) ||
+	    list_differs(&a->policy.admin_groups, &b->policy.admin_groups);
+}
+
 struct session_cfg *
 session_cfg_new(const struct config *cfg)
 {
