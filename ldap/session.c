@@ -62,12 +62,15 @@ session_global_init(const struct config *cfg)
 	 * plugin installed, and with them libcrypto, libdb and the Kerberos
 	 * libraries: about 3 MB of resident memory and code ssprd never runs
 	 * when it binds simply or with EXTERNAL. Then point SASL's plugin
-	 * path at /dev/null, a place that holds no plugin and never can.
-	 * This is decided once per process: a reload that needs a plugin is
-	 * refused (dir_reconfigurable()).
+	 * path at a directory that holds no plugin and never can:
+	 * /proc/self/fdinfo, whose entries are descriptor numbers, and SASL
+	 * only opens names ending in .so or .la. (Not /dev/null: SASL then
+	 * logs at every start that it is not a directory.) This is decided
+	 * once per process: a reload that needs a plugin is refused
+	 * (dir_reconfigurable()).
 	 */
 	if (cfg != NULL && !needs_sasl_plugins(cfg)) {
-		static char nowhere[] = "/dev/null";
+		static char nowhere[] = "/proc/self/fdinfo";
 
 		if (sasl_set_path(SASL_PATH_TYPE_PLUGIN, nowhere) == SASL_OK)
 			sasl_plugins_off = true;

@@ -9,7 +9,10 @@
 # the SASL plugin folder is mapped into it. A SIGHUP to sasl_mech = GSSAPI
 # is refused, saying to restart, and the daemon goes on. Started with
 # sasl_mech = GSSAPI instead, ssprd does load the plugins once it tries to
-# bind: the check above can tell the two apart.
+# bind: the check above can tell the two apart. SASL, told to look for
+# plugins where none can be, says nothing about it (it used to log, at
+# every start, that /dev/null is not a directory: tests/syslogcap.c
+# catches what it sends to syslog).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -31,11 +34,22 @@ maps_plugins() {
 
 write_ini "$conf" openldap "$LDAPS_URI"
 spool_ini "$conf"
-daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
+# What SASL sends to syslog (the journal, under systemd) goes to a file.
+syslog=$tmp/syslog
+cc -shared -fPIC -o "$tmp/syslogcap.so" "$SRCDIR/tests/syslogcap.c" ||
+	{ echo "Bail out! cannot build tests/syslogcap.c"; exit 1; }
+chmod 0755 "$tmp/syslogcap.so"
+: >"$syslog"
+chmod 0666 "$syslog"
+SYSLOGCAP_FILE=$syslog LD_PRELOAD=$tmp/syslogcap.so \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	daemon_start "$conf" "$log" || { not_ok "ssprd starts"; finish; exit 1; }
 ans=$(submit "$conf" '{"v":1,"op":"change","user":"sp1","old_password":"Initial-Pass-1-x","new_password":"Changed-Pass-1-long"}')
 expect "bind = simple: a change goes through (two simple binds)" "$ans" status ok
 n=$(maps_plugins "$daemon_pid")
 check "...and no SASL plugin is mapped ($n mappings from $plugin_dir)" [ "$n" -eq 0 ]
+check "...and SASL logged nothing about where it looked for them" \
+	not_grep "looking for plugins" "$syslog"
 
 cp "$conf" "$tmp/simple.ini"
 sed -i -e 's/^bind_dn = .*/bind = sasl\nsasl_mech = GSSAPI/' \
