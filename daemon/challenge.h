@@ -11,7 +11,8 @@
  * Codes are code_length decimal digits drawn uniformly from libsodium's
  * generator. Only a keyed hash of a code is stored (BLAKE2b keyed with the
  * daemon's secret, over ticket, method and code), compared in constant time,
- * and a code is good once: verifying it removes it.
+ * and a code verifies its method once: afterwards it stays on the ticket,
+ * marked used, and is accepted again there without changing anything.
  */
 #ifndef SSPRD_CHALLENGE_H
 #define SSPRD_CHALLENGE_H

@@ -14,6 +14,8 @@
 #   docs/protocol.md, with the same message; every violation name (ssprd's
 #   own and the directory's), every op, and every spool refusal sentence
 #   appear there too.
+# What each op accepts and answers, and every bad-request message, are
+# docs-agree.sh's.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
