@@ -5,8 +5,10 @@
  * exchanges cannot be driven from an event loop, so the pool runs
  * session_open() on a worker thread and hands the bound handle to the loop
  * afterwards; ssprctl test-bind calls it directly. Every step is bounded by
- * [directory] timeout (LDAP_OPT_NETWORK_TIMEOUT for the TCP connect,
- * LDAP_OPT_TIMEOUT for each request).
+ * [directory] timeout (LDAP_OPT_NETWORK_TIMEOUT for the TCP connect of each
+ * address and for the TLS handshake, LDAP_OPT_TIMEOUT for each request),
+ * and every wait is on the socket, never a loop: a server that accepts the
+ * connection and then says nothing costs no CPU (tls_deadline()).
  *
  * Guarantees: certificates are always verified (LDAP_OPT_X_TLS_DEMAND, host
  * name included, TLS 1.2 at least) against ca_file or the system store; the
@@ -15,6 +17,9 @@
  * TLS is up, except over ldapi:// (a local socket).
  */
 #include "build.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@
 #include <sasl/sasl.h>
 #include <sodium.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "ldap/dirint.h"
 
@@ -39,6 +45,8 @@
 
 /* Whether Cyrus SASL's plugins were left unloaded (session_global_init). */
 static bool sasl_plugins_off;
+/* Whether libldap runs tls_deadline() on every connection. */
+static bool hooked;
 
 /* Simple binds (the service account's and the users') need no SASL
  * mechanism, and EXTERNAL is built into libsasl2; every other mechanism
@@ -49,6 +57,67 @@ needs_sasl_plugins(const struct config *cfg)
 	return cfg->directory.bind == BIND_SASL &&
 	    cfg->directory.sasl_mech != NULL &&
 	    strcmp(cfg->directory.sasl_mech, "EXTERNAL") != 0;
+}
+
+/*
+ * The TLS handshake, under the timeout and without spinning.
+ *
+ * libldap 2.5 and 2.6 (ldap_int_tls_start()), given a network timeout, make
+ * the socket non-blocking for the handshake; but only on a connection
+ * opened "async" (LDAP_OPT_CONNECT_ASYNC) do they wait for the socket
+ * between handshake steps and give up once the timeout has passed. On any
+ * other they call the handshake again at once, with no deadline: a server
+ * that accepts the TCP connection and never answers costs a whole CPU
+ * (read() failing with EAGAIN, ~5 000 times a second) for as long as it
+ * stays silent. Opening async is no answer either: libldap then does not
+ * wait for the TCP connect, so it never tries a host's next address.
+ *
+ * So the TCP connect stays synchronous (each address bounded by the
+ * network timeout, tried in turn), and this callback, which libldap runs
+ * once an address is connected and before the handshake, turns the handle
+ * async for the handshake: it then waits in poll() and fails with
+ * LDAP_TIMEOUT once the network timeout has passed since it began, on
+ * ldaps:// and after StartTLS alike. The socket stays blocking (libldap
+ * makes it so after a synchronous connect, and the async handshake leaves
+ * it), so its reads and writes get the same bound: a read that gets nothing
+ * for that long fails with EAGAIN, which the handshake takes as "wait", and
+ * the deadline ends it. The bounds stay on the socket: no read or write of
+ * the connection afterwards waits longer either (the pool shortens the
+ * write bound, conn_ready()).
+ *
+ * libldap reads the async flag nowhere else but when it opens a connection;
+ * session_open() turns it off again after the handshake, so that one
+ * libldap might open later connects synchronously too. A handle without a
+ * network timeout is left alone: its handshake blocks, and does not spin.
+ */
+static int
+tls_deadline(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+    struct ldap_conncb *ctx)
+{
+	struct timeval *tv = NULL;
+	ber_socket_t fd = -1;
+	int rc = -1;
+
+	if (ldap_get_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) !=
+	    LDAP_OPT_SUCCESS)
+		return -1;
+	if (tv == NULL)
+		return 0;
+	if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1 && fd >= 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof(*tv)) == 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, sizeof(*tv)) == 0 &&
+	    ldap_set_option(ld, LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_ON) ==
+	    LDAP_OPT_SUCCESS)
+		rc = 0;
+	ldap_memfree(tv);
+	/* Not 0: libldap closes this socket and tries the next address. */
+	return rc;
+}
+
+static void
+tls_deadline_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx)
+{
+	/* nothing to undo: the bounds go with the socket */
 }
 
 void
@@ -74,6 +143,25 @@ session_global_init(const struct config *cfg)
 
 		if (sasl_set_path(SASL_PATH_TYPE_PLUGIN, nowhere) == SASL_OK)
 			sasl_plugins_off = true;
+	}
+
+	/*
+	 * Every handle of the process gets tls_deadline(): the pool's, the
+	 * users' binds, and ssprctl test-bind's, the handshake without
+	 * verification that fetches a certificate included. (libldap keeps
+	 * a pointer to cb.) After the two settings above: setting a global
+	 * option initialises libldap, and with it Cyrus SASL.
+	 */
+	if (!hooked) {
+		static struct ldap_conncb cb = {
+			.lc_add = tls_deadline,
+			.lc_del = tls_deadline_del,
+		};
+
+		if (ldap_set_option(NULL, LDAP_OPT_CONNECT_CB, &cb) !=
+		    LDAP_OPT_SUCCESS)
+			fatalx("ldap: cannot bound the TLS handshake");
+		hooked = true;
 	}
 }
 
@@ -562,6 +650,14 @@ session_open(const struct session_cfg *sc, const char *uri,
 		report(rep, arg, "connect", true, "%s",
 		    is_ldapi(uri) ? "local socket" : "TCP and TLS established, "
 		    "certificate verified");
+	}
+	/* Async was for the handshake only (tls_deadline()). */
+	if (ldap_set_option(ld, LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_OFF) !=
+	    LDAP_OPT_SUCCESS) {
+		fail_transport(ld, sc, LDAP_LOCAL_ERROR, res);
+		res->reason = DIR_INTERNAL;
+		report(rep, arg, "connect", false, "%s", res->detail);
+		goto fail;
 	}
 
 	if (service)

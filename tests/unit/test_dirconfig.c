@@ -5,6 +5,8 @@
  */
 #include "build.h"
 
+#include <sys/stat.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,6 +145,45 @@ test_what_ldap_reads(void **state)
 	    "", "", "[daemon]\nmax_wait = 30\n", true);
 }
 
+static void
+test_directory_by_content(void **state)
+{
+	char a[300], b[300];
+
+	(void)state;
+	/* a second server: another one, or none */
+	differs("uri = ldaps://10.0.0.2:636\n", "", "",
+	    "uri = ldaps://10.0.0.3:636\n", "", "", true);
+	differs("uri = ldaps://10.0.0.2:636\n", "", "", "", "", "", true);
+	differs("enforce_history = yes\n", "", "",
+	    "enforce_history = no\n", "", "", true);
+	snprintf(a, sizeof(a), "ca_file = %s\n", ini);
+	snprintf(b, sizeof(b), "ca_file = %s\n", secret);
+	differs(a, "", "", b, "", "", true);
+	differs(a, "", "", a, "", "", false);
+}
+
+/* The bind password is compared by its bytes: one file, one byte changed
+ * between two loads (same path, same length). */
+static void
+test_password_by_content(void **state)
+{
+	struct config *a, *b, *c;
+
+	(void)state;
+	a = load("", "", "");
+	write_file(secret, "s3cret pasS\n");
+	b = load("", "", "");
+	write_file(secret, "s3cret pass\n");
+	c = load("", "", "");
+	assert_true(dir_config_differs(a, b));
+	assert_true(dir_config_differs(b, a));
+	assert_false(dir_config_differs(a, c));
+	config_free(a);
+	config_free(b);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -151,6 +192,8 @@ main(void)
 		cmocka_unit_test(test_policy_only_is_equal),
 		cmocka_unit_test(test_groups_by_content),
 		cmocka_unit_test(test_what_ldap_reads),
+		cmocka_unit_test(test_directory_by_content),
+		cmocka_unit_test(test_password_by_content),
 	};
 
 	log_init(LOG_LEVEL_ERROR);
