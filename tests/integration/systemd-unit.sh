@@ -64,7 +64,6 @@ want() {
 want "Type=notify"
 want "NotifyAccess=main"
 want "ExecStart=/usr/sbin/ssprd -c /etc/ssprd/ssprd.ini"
-want "ExecReload=/bin/kill -HUP \$MAINPID"
 want "Restart=on-failure"
 want "User=ssprd"
 want "Group=ssprd"
@@ -79,6 +78,28 @@ want "ProtectSystem=strict"
 want "CapabilityBoundingSet="
 # No core dump may hold the bind password (issue 12, item 6).
 want "LimitCORE=0"
+
+# A reload checks the file ExecStart= names before it signals, in that
+# order (issue 13): a signal alone cannot fail, so `systemctl reload`
+# would report success for a file ssprd refuses. systemd runs the
+# ExecReload= lines one after another and stops at the first that fails.
+conf=$(sed -n 's/^ExecStart=.* -c \([^ ]*\)$/\1/p' "$unit")
+sed -n 's/^ExecReload=//p' "$unit" >"$tmp/reload"
+printf '%s\n' "/usr/sbin/ssprd -t -c $conf" '/bin/kill -HUP $MAINPID' \
+	>"$tmp/reload.want"
+if [ -n "$conf" ] && cmp -s "$tmp/reload" "$tmp/reload.want"; then
+	ok "ExecReload= checks $conf (ssprd -t), then signals"
+else
+	not_ok "ExecReload= checks the file ExecStart= names (ssprd -t), then signals"
+	diag "$tmp/reload"
+fi
+# ...with an option the daemon has.
+if [ -x "$SSPRD" ]; then
+	check "ssprd -h offers -t (check the configuration and exit)" \
+		grep -qE '^ +ssprd -t .*check the configuration' <("$SSPRD" -h)
+else
+	skip "ssprd -h offers -t" "no built ssprd at $SSPRD"
+fi
 
 # Above systemd's default soft limit (1024), so that a flood of metrics
 # connections or a full queue leaves descriptors to spare.

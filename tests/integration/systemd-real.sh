@@ -1,0 +1,446 @@
+#!/bin/bash
+# systemd-real.sh - the installed unit under a real systemd.
+#
+# A systemd booted as PID 1 of namespaces of its own (pid, mount, uts, ipc,
+# cgroup) in a cgroup of its own, on an overlay of / whose changes live in a
+# tmpfs: nothing it does reaches the host's files, units or cgroups. The
+# network namespace is the host's, so the slapd fixture on the loopback is
+# reachable. Inside: the tree `make install` makes, the users and folders
+# its sysusers.d and tmpfiles.d files make, a configuration in the place
+# the unit names, the bind secret in /etc/ssprd owned by the service user.
+#
+# Then: the unit starts and becomes active once ssprd says READY=1
+# (Type=notify), sandboxed as the unit says; a reset goes through the spool
+# as a front end (a member of ssprd-submit) sends it; `systemctl reload`
+# with a broken file fails and leaves the daemon running on the old
+# configuration; with a good file it succeeds and the new one is in force.
+# At the end (also on failure) the system is powered off, or killed, and
+# its cgroup removed; if this script itself is killed, the system dies with
+# it. Every wait polls with a generous deadline: only states are checked,
+# never how long they took.
+#
+# Skipped unless root, with /lib/systemd/systemd, a cgroup2 hierarchy we may
+# make a cgroup in, and an unshare and overlay of / that work; and for a
+# sanitizer build, which the unit's sandbox cannot host (see below).
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+[ "$(id -u)" -eq 0 ] || skip_all "needs root: it boots systemd in namespaces"
+SYSTEMD=/lib/systemd/systemd
+[ -x "$SYSTEMD" ] || skip_all "no $SYSTEMD"
+for c in unshare nsenter pivot_root setpriv findmnt pgrep; do
+	command -v "$c" >/dev/null || skip_all "no $c"
+done
+builddir=$(cd "$(dirname "$SSPRD")" && pwd)
+[ -f "$builddir/Makefile" ] || skip_all "no build tree next to $SSPRD"
+# LeakSanitizer stops the process with ptrace at exit, which the unit's
+# system call filter refuses: every `ssprd -t` of ExecReload= would fail,
+# and reports would go to the journal, not where the sanitizer run looks.
+grep -qa -e __asan_init -e __ubsan_handle "$SSPRD" &&
+	skip_all "ssprd is built with sanitizers, which the unit's sandbox stops"
+# The unit hides /home, /root and /run/user (ProtectHome=) and /tmp
+# (PrivateTmp=) from ssprd: a prefix there (make distcheck in a home
+# folder) cannot run under it.
+exe=$(sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' "$builddir/systemd/ssprd.service" 2>/dev/null)
+case $exe in
+/home/* | /root/* | /run/user/* | /tmp/* | /var/tmp/*)
+	skip_all "ssprd installs to ${exe%/*}, hidden from the unit by ProtectHome= or PrivateTmp=" ;;
+esac
+cg2=$(findmnt -n -o TARGET -t cgroup2 | head -n 1)
+[ -n "$cg2" ] || skip_all "no cgroup2 hierarchy mounted"
+# Our own cgroup, under the one this shell is in (the v2 line of
+# /proc/self/cgroup); made for real once the fixture is up.
+cg=$cg2$(sed -n 's/^0:://p' /proc/self/cgroup)
+cg=${cg%/}/ssprd-real.$$
+{ mkdir "$cg" && rmdir "$cg"; } 2>/dev/null || skip_all "cannot make a cgroup in $cg2"
+# What the boot does first, tried in namespaces that vanish at once.
+probe=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-real-probe.XXXXXX")
+unshare --fork --pid --mount --uts --ipc --cgroup --mount-proc sh -c '
+	mount -t tmpfs probe "$1" && mkdir "$1/u" "$1/w" "$1/m" &&
+	mount -t overlay overlay -o "lowerdir=/,upperdir=$1/u,workdir=$1/w" "$1/m" &&
+	[ -x "$1/m/bin/sh" ]' probe "$probe" >/dev/null 2>&1
+rc=$?
+rmdir "$probe"
+[ "$rc" -eq 0 ] || skip_all "unshare, or an overlay of / in a new mount namespace, fails"
+
+with_slapd real
+# Empty cgroups that runs killed before their cleanup left behind.
+for old in "${cg%/*}"/ssprd-real.*; do
+	[ -d "$old" ] && [ ! -d "/proc/${old##*.}" ] &&
+		grep -qx 'populated 0' "$old/cgroup.events" &&
+		find "$old" -depth -type d -exec rmdir {} + 2>/dev/null
+done
+mkdir "$cg" || { echo "Bail out! cannot make $cg"; exit 1; }
+
+upid=	# unshare, in the host's namespaces
+box=	# PID 1 of the booted system, as the host numbers it
+powered_off=no
+# real_down: power the system off, or kill what is left of it, and remove
+# its cgroup. Idempotent; the EXIT trap.
+real_down() {
+	if [ -n "$box" ] && box_is_systemd; then
+		if timeout 30 nsenter -t "$box" -a systemctl poweroff >/dev/null 2>&1 &&
+			wait_for 60 cg_empty; then
+			powered_off=yes
+		else
+			echo "# the system did not power off; killing it"
+		fi
+	fi
+	if ! cg_empty; then
+		if [ -f "$cg/cgroup.kill" ]; then
+			echo 1 >"$cg/cgroup.kill"
+		else
+			[ -n "$box" ] && kill -9 "$box" 2>/dev/null
+			[ -n "$upid" ] && kill -9 "$upid" 2>/dev/null
+		fi
+		wait_for 30 cg_empty || echo "# processes left in $cg"
+	fi
+	[ -n "$upid" ] && wait "$upid" 2>/dev/null
+	upid='' box=''
+	# systemd removes the cgroups it made when it stops; a killed one
+	# leaves them, deepest first.
+	[ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ -d "$cg" ] && echo "# could not remove $cg"
+	return 0
+}
+cg_empty() {
+	[ ! -d "$cg" ] || grep -qx 'populated 0' "$cg/cgroup.events"
+}
+# box_is_systemd: PID 1 has become systemd. Before that it is init.sh,
+# whose namespaces still show the host's /run: a systemctl there would
+# talk to the host's systemd, if it has one.
+box_is_systemd() {
+	[ "$(cat "/proc/$box/comm" 2>/dev/null)" = systemd ]
+}
+trap 'real_down; fixture_cleanup' EXIT
+trap 'exit 1' INT TERM HUP
+
+# --- the installed tree, and what the system inside needs -------------------
+dest=$tmp/dest
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" install \
+	DESTDIR="$dest" >"$tmp/install.log" 2>&1
+rc=$?
+check "make install DESTDIR=... works" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || { tail -n 20 "$tmp/install.log" | sed 's/^/# /'; finish; exit 1; }
+# installed PATH-SUFFIX: the path of an installed file, as the system sees it.
+installed() {
+	local f
+	f=$(find "$dest" -path "*/$1" \( -type f -o -type l \) | head -n 1)
+	[ -n "$f" ] && echo "${f#"$dest"}"
+}
+unit=$(installed systemd/system/ssprd.service)
+sysusers=$(installed sysusers.d/ssprd.conf)
+tmpfiles=$(installed tmpfiles.d/ssprd-tmpfiles.conf)
+if [ -z "$unit" ] || [ -z "$sysusers" ] || [ -z "$tmpfiles" ]; then
+	not_ok "make install puts the unit, sysusers.d and tmpfiles.d files"
+	finish
+	exit 1
+fi
+# The unit names the binary and the configuration file.
+read -r sbin_ssprd conf < <(sed -n 's/^ExecStart=\([^ ]*\) -c \([^ ]*\)$/\1 \2/p' "$dest$unit")
+ssprctl=$(dirname "$sbin_ssprd")/ssprctl
+if [ -n "$conf" ] && [ -x "$dest$sbin_ssprd" ]; then
+	ok "the unit's ExecStart names the installed ssprd ($sbin_ssprd -c $conf)"
+else
+	not_ok "the unit's ExecStart names the installed ssprd and a file"
+	grep '^ExecStart=' "$dest$unit" | sed 's/^/# /'
+	finish
+	exit 1
+fi
+
+# Secrets and the CA where an admin would put them; a mail sink in /usr
+# (exec is allowed there) writing where the service may write.
+mailbox=/run/ssprd/test-mail
+sink=/usr/local/libexec/ssprd-test/mailsink.sh
+mkdir -p "$dest/etc/ssprd" "$dest$(dirname "$conf")" "$dest$(dirname "$sink")"
+install -m 0600 "$SVC_PASSWORD_FILE" "$dest/etc/ssprd/bind.secret"
+install -m 0644 "$CA_FILE" "$dest/etc/ssprd/ca.pem"
+install -m 0755 "$FIXTURES/mailsink.sh" "$dest$sink"
+# conf_write MIN_LENGTH: the configuration, min_length being how we tell
+# one configuration from another through the policy answer.
+conf_write() {
+	cat >"$tmp/ssprd.ini" <<INI
+[daemon]
+metrics =
+[directory]
+type = openldap
+uri = $LDAPS_URI
+base_dn = $BASE_DN
+bind_dn = $SVC_DN
+bind_password_file = /etc/ssprd/bind.secret
+ca_file = /etc/ssprd/ca.pem
+timeout = 5
+[policy]
+min_length = $1
+[email]
+command = $sink $mailbox
+INI
+}
+conf_write 12
+install -m 0644 "$tmp/ssprd.ini" "$dest$conf"
+# The front end's own copy: ssprctl reads queue_dir from a file too, and
+# must go on working while the daemon's file is broken.
+front=/etc/ssprd-test/front.ini
+install -D -m 0644 "$tmp/ssprd.ini" "$dest$front"
+
+# --- boot -------------------------------------------------------------------
+# init.sh: PID 1 of the new namespaces, which builds the system's tree and
+# becomes systemd. Masked (a link to /dev/null in /etc/systemd/system,
+# which overrides the unit wherever it lives): whatever the usual targets
+# pull in, but the journal, and a list of units that would touch the host
+# (devices, kernel settings, the clock, the network) or start servers.
+# The target booted pulls in sysinit.target only; ssprd.service is started
+# by hand.
+root=$tmp/root
+mkdir -p "$root" "$tmp/layer"
+: >"$tmp/console.log"
+cat >"$tmp/init.sh" <<'INIT'
+#!/bin/bash
+set -eu
+tmp=$1 root=$1/root dest=$1/dest systemd=$2
+mount --make-rprivate /
+mount -t tmpfs -o mode=0755 layer "$tmp/layer"
+mkdir "$tmp/layer/upper" "$tmp/layer/work"
+mount -t overlay overlay \
+	-o "lowerdir=/,upperdir=$tmp/layer/upper,workdir=$tmp/layer/work" "$root"
+mount -t proc proc "$root/proc"
+mount --bind "$root/proc/sys" "$root/proc/sys"
+mount -o remount,bind,ro "$root/proc/sys"
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
+mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$root/sys/fs/cgroup"
+mount -t tmpfs -o mode=0755,nosuid,nodev run "$root/run"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$root/tmp"
+mount -t tmpfs -o mode=0755,nosuid dev "$root/dev"
+for n in null zero full random urandom tty; do
+	touch "$root/dev/$n"
+	mount --bind "/dev/$n" "$root/dev/$n"
+done
+touch "$root/dev/console"
+mount --bind "$tmp/console.log" "$root/dev/console"
+mkdir "$root/dev/pts" "$root/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"
+ln -s pts/ptmx "$root/dev/ptmx"
+mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
+ln -s /proc/self/fd "$root/dev/fd"
+ln -s /proc/self/fd/0 "$root/dev/stdin"
+ln -s /proc/self/fd/1 "$root/dev/stdout"
+ln -s /proc/self/fd/2 "$root/dev/stderr"
+
+cp -a "$dest/." "$root/"
+: >"$root/etc/fstab"
+units=$root/etc/systemd/system
+# Only the unit just installed: no copy, link or drop-in of the host's.
+rm -rf "$units/ssprd.service" "$units/ssprd.service.d"
+keep=" ssprd.service systemd-journald.service systemd-journald.socket systemd-journald-dev-log.socket "
+for u in $(find "$root/lib/systemd/system" "$units" -mindepth 2 -maxdepth 2 \
+	\( -path '*.wants/*' -o -path '*.requires/*' \) -printf '%f\n' | sort -u) \
+	systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
+	systemd-udev-trigger.service systemd-udev-settle.service \
+	systemd-networkd.service systemd-networkd.socket systemd-resolved.service \
+	systemd-networkd-wait-online.service networking.service ifupdown-pre.service \
+	ifupdown-wait-online.service NetworkManager.service \
+	NetworkManager-wait-online.service systemd-timesyncd.service \
+	systemd-sysctl.service systemd-modules-load.service systemd-binfmt.service \
+	systemd-remount-fs.service systemd-logind.service systemd-journald-audit.socket \
+	console-getty.service getty@.service serial-getty@.service \
+	slapd.service samba-ad-dc.service smbd.service nmbd.service winbind.service \
+	nginx.service ssh.service ssh.socket cron.service postgresql.service \
+	dbus.service dbus.socket; do
+	case $keep in *" $u "*) continue ;; esac
+	rm -rf "${units:?}/$u"
+	ln -s /dev/null "$units/$u"
+done
+cat >"$units/ssprd-test.target" <<'TARGET'
+[Unit]
+Description=a small system to test ssprd.service in
+Wants=sysinit.target systemd-journald.service
+After=sysinit.target systemd-journald.service
+TARGET
+
+mkdir "$root/.oldroot"
+cd "$root"
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+rmdir /.oldroot
+exec env -i container=other "$systemd" --system --unit=ssprd-test.target
+INIT
+chmod 0755 "$tmp/init.sh"
+
+# Should this script be killed outright (no trap runs), unshare dies with
+# it and takes the system along: SIGKILL for PID 1 ends a pid namespace.
+(
+	echo "$BASHPID" >"$cg/cgroup.procs" || exit 1
+	exec setpriv --pdeathsig KILL -- unshare --kill-child=KILL --fork --pid \
+		--mount --uts --ipc --cgroup --mount-proc \
+		"$tmp/init.sh" "$tmp" "$SYSTEMD"
+) >"$tmp/boot.log" 2>&1 &
+upid=$!
+
+# box_pid: PID 1 of the system, once unshare has forked it.
+box_pid() {
+	box=$(pgrep -P "$upid" | head -n 1)
+	[ -n "$box" ]
+}
+# in_box COMMAND...: run it in the system's namespaces, as root.
+in_box() {
+	nsenter -t "$box" -a "$@"
+}
+# booted: the system finished starting (a failed unit left it degraded:
+# the failed units are listed in the log, ssprd's tests go on).
+booted() {
+	local s
+	box_is_systemd || return 1
+	s=$(in_box systemctl is-system-running 2>/dev/null)
+	[ "$s" = running ] || [ "$s" = degraded ]
+}
+# diag_box: what the system says about itself, for a failure.
+diag_box() {
+	sed 's/^/# boot: /' "$tmp/boot.log" | tail -n 20
+	sed 's/^/# console: /' "$tmp/console.log" | tail -n 40
+	[ -n "$box" ] && box_is_systemd &&
+		in_box journalctl --no-pager -n 40 2>&1 | sed 's/^/# journal: /'
+}
+
+if wait_for 30 box_pid && wait_for 120 booted; then
+	ok "systemd $(in_box systemctl --version | awk 'NR == 1 { print $2 }') boots as PID 1 of its namespaces"
+else
+	not_ok "systemd boots as PID 1 of its namespaces"
+	diag_box
+	finish
+	exit 1
+fi
+in_box systemctl --failed --no-legend --plain 2>/dev/null | sed 's/^/# failed at boot: /'
+check "...in a cgroup namespace rooted at its own cgroup" \
+	[ "$(in_box sed -n 's/^0:://p' /proc/1/cgroup)" = /init.scope ]
+
+# --- install, users, folders ------------------------------------------------
+in_box systemd-sysusers "$sysusers" >"$tmp/sysusers.out" 2>&1
+check "systemd-sysusers $sysusers" [ $? -eq 0 ]
+in_box systemd-tmpfiles --create "$tmpfiles" >"$tmp/tmpfiles.out" 2>&1
+check "systemd-tmpfiles --create $tmpfiles" [ $? -eq 0 ]
+has_users() {
+	in_box sh -c 'getent passwd ssprd && getent group ssprd-submit' >/dev/null 2>&1
+}
+check "the user ssprd and the group ssprd-submit exist" has_users
+in_box chown ssprd:ssprd /etc/ssprd/bind.secret
+# A prefix systemd does not search (make distcheck's): link the unit in.
+if in_box systemd-analyze --system unit-paths | grep -qxF "$(dirname "$unit")"; then
+	frag=$(in_box systemctl show -P FragmentPath ssprd)
+	check "systemctl finds the unit where make install put it ($frag)" \
+		[ "$frag" = "$unit" ]
+else
+	link_unit() { in_box systemctl link "$unit" >/dev/null 2>&1; }
+	check "systemctl link $unit (not in systemd's search path)" link_unit
+fi
+
+# --- start --------------------------------------------------------------------
+# prop NAME: a property of the unit.
+prop() {
+	in_box systemctl show -P "$1" ssprd 2>/dev/null
+}
+in_box systemctl start ssprd >"$tmp/start.out" 2>&1
+rc=$?
+check "systemctl start ssprd: exit 0" [ "$rc" -eq 0 ]
+if [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; then
+	ok "the unit is active (running)"
+else
+	not_ok "the unit is active (running) (got $(prop ActiveState)/$(prop SubState))"
+	sed 's/^/# /' "$tmp/start.out"
+	diag_box
+	finish
+	exit 1
+fi
+text=$(prop StatusText)
+check "...after READY=1: its status text is ssprd's ($text)" [ "${text%%:*}" = ready ]
+main=$(prop MainPID)
+# The main process as the host numbers it: its NSpid line is "HOST BOX".
+st=
+for p in $(cat "$cg/system.slice/ssprd.service/cgroup.procs" 2>/dev/null); do
+	[ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$p/status" 2>/dev/null)" = "$main" ] &&
+		st=/proc/$p/status
+done
+# st_is KEY VALUE: the main process's status line KEY has VALUE.
+st_is() {
+	[ -n "$st" ] && [ "$(awk -v k="$1:" '$1 == k { print $2 }' "$st")" = "$2" ]
+}
+check "it runs as ssprd" st_is Uid "$(in_box id -u ssprd)"
+check "...with no capabilities" st_is CapEff 0000000000000000
+check "...under a seccomp filter" st_is Seccomp 2
+check "...and no_new_privs" st_is NoNewPrivs 1
+
+# --- one reset through the spool -------------------------------------------------
+# sub JSON: the answer to a request, sent as a front end: nobody, in
+# ssprd-submit, without capabilities.
+sub() {
+	printf '%s' "$1" | in_box setpriv --reuid=nobody --regid=nogroup \
+		--groups=ssprd-submit --inh-caps=-all --bounding-set=-all \
+		"$ssprctl" -c "$front" submit --wait "${SUBMIT_WAIT:-30}"
+}
+mail=/proc/$box/root$mailbox
+a=$(sub '{"v":1,"op":"start","user":"alice","method":"email"}')
+expect "start alice: ok" "$a" status ok
+ticket=$(jget "$a" ticket)
+has_mail() { ls "$mail"/*.msg >/dev/null 2>&1; }
+wait_for 20 has_mail
+code=$(last_code "$mail")
+check "the code arrived through the email command" [ -n "$code" ]
+a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$ticket\",\"code\":\"$code\"}")
+expect "verify: email verified" "$a" verified '["email"]'
+pw=New-Real-Systemd-Pass-7
+a=$(sub "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$ticket\",\"new_password\":\"$pw\"}")
+expect "reset: ok" "$a" status ok
+binds() {
+	ldapwhoami -x -H "$LDAPS_URI" -D "$1" -y <(printf '%s' "$2") </dev/null >/dev/null 2>&1
+}
+check "alice binds with the new password" binds "$USER1_DN" "$pw"
+
+# --- reload ---------------------------------------------------------------------
+# min_length_now: min_length of the configuration in force.
+min_length_now() {
+	jget "$(sub '{"v":1,"op":"policy"}')" min_length
+}
+box_conf=/proc/$box/root$conf
+sed 's/^min_length = .*/min_length = twelve/' "$tmp/ssprd.ini" >"$box_conf"
+in_box systemctl reload ssprd >"$tmp/reload.out" 2>&1
+rc=$?
+check "reload with a broken file: systemctl reload fails (exit $rc)" [ "$rc" -ne 0 ]
+sed 's/^/# /' "$tmp/reload.out"
+check "...the unit stays active" [ "$(prop ActiveState)" = active ]
+check "...the same process ($main)" [ "$(prop MainPID)" = "$main" ]
+got=$(min_length_now)
+check "...serving with the old configuration (min_length $got)" [ "$got" = 12 ]
+in_box journalctl --no-pager -u ssprd >"$tmp/journal.out" 2>&1
+check "...the journal says what is wrong with the file" \
+	grep -q 'min_length: must be a whole number' "$tmp/journal.out"
+# The check stopped it: ssprd itself never read the broken file.
+check "...and ssprd was not signalled (it never refused a reload)" \
+	not_grep 'reload refused' "$tmp/journal.out"
+
+conf_write 14
+cat "$tmp/ssprd.ini" >"$box_conf"
+in_box systemctl reload ssprd >"$tmp/reload.out" 2>&1
+rc=$?
+# Passing the check means it read the bind secret (ssprd's, mode 0600)
+# inside the sandbox, as the daemon does.
+check "reload with a good file: exit 0" [ "$rc" -eq 0 ]
+sed 's/^/# /' "$tmp/reload.out"
+# systemctl may come back before ssprd has read the file: wait for it.
+min_length_is() { [ "$(min_length_now)" = "$1" ]; }
+wait_for 30 min_length_is 14
+got=$(min_length_now)
+check "...the new configuration is in force (min_length $got)" [ "$got" = 14 ]
+check "...same process, still active" \
+	[ "$(prop MainPID)/$(prop ActiveState)" = "$main/active" ]
+
+if [ "$t_failed" -ne 0 ]; then
+	in_box journalctl --no-pager -u ssprd 2>&1 | grep -v ' op=policy ' |
+		tail -n 40 | sed 's/^/# journal: /'
+fi
+
+# --- power off --------------------------------------------------------------------
+real_down
+check "systemctl poweroff ends the system" [ "$powered_off" = yes ]
+check "...and its cgroup is gone" [ ! -d "$cg" ]
+
+finish
