@@ -30,12 +30,10 @@
 #include "daemon/engine.h"
 #include "daemon/job.h"
 #include "daemon/messages.h"
-#include "daemon/metrics.h"
 #include "daemon/pwpolicy.h"
 #include "daemon/questions.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
-#include "daemon/ssprd.h"
 #include "daemon/store.h"
 #include "daemon/sweep.h"
 #include "daemon/throttle.h"
@@ -64,7 +62,7 @@ dirref_new(struct engine *e, struct config *cfg)
 	struct dirref *r = xcalloc(1, sizeof(*r));
 
 	r->cfg = config_ref(cfg);
-	r->dir = dir_new(e->d->base, cfg);
+	r->dir = dir_new(e->base, cfg);
 	return r;
 }
 
@@ -143,7 +141,17 @@ job_free(struct job *job)
 	config_free(job->cfg);
 	free(job);
 	e->active--;
-	service_work_end(e->d);
+	if (e->hooks.work_end != NULL)
+		e->hooks.work_end(e->hooks.arg);
+}
+
+void
+job_notify_failed(struct job *job, const char *kind)
+{
+	struct engine *e = job->e;
+
+	if (e->hooks.notify_failed != NULL)
+		e->hooks.notify_failed(e->hooks.arg, kind);
 }
 
 /*
@@ -241,9 +249,11 @@ job_send_now(struct job *job)
 	}
 	text = answer_dump(answer);
 	audit(job);
-	metrics_request(job->parsed ? request_op_name(job->req.op) : "-",
-	    job->result, job->reason ? job->reason : "",
-	    mono() - job->sreq->claimed_at);
+	if (job->e->hooks.answered != NULL)
+		job->e->hooks.answered(job->e->hooks.arg, job->parsed ?
+		    request_op_name(job->req.op) : "-", job->result,
+		    job->reason ? job->reason : "",
+		    mono() - job->sreq->claimed_at);
 	/* The intent outlives a crash until the answer is durable: a request
 	 * resumed with a "done" intent is answered, never written again. */
 	snprintf(id, sizeof(id), "%s", job->sreq->id);	/* sreq goes next */
@@ -354,7 +364,7 @@ job_later(struct job *job, double secs, void (*fn)(struct job *))
 		return;
 	job->after_delay = fn;
 	if (job->ev_delay == NULL)
-		job->ev_delay = evtimer_new(job->e->d->base, on_delay, job);
+		job->ev_delay = evtimer_new(job->e->base, on_delay, job);
 	if (job->ev_delay == NULL || evtimer_add(job->ev_delay, &tv) != 0)
 		fatalx("engine: cannot arm a timer");
 }
@@ -762,10 +772,27 @@ on_hold(evutil_socket_t fd, short what, void *arg)
 
 /* --- notices after a change ------------------------------------------------- */
 
+/* A notice on its way; it may end after its job and the engine (the
+ * hooks belong to the program, which outlives the notifier). */
 struct notice {
 	char id[SPOOL_ID_MAX + 1];
 	char *to;
+	struct engine_hooks hooks;
+	const char *kind;	/* "notice" or "admin-notice" */
 };
+
+static struct notice *
+notice_new(const struct engine *e, const char *id, const char *to,
+    const char *kind)
+{
+	struct notice *n = xcalloc(1, sizeof(*n));
+
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	n->to = xstrdup(to);
+	n->hooks = e->hooks;
+	n->kind = kind;
+	return n;
+}
 
 static void
 on_notice_sent(bool ok, const char *detail, void *arg)
@@ -773,11 +800,13 @@ on_notice_sent(bool ok, const char *detail, void *arg)
 	struct notice *n = arg;
 
 	if (ok) {
-		log_info("notify: request %s: notice sent to %s", n->id, n->to);
+		log_info("notify: request %s: %s sent to %s", n->id, n->kind,
+		    n->to);
 	} else {
-		log_warnx("notify: request %s: notice to %s failed: %s", n->id,
-		    n->to, detail);
-		metrics_notify_failure("notice");
+		log_warnx("notify: request %s: %s to %s failed: %s", n->id,
+		    n->kind, n->to, detail);
+		if (n->hooks.notify_failed != NULL)
+			n->hooks.notify_failed(n->hooks.arg, n->kind);
 	}
 	free(n->to);
 	free(n);
@@ -811,9 +840,7 @@ send_notice(struct job *job, const char *action)
 		log_warnx("notify: request %s: no notice: %s", job->sreq->id, err);
 		return;
 	}
-	n = xcalloc(1, sizeof(*n));
-	snprintf(n->id, sizeof(n->id), "%s", job->sreq->id);
-	n->to = xstrdup(job->who.mail);
+	n = notice_new(job->e, job->sreq->id, job->who.mail, "notice");
 	notify_run(job->e->notifier, &cfg->email.command, NULL, msg, len,
 	    cfg->email.timeout, on_notice_sent, n);
 	secret_free(msg);
@@ -836,18 +863,6 @@ struct admin_notice {
 	char *dn;
 	char action[16];
 };
-
-static void
-on_admin_notice_sent(bool ok, const char *detail, void *arg)
-{
-	char *to = arg;
-
-	if (!ok) {
-		log_warnx("notify: admin notice to %s failed: %s", to, detail);
-		metrics_notify_failure("admin-notice");
-	}
-	free(to);
-}
 
 static void
 on_admins(const struct dir_result *res, const struct strlist *dns,
@@ -886,8 +901,8 @@ on_admins(const struct dir_result *res, const struct strlist *dns,
 			continue;
 		}
 		notify_run(an->e->notifier, &an->cfg->email.command, NULL, msg,
-		    len, an->cfg->email.timeout, on_admin_notice_sent,
-		    xstrdup(mails->v[i]));
+		    len, an->cfg->email.timeout, on_notice_sent,
+		    notice_new(an->e, an->id, mails->v[i], "admin-notice"));
 		secret_free(msg);
 		sent++;
 	}
@@ -1041,7 +1056,8 @@ engine_request(struct spool_request *sreq, void *arg)
 	job->dr->jobs++;
 	job->started = mono();
 	e->active++;
-	service_work_begin(e->d);
+	if (e->hooks.work_begin != NULL)
+		e->hooks.work_begin(e->hooks.arg);
 
 	if (sreq->problem != NULL) {
 		job_error_v(job, "bad-request", sreq->problem, NULL);
@@ -1123,15 +1139,18 @@ decoy_hash_new(void)
 }
 
 struct engine *
-engine_new(struct ssprd *d, struct store *st, struct notifier *n)
+engine_new(struct event_base *base, struct config *cfg, struct store *st,
+    struct notifier *n, const struct engine_hooks *hooks)
 {
 	struct engine *e = xcalloc(1, sizeof(*e));
 	struct timeval first = { .tv_sec = SWEEP_FIRST };
 
-	e->d = d;
+	e->base = base;
+	if (hooks != NULL)
+		e->hooks = *hooks;
 	e->store = st;
 	e->notifier = n;
-	e->cfg = config_ref(d->cfg);
+	e->cfg = config_ref(cfg);
 	e->dir = dirref_new(e, e->cfg);
 	/* until real ones are measured */
 	TAILQ_INIT(&e->tickets);
@@ -1140,12 +1159,12 @@ engine_new(struct ssprd *d, struct store *st, struct notifier *n)
 	TAILQ_INIT(&e->burnt);
 	e->start_secs = 0.05;
 	e->change_secs = 0.1;
-	e->qworkers = questions_workers_new(d->base, 2);
+	e->qworkers = questions_workers_new(base, 2);
 	e->decoy_hash = decoy_hash_new();
-	e->ev_sweep = evtimer_new(d->base, on_sweep, e);
+	e->ev_sweep = evtimer_new(base, on_sweep, e);
 	if (e->ev_sweep == NULL || evtimer_add(e->ev_sweep, &first) != 0 ||
-	    (e->ev_hold = evtimer_new(d->base, on_hold, e)) == NULL ||
-	    (e->batch.ev = event_new(d->base, -1, 0, on_batch, e)) == NULL)
+	    (e->ev_hold = evtimer_new(base, on_hold, e)) == NULL ||
+	    (e->batch.ev = event_new(base, -1, 0, on_batch, e)) == NULL)
 		fatalx("engine: cannot arm a timer");
 	return e;
 }

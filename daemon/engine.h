@@ -24,11 +24,32 @@
 #include "daemon/spool.h"
 #include "daemon/store.h"
 
-struct ssprd;
 struct engine;
+struct event_base;
 
-struct engine *engine_new(struct ssprd *d, struct store *st,
-    struct notifier *n);
+/*
+ * What the program around the engine wants to know; any member may be NULL.
+ * The engine calls nothing of the program's otherwise, so it links alone
+ * (the unit tests run it without ssprd's main, service or metrics).
+ */
+struct engine_hooks {
+	void *arg;
+	/* A request was claimed, and (later) its job ended: a stop waits
+	 * for the work in between. */
+	void (*work_begin)(void *arg);
+	void (*work_end)(void *arg);
+	/* An answered request: op, result ("ok" or "error"), reason ("" for
+	 * ok), seconds from claim to answer. */
+	void (*answered)(void *arg, const char *op, const char *result,
+	    const char *reason, double seconds);
+	/* A mail or SMS that could not be sent: "code", "notice" or
+	 * "admin-notice". */
+	void (*notify_failed)(void *arg, const char *kind);
+};
+
+/* cfg: the configuration to start with (the engine takes a reference). */
+struct engine *engine_new(struct event_base *base, struct config *cfg,
+    struct store *st, struct notifier *n, const struct engine_hooks *hooks);
 /* The spool's callback (arg: the engine). */
 void engine_request(struct spool_request *req, void *arg);
 void engine_set_spool(struct engine *e, struct spool *s);

@@ -19,6 +19,7 @@
 
 #include "config/config.h"
 #include "daemon/challenge.h"
+#include "daemon/engine.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
 #include "daemon/store.h"
@@ -42,7 +43,8 @@ struct ticket_hold {
 };
 
 struct engine {
-	struct ssprd *d;
+	struct event_base *base;
+	struct engine_hooks hooks;
 	struct store *store;
 	struct notifier *notifier;
 	struct spool *spool;
@@ -203,6 +205,8 @@ int ticket_live(struct job *job);
 typedef void looked_up_fn(struct job *job, const struct dir_result *res);
 void job_lookup(struct job *job, const char *user, looked_up_fn *next);
 void send_notice(struct job *job, const char *action);
+/* A mail or SMS for job could not be sent (engine_hooks.notify_failed). */
+void job_notify_failed(struct job *job, const char *kind);
 /* The identity of the account at dn, or of name when dn is NULL. */
 void job_identify(struct job *job, const char *dn, const char *name);
 /* The identity of the ticket's user (the account it was started for). */

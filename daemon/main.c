@@ -168,10 +168,46 @@ open_state(struct ssprd *d)
 		fatalx("store: %s", err);
 }
 
+/* The engine's hooks (engine.h): a stop waits for its work, and metrics
+ * count its answers and the notifier's failures. */
+static void
+hook_work_begin(void *arg)
+{
+	service_work_begin(arg);
+}
+
+static void
+hook_work_end(void *arg)
+{
+	service_work_end(arg);
+}
+
+static void
+hook_answered(void *arg, const char *op, const char *result,
+    const char *reason, double seconds)
+{
+	(void)arg;
+	metrics_request(op, result, reason, seconds);
+}
+
+static void
+hook_notify_failed(void *arg, const char *kind)
+{
+	(void)arg;
+	metrics_notify_failure(kind);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ssprd d = { .config_path = SSPRD_CONFIG_FILE };
+	const struct engine_hooks hooks = {
+		.arg = &d,
+		.work_begin = hook_work_begin,
+		.work_end = hook_work_end,
+		.answered = hook_answered,
+		.notify_failed = hook_notify_failed,
+	};
 	bool check_only = false;
 	char err[256];
 	int ch;
@@ -220,7 +256,7 @@ main(int argc, char **argv)
 	protect_memory();
 	open_state(&d);
 	d.notifier = notify_new(d.base);
-	d.engine = engine_new(&d, d.store, d.notifier);
+	d.engine = engine_new(d.base, d.cfg, d.store, d.notifier, &hooks);
 	d.spool = spool_open(d.base, d.cfg, engine_request, d.engine, err,
 	    sizeof(err));
 	if (d.spool == NULL)

@@ -22,11 +22,9 @@
 #include "daemon/engine.h"
 #include "daemon/job.h"
 #include "daemon/messages.h"
-#include "daemon/metrics.h"
 #include "daemon/pwpolicy.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
-#include "daemon/ssprd.h"
 #include "daemon/store.h"
 #include "daemon/throttle.h"
 #include "ldap/dir.h"
@@ -151,7 +149,7 @@ on_code_sent(bool ok, const char *detail, void *arg)
 	if (!ok) {
 		log_errorx("notify: request %s: sending the code failed: %s",
 		    job->sreq->id, detail);
-		metrics_notify_failure("code");
+		job_notify_failed(job, "code");
 		job_error(job, "internal");
 		return;
 	}

@@ -38,7 +38,6 @@
 #include "daemon/pwpolicy.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
-#include "daemon/ssprd.h"
 #include "daemon/store.h"
 #include "ldap/dir.h"
 
