@@ -1,13 +1,17 @@
 /*
- * engine.c - from a claimed request to its answer (see engine.h).
+ * engine.c - from a claimed request to its answer (see engine.h), and the
+ * job API the op modules use (job.h).
  *
- * Each request becomes a job that walks a short chain of callbacks:
- * parse -> (resume check) -> op function (ops.c) -> directory lookup ->
- * store / notifier / directory write -> answer. A job holds a reference to
- * the configuration it started with and to the directory pool of that
- * configuration, so a reload never changes the rules under a request. This
- * file has what every op needs: the one way out (job_send: answer, audit
- * line, or at a stop no answer at all), lookups, tickets, notices.
+ * Each request becomes a job: parse -> (recovery_resume()) -> its op's
+ * entry point (job_dispatch()) -> steps, each a wait for one thing (a
+ * lookup, the group commit, a directory operation, a timer...) -> the
+ * answer. A job holds a reference to the configuration it started with and
+ * to the directory pool of that configuration, so a reload never changes
+ * the rules under a request. This file has the job's life and its one way
+ * out (job_send(): the answer, the audit line, or at a stop no answer at
+ * all, and then the one place a job is freed), the steps and their table,
+ * the group commit, ticket holds, lookups, lockout reservations and back
+ * pressure. struct engine is private to it.
  */
 #include "build.h"
 
@@ -26,11 +30,10 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
+#include "daemon/decoy.h"
 #include "daemon/eligible.h"
 #include "daemon/engine.h"
 #include "daemon/job.h"
-#include "daemon/messages.h"
-#include "daemon/pwpolicy.h"
 #include "daemon/questions.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
@@ -39,14 +42,84 @@
 #include "daemon/throttle.h"
 #include "ldap/dir.h"
 
+/* A directory pool and the configuration it was built from; retired ones
+ * are freed when their last job ends. */
+struct dirref {
+	struct dir *dir;
+	struct config *cfg;
+	unsigned jobs;
+	bool retired;
+};
+
+/* One job at a time per ticket (job_ticket_live()). */
+struct ticket_hold {
+	TAILQ_ENTRY(ticket_hold) entry;
+	char id[REQ_TICKET_LEN + 1];
+	struct job *owner;
+	TAILQ_HEAD(, job) waiters;
+};
+
+struct reservation {
+	TAILQ_ENTRY(reservation) entry;
+	char acct[TICKET_ACCT_LEN];
+	unsigned n;
+};
+
+struct burnt {
+	TAILQ_ENTRY(burnt) entry;
+	char id[TICKET_HEX + 1];
+	int64_t until;
+};
+
+struct engine {
+	struct event_base *base;
+	struct engine_hooks hooks;
+	struct store *store;
+	struct notifier *notifier;
+	struct spool *spool;
+	struct config *cfg;
+	struct dirref *dir;
+	unsigned active;
+	/* How long real starts and changes take to answer (moving averages,
+	 * seconds, by enum job_timing): decoys wait as long, so timing tells
+	 * nothing. */
+	double secs[2];
+	struct event *ev_sweep;
+	struct event *ev_hold;		/* while held: is the backlog gone? */
+	TAILQ_HEAD(, ticket_hold) tickets;	/* being worked on */
+	/* Group commit: the store changes of a turn of the loop, committed
+	 * in one transaction, and the jobs waiting for it. */
+	struct {
+		struct store_op *ops;
+		size_t n, cap;
+		TAILQ_HEAD(, job) jobs;
+		struct event *ev;
+	} batch;
+	bool held_notify;		/* spool held for the notifier */
+	bool held_dir;			/* ...for a slow directory */
+	struct qworkers *qworkers;	/* argon2id off the event loop */
+	struct decoy_masks masks;	/* what real masked contacts look like */
+	char *decoy_hash;		/* for answers nothing may match */
+	/* Failed proofs that may be counted once a check in flight ends
+	 * (answers: argon2id off the loop), per identity: the lockout
+	 * counts them before it accepts another proof. */
+	TAILQ_HEAD(, reservation) reserved;
+	/* Tickets spent by a write whose record could not be saved: refused
+	 * from then on, though the store still holds them. */
+	TAILQ_HEAD(, burnt) burnt;
+	bool closing;		/* shutting down: leave requests for next start */
+};
+
+static void engine_back_pressure(struct engine *e);
+
 int64_t
-now_secs(void)
+job_now(void)
 {
 	return (int64_t)time(NULL);
 }
 
 double
-mono(void)
+job_mono(void)
 {
 	struct timespec ts;
 
@@ -106,7 +179,7 @@ reason_message(const char *reason)
 	return "Something went wrong. Please try again later.";
 }
 
-void
+static void
 who_clear(struct who *w)
 {
 	free(w->dn);
@@ -114,6 +187,12 @@ who_clear(struct who *w)
 	free(w->mobile);
 	free(w->questions);
 	memset(w, 0, sizeof(*w));
+}
+
+void
+job_who_clear(struct job *job)
+{
+	who_clear(&job->who);
 }
 
 static void ticket_give_back(struct job *job);
@@ -124,7 +203,7 @@ job_free(struct job *job)
 	struct engine *e = job->e;
 
 	ticket_give_back(job);
-	failure_release(job);
+	job_failure_release(job);
 	if (job->ev_delay != NULL)
 		event_free(job->ev_delay);
 	if (job->parsed)
@@ -152,6 +231,96 @@ job_notify_failed(struct job *job, const char *kind)
 
 	if (e->hooks.notify_failed != NULL)
 		e->hooks.notify_failed(e->hooks.arg, kind);
+}
+
+/* --- steps ---------------------------------------------------------------- */
+
+#define STEP(s)		(1u << (s))
+#define WAITS		(STEP(JOB_TICKET) | STEP(JOB_LOOKUP) | \
+			 STEP(JOB_DIRECTORY) | STEP(JOB_COMMIT) | \
+			 STEP(JOB_DELAY) | STEP(JOB_HASH) | STEP(JOB_NOTIFY))
+
+/* From each step, the steps a job may go to: from running, to a wait or
+ * to its answer; from a wait, back to running; from the answer, nowhere
+ * (the job is freed). */
+static const unsigned step_allowed[] = {
+	[JOB_RUNNING] = WAITS | STEP(JOB_ANSWER),
+	[JOB_TICKET] = STEP(JOB_RUNNING),
+	[JOB_LOOKUP] = STEP(JOB_RUNNING),
+	[JOB_DIRECTORY] = STEP(JOB_RUNNING),
+	[JOB_COMMIT] = STEP(JOB_RUNNING),
+	[JOB_DELAY] = STEP(JOB_RUNNING),
+	[JOB_HASH] = STEP(JOB_RUNNING),
+	[JOB_NOTIFY] = STEP(JOB_RUNNING),
+	[JOB_ANSWER] = 0,
+};
+
+const char *
+job_step_name(enum job_step step)
+{
+	static const char *const names[] = {
+		[JOB_RUNNING] = "running", [JOB_TICKET] = "ticket",
+		[JOB_LOOKUP] = "lookup", [JOB_DIRECTORY] = "directory",
+		[JOB_COMMIT] = "commit", [JOB_DELAY] = "delay",
+		[JOB_HASH] = "hash", [JOB_NOTIFY] = "notify",
+		[JOB_ANSWER] = "answer",
+	};
+
+	return (unsigned)step < sizeof(names) / sizeof(names[0]) ?
+	    names[step] : "?";
+}
+
+static void
+step_to(struct job *job, enum job_step to)
+{
+	if (!(step_allowed[job->step] & STEP(to)))
+		fatalx("engine: request %s: no step from %s to %s",
+		    job->sreq->id, job_step_name(job->step), job_step_name(to));
+	log_debug("engine: request %s: %s -> %s", job->sreq->id,
+	    job_step_name(job->step), job_step_name(to));
+	job->step = to;
+}
+
+bool
+job_away(struct job *job, enum job_step step)
+{
+	if (job->step == JOB_ANSWER) {
+		log_errorx("engine: request %s: %s after the answer was "
+		    "decided; ignored", job->sreq->id, job_step_name(step));
+		return false;
+	}
+	step_to(job, step);
+	return true;
+}
+
+void
+job_back(struct job *job, enum job_step step)
+{
+	if (job->step != step)
+		fatalx("engine: request %s: back from %s while %s",
+		    job->sreq->id, job_step_name(step),
+		    job_step_name(job->step));
+	step_to(job, JOB_RUNNING);
+}
+
+/* A wait the engine ends itself: then job->next runs. */
+static bool
+job_wait(struct job *job, enum job_step step, void (*next)(struct job *))
+{
+	if (!job_away(job, step))
+		return false;
+	job->next = next;
+	return true;
+}
+
+static void
+job_resume(struct job *job, enum job_step step)
+{
+	void (*next)(struct job *) = job->next;
+
+	job_back(job, step);
+	job->next = NULL;
+	next(job);
 }
 
 /*
@@ -226,7 +395,7 @@ audit(struct job *job)
  * the event loop, on the turn after it was decided (job_send()), never
  * inside the helper that decided it. A caller that goes on with a job after
  * a helper answered it therefore finds it still there; any further step it
- * starts is refused (job_answering()) instead of acting on a freed job.
+ * starts is refused (job_away() says so) instead of acting on a freed job.
  */
 static void
 job_send_now(struct job *job)
@@ -247,13 +416,13 @@ job_send_now(struct job *job)
 		job_free(job);
 		return;
 	}
-	text = answer_dump(answer);
+	text = request_answer_dump(answer);
 	audit(job);
 	if (job->e->hooks.answered != NULL)
 		job->e->hooks.answered(job->e->hooks.arg, job->parsed ?
 		    request_op_name(job->req.op) : "-", job->result,
 		    job->reason ? job->reason : "",
-		    mono() - job->sreq->claimed_at);
+		    job_mono() - job->sreq->claimed_at);
 	/* The intent outlives a crash until the answer is durable: a request
 	 * resumed with a "done" intent is answered, never written again. */
 	snprintf(id, sizeof(id), "%s", job->sreq->id);	/* sreq goes next */
@@ -264,43 +433,45 @@ job_send_now(struct job *job)
 		 * again (resume()) or after a day (sweep.c). */
 		struct store_op op = { STORE_INTENTS, id, NULL };
 
-		engine_commit_later(job->e, &op, 1);
+		job_commit_later(job, &op, 1);
 	}
 	free(text);
 	job->sreq = NULL;
-	back_pressure(job->e);
+	engine_back_pressure(job->e);
 	job_free(job);
+}
+
+static void
+on_answer_due(evutil_socket_t fd, short what, void *arg)
+{
+	job_send_now(arg);
 }
 
 static void
 job_send(struct job *job, json_t *answer)
 {
-	if (job->answer != NULL) {
+	struct timeval now = { 0, 0 };
+
+	if (job->step == JOB_ANSWER) {
 		log_errorx("engine: request %s: answered twice; the first "
 		    "answer stands", job->sreq->id);
 		json_decref(answer);
 		return;
 	}
+	step_to(job, JOB_ANSWER);
 	job->answer = answer;
-	job->answering = true;
-	job_later(job, 0, job_send_now);
-}
-
-bool
-job_answering(struct job *job, const char *what)
-{
-	if (!job->answering)
-		return false;
-	log_errorx("engine: request %s: %s after the answer was decided; "
-	    "ignored", job->sreq->id, what);
-	return true;
+	if (job->ev_delay != NULL)
+		event_free(job->ev_delay);
+	job->ev_delay = evtimer_new(job->e->base, on_answer_due, job);
+	if (job->ev_delay == NULL || evtimer_add(job->ev_delay, &now) != 0)
+		fatalx("engine: cannot arm a timer");
 }
 
 void
 job_ok(struct job *job, json_t *a)
 {
 	job->result = "ok";
-	job_send(job, a ? a : answer_ok(job->sreq->id));
+	job_send(job, a ? a : request_answer_ok(job->sreq->id));
 }
 
 void
@@ -309,7 +480,7 @@ job_error_v(struct job *job, const char *reason, const char *message,
 {
 	job->result = "error";
 	job->reason = reason;
-	job_send(job, answer_error(job->sreq->id, reason,
+	job_send(job, request_answer_error(job->sreq->id, reason,
 	    message ? message : reason_message(reason), violations));
 }
 
@@ -338,21 +509,19 @@ job_dir_error(struct job *job, const struct dir_result *res)
 /* A lookup or check that got no answer: the directory is busy (the work
  * waited [daemon] max_wait in ssprd's queue), or not there. */
 const char *
-job_no_answer(const struct dir_result *res)
+job_no_answer(enum dir_reason reason)
 {
-	return res->reason == DIR_BUSY ? "busy" : "directory-unavailable";
+	return reason == DIR_BUSY ? "busy" : "directory-unavailable";
 }
 
 static void
 on_delay(evutil_socket_t fd, short what, void *arg)
 {
-	struct job *job = arg;
-
-	job->after_delay(job);
+	job_resume(arg, JOB_DELAY);
 }
 
 void
-job_later(struct job *job, double secs, void (*fn)(struct job *))
+job_later(struct job *job, double secs, void (*next)(struct job *))
 {
 	struct timeval tv;
 
@@ -360,9 +529,8 @@ job_later(struct job *job, double secs, void (*fn)(struct job *))
 		secs = 0;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	if (fn != job_send_now && job_answering(job, "a delay"))
+	if (!job_wait(job, JOB_DELAY, next))
 		return;
-	job->after_delay = fn;
 	if (job->ev_delay == NULL)
 		job->ev_delay = evtimer_new(job->e->base, on_delay, job);
 	if (job->ev_delay == NULL || evtimer_add(job->ev_delay, &tv) != 0)
@@ -370,33 +538,30 @@ job_later(struct job *job, double secs, void (*fn)(struct job *))
 }
 
 static void
-on_late_error(struct job *job)
+average(double *avg, double sample)
 {
-	job_error(job, job->late_reason);
+	*avg = *avg == 0 ? sample : 0.8 * *avg + 0.2 * sample;
 }
 
-/* Run fn when about avg seconds (jittered by a fifth) have passed since the
- * job started: how decoys and unknown users are answered like real ones
- * whose work takes that long. */
 void
-job_like(struct job *job, double avg, void (*fn)(struct job *))
+job_timed(struct job *job, enum job_timing t)
+{
+	average(&job->e->secs[t], job_mono() - job->started);
+}
+
+void
+job_like(struct job *job, enum job_timing t, void (*next)(struct job *))
 {
 	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
 
-	job_later(job, avg * jitter - (mono() - job->started), fn);
-}
-
-void
-job_error_like(struct job *job, const char *reason, double avg)
-{
-	job->late_reason = reason;
-	job_like(job, avg, on_late_error);
+	job_later(job, job->e->secs[t] * jitter - (job_mono() - job->started),
+	    next);
 }
 
 /* --- tickets in the store -------------------------------------------------- */
 
 int
-ticket_load(struct job *job, const char *id)
+job_ticket_load(struct job *job, const char *id)
 {
 	json_t *j = store_get(job->e->store, STORE_TICKETS, id);
 	int rc;
@@ -415,13 +580,22 @@ ticket_load(struct job *job, const char *id)
 }
 
 void
-ticket_save_then(struct job *job, void (*then)(struct job *))
+job_ticket_save(struct job *job, void (*next)(struct job *))
 {
 	json_t *j = ticket_to_json(&job->t);
 	struct store_op op = { STORE_TICKETS, job->t.id, j };
 
-	job_commit(job, &op, 1, then);
+	job_commit(job, &op, 1, next);
 	json_decref(j);
+}
+
+void
+job_ticket_extend(struct job *job)
+{
+	int64_t until = job_now() + job->cfg->policy.code_ttl;
+	int64_t last = job->t.created + job->cfg->policy.ticket_lifetime;
+
+	job->t.expires = until < last ? until : last;
 }
 
 /* --- group commit ---------------------------------------------------------------- */
@@ -458,13 +632,12 @@ batch_add(struct engine *e, const struct store_op *ops, size_t n)
 
 void
 job_commit(struct job *job, const struct store_op *ops, size_t n,
-    void (*then)(struct job *))
+    void (*next)(struct job *))
 {
 	struct engine *e = job->e;
 
-	if (job_answering(job, "a commit"))
+	if (!job_wait(job, JOB_COMMIT, next))
 		return;
-	job->after_commit = then;
 	TAILQ_INSERT_TAIL(&e->batch.jobs, job, committing);
 	batch_add(e, ops, n);
 }
@@ -479,9 +652,9 @@ job_committed(struct job *job)
 }
 
 void
-engine_commit_later(struct engine *e, const struct store_op *ops, size_t n)
+job_commit_later(struct job *job, const struct store_op *ops, size_t n)
 {
-	batch_add(e, ops, n);
+	batch_add(job->e, ops, n);
 }
 
 /* Commit what has gathered; then the jobs that waited, unless this is the
@@ -511,7 +684,7 @@ batch_flush(struct engine *e, bool go_on)
 		TAILQ_REMOVE(&jobs, job, committing);
 		job->commit_rc = rc;
 		if (go_on)
-			job->after_commit(job);
+			job_resume(job, JOB_COMMIT);
 	}
 }
 
@@ -541,6 +714,7 @@ ticket_take(struct job *job)
 	TAILQ_FOREACH(h, &e->tickets, entry)
 		if (strcmp(h->id, job->req.ticket) == 0) {
 			TAILQ_INSERT_TAIL(&h->waiters, job, waiting);
+			step_to(job, JOB_TICKET);
 			return false;
 		}
 	h = xcalloc(1, sizeof(*h));
@@ -570,7 +744,8 @@ ticket_give_back(struct job *job)
 	TAILQ_REMOVE(&h->waiters, next, waiting);
 	h->owner = next;
 	next->hold = h;
-	job_later(next, 0, dispatch);
+	job_back(next, JOB_TICKET);
+	job_later(next, 0, job_dispatch);
 }
 
 /* Past [policy] ticket_lifetime since it was created: no start, however
@@ -578,25 +753,25 @@ ticket_give_back(struct job *job)
 static bool
 ticket_too_old(const struct job *job)
 {
-	return now_secs() - job->t.created >
+	return job_now() - job->t.created >
 	    (int64_t)job->cfg->policy.ticket_lifetime;
 }
 
 void
-engine_burn_ticket(struct engine *e, const char *id, int64_t until)
+job_ticket_burn(struct job *job, const char *id)
 {
 	struct burnt *b = xcalloc(1, sizeof(*b));
 
 	snprintf(b->id, sizeof(b->id), "%s", id);
-	b->until = until;
-	TAILQ_INSERT_TAIL(&e->burnt, b, entry);
+	b->until = job_now() + job->cfg->policy.ticket_lifetime;
+	TAILQ_INSERT_TAIL(&job->e->burnt, b, entry);
 }
 
 static bool
 ticket_burnt(struct engine *e, const char *id)
 {
 	struct burnt *b, *next;
-	int64_t now = now_secs();
+	int64_t now = job_now();
 
 	for (b = TAILQ_FIRST(&e->burnt); b != NULL; b = next) {
 		next = TAILQ_NEXT(b, entry);
@@ -613,12 +788,12 @@ ticket_burnt(struct engine *e, const char *id)
 /* 0: the ticket is loaded and live; -1: answered; 1: waiting for another
  * job that works on the same ticket (dispatched again after it). */
 int
-ticket_live(struct job *job)
+job_ticket_live(struct job *job)
 {
 	if (!ticket_take(job))
 		return 1;
-	if (ticket_load(job, job->req.ticket) != 0 ||
-	    job->t.expires < now_secs() || ticket_too_old(job) ||
+	if (job_ticket_load(job, job->req.ticket) != 0 ||
+	    job->t.expires < job_now() || ticket_too_old(job) ||
 	    ticket_burnt(job->e, job->t.id)) {
 		job_error(job, "expired");
 		return -1;
@@ -656,20 +831,12 @@ who_set(struct who *w, const struct dir_user *u)
 	snprintf(w->stamp, sizeof(w->stamp), "%s", u->pwd_changed);
 }
 
-
-struct lookup_ctx {
-	struct job *job;
-	looked_up_fn *next;
-};
-
 static void
 on_user(const struct dir_result *res, const struct dir_user *u, void *arg)
 {
-	struct lookup_ctx *ctx = arg;
-	struct job *job = ctx->job;
-	looked_up_fn *next = ctx->next;
+	struct job *job = arg;
 
-	free(ctx);
+	job->looked_up = res->reason;
 	who_clear(&job->who);
 	if (res->reason == DIR_OK)
 		who_set(&job->who, u);
@@ -677,20 +844,14 @@ on_user(const struct dir_result *res, const struct dir_user *u, void *arg)
 		log_warnx("engine: request %s: lookup failed at %s: %s (%s)",
 		    job->sreq->id, res->server ? res->server : "-",
 		    dir_reason_code(res->reason), res->detail);
-	next(job, res);
+	job_resume(job, JOB_LOOKUP);
 }
 
 void
-job_lookup(struct job *job, const char *user, looked_up_fn *next)
+job_lookup(struct job *job, const char *user, void (*next)(struct job *))
 {
-	struct lookup_ctx *ctx;
-
-	if (job_answering(job, "a lookup"))
-		return;
-	ctx = xcalloc(1, sizeof(*ctx));
-	ctx->job = job;
-	ctx->next = next;
-	dir_lookup_user(job->dr->dir, user, on_user, ctx);
+	if (job_wait(job, JOB_LOOKUP, next))
+		dir_lookup_user(job->dr->dir, user, on_user, job);
 }
 
 /* --- back pressure ---------------------------------------------------------- */
@@ -725,8 +886,8 @@ hold_poll(struct engine *e)
 	evtimer_add(e->ev_hold, &tv);
 }
 
-void
-back_pressure(struct engine *e)
+static void
+engine_back_pressure(struct engine *e)
 {
 	unsigned waiting = notify_waiting(e->notifier);
 	struct dir_stats st;
@@ -767,170 +928,7 @@ back_pressure(struct engine *e)
 static void
 on_hold(evutil_socket_t fd, short what, void *arg)
 {
-	back_pressure(arg);
-}
-
-/* --- notices after a change ------------------------------------------------- */
-
-/* A notice on its way; it may end after its job and the engine (the
- * hooks belong to the program, which outlives the notifier). */
-struct notice {
-	char id[SPOOL_ID_MAX + 1];
-	char *to;
-	struct engine_hooks hooks;
-	const char *kind;	/* "notice" or "admin-notice" */
-};
-
-static struct notice *
-notice_new(const struct engine *e, const char *id, const char *to,
-    const char *kind)
-{
-	struct notice *n = xcalloc(1, sizeof(*n));
-
-	snprintf(n->id, sizeof(n->id), "%s", id);
-	n->to = xstrdup(to);
-	n->hooks = e->hooks;
-	n->kind = kind;
-	return n;
-}
-
-static void
-on_notice_sent(bool ok, const char *detail, void *arg)
-{
-	struct notice *n = arg;
-
-	if (ok) {
-		log_info("notify: request %s: %s sent to %s", n->id, n->kind,
-		    n->to);
-	} else {
-		log_warnx("notify: request %s: %s to %s failed: %s", n->id,
-		    n->kind, n->to, detail);
-		if (n->hooks.notify_failed != NULL)
-			n->hooks.notify_failed(n->hooks.arg, n->kind);
-	}
-	free(n->to);
-	free(n);
-}
-
-void
-send_notice(struct job *job, const char *action)
-{
-	const struct config *cfg = job->cfg;
-	char when[64];
-	time_t now = time(NULL);
-	struct tm tm;
-	struct notify_var vars[] = {
-		{ "user", job->req.user ? job->req.user : job->t.user },
-		{ "action", action },
-		{ "time", when },
-		{ "client", job->req.client ? job->req.client : "unknown" },
-		{ NULL, NULL },
-	};
-	struct notice *n;
-	const char *err;
-	size_t len;
-	char *msg;
-
-	if (job->who.mail == NULL || cfg->email.command.argc == 0)
-		return;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-	msg = message_build(cfg, MSG_EMAIL_NOTICE, job->who.mail, vars, &len, &err);
-	if (msg == NULL) {
-		log_warnx("notify: request %s: no notice: %s", job->sreq->id, err);
-		return;
-	}
-	n = notice_new(job->e, job->sreq->id, job->who.mail, "notice");
-	notify_run(job->e->notifier, &cfg->email.command, NULL, msg, len,
-	    cfg->email.timeout, on_notice_sent, n);
-	secret_free(msg);
-}
-
-
-void
-average(double *avg, double sample)
-{
-	*avg = *avg == 0 ? sample : 0.8 * *avg + 0.2 * sample;
-}
-
-/* --- notices to the other admins ---------------------------------------- */
-
-struct admin_notice {
-	struct engine *e;
-	struct config *cfg;
-	char id[SPOOL_ID_MAX + 1];
-	char *user;
-	char *dn;
-	char action[16];
-};
-
-static void
-on_admins(const struct dir_result *res, const struct strlist *dns,
-    const struct strlist *mails, void *arg)
-{
-	struct admin_notice *an = arg;
-	char when[64];
-	time_t now = time(NULL);
-	struct tm tm;
-	struct notify_var vars[] = {
-		{ "admin", an->user },
-		{ "user", an->user },
-		{ "action", an->action },
-		{ "time", when },
-		{ NULL, NULL },
-	};
-	unsigned sent = 0;
-
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-	if (res->reason != DIR_OK)
-		log_warnx("notify: request %s: cannot list the admins to tell: "
-		    "%s (%s)", an->id, dir_reason_code(res->reason), res->detail);
-	for (size_t i = 0; res->reason == DIR_OK && i < dns->n; i++) {
-		const char *err;
-		size_t len;
-		char *msg;
-
-		if (strcasecmp(dns->v[i], an->dn) == 0)
-			continue;	/* the admin whose password it was */
-		msg = message_build(an->cfg, MSG_EMAIL_ADMIN_NOTICE, mails->v[i],
-		    vars, &len, &err);
-		if (msg == NULL) {
-			log_warnx("notify: request %s: no admin notice to %s: %s",
-			    an->id, mails->v[i], err);
-			continue;
-		}
-		notify_run(an->e->notifier, &an->cfg->email.command, NULL, msg,
-		    len, an->cfg->email.timeout, on_notice_sent,
-		    notice_new(an->e, an->id, mails->v[i], "admin-notice"));
-		secret_free(msg);
-		sent++;
-	}
-	log_info("notify: request %s: %u other admin(s) told that %s's password "
-	    "was %s", an->id, sent, an->user, an->action);
-	config_free(an->cfg);
-	free(an->user);
-	free(an->dn);
-	free(an);
-}
-
-/* Entra tells every other admin when an admin resets: so does ssprd. */
-void
-send_admin_notices(struct job *job, const char *action)
-{
-	struct admin_notice *an;
-
-	if (job->who.dn == NULL || job->cfg->email.command.argc == 0 ||
-	    job->e->closing)
-		return;
-	an = xcalloc(1, sizeof(*an));
-	an->e = job->e;
-	an->cfg = config_ref(job->cfg);
-	snprintf(an->id, sizeof(an->id), "%s", job->sreq->id);
-	an->user = xstrdup(job->t.user ? job->t.user : "?");
-	an->dn = xstrdup(job->who.dn);
-	snprintf(an->action, sizeof(an->action), "%s", action);
-	dir_admin_contacts(job->dr->dir, on_admins, an);
+	engine_back_pressure(arg);
 }
 
 /* --- identities and reservations ---------------------------------------------- */
@@ -979,11 +977,11 @@ reservation_find(struct engine *e, const char *acct)
 }
 
 bool
-failure_reserve(struct job *job)
+job_failure_reserve(struct job *job)
 {
 	struct engine *e = job->e;
 	struct reservation *r = reservation_find(e, job->acct);
-	int have = throttle_failures(e->store, job->cfg, job->acct, now_secs());
+	int have = throttle_failures(e->store, job->cfg, job->acct, job_now());
 
 	if (have < 0 || (unsigned)have + (r ? r->n : 0) >=
 	    job->cfg->policy.lockout_failures)
@@ -999,7 +997,7 @@ failure_reserve(struct job *job)
 }
 
 void
-failure_release(struct job *job)
+job_failure_release(struct job *job)
 {
 	struct reservation *r;
 
@@ -1014,10 +1012,96 @@ failure_release(struct job *job)
 	}
 }
 
+/* Self-service locked for the request's identity (job_identify*(): too
+ * many failed proofs), or its client blocked. */
+bool
+job_refuse_locked(struct job *job)
+{
+	struct store *st = job->e->store;
+
+	if (throttle_client_blocked(st, job->cfg, job->req.client_key,
+	    job_now()))
+		job->truth = "max_failures_per_client_hour";
+	else if (throttle_locked(st, job->cfg, job->acct, job_now()))
+		job->truth = "self-service locked after failed proofs";
+	else
+		return false;
+	job_error(job, "throttled");
+	return true;
+}
+
+/*
+ * Hashes waiting for a worker, at most: beyond it a request that would
+ * hash answers "busy" (at once, and without counting a failure). With 2
+ * workers at about 60 ms a hash, 16 waiting is about a second and a half
+ * of work with [questions] required = 3.
+ */
+#define QUESTIONS_QUEUE_MAX 16
+
+bool
+job_refuse_hash_busy(struct job *job)
+{
+	if (questions_busy(job->e->qworkers) < QUESTIONS_QUEUE_MAX)
+		return false;
+	job->truth = "the hashing queue is full";
+	job_error(job, "busy");
+	return true;
+}
+
+/* --- what a job works with ---------------------------------------------------- */
+
+struct store *
+job_store(const struct job *job)
+{
+	return job->e->store;
+}
+
+struct dir *
+job_dir(const struct job *job)
+{
+	return job->dr->dir;
+}
+
+struct notifier *
+job_notifier(const struct job *job)
+{
+	return job->e->notifier;
+}
+
+struct qworkers *
+job_qworkers(const struct job *job)
+{
+	return job->e->qworkers;
+}
+
+struct decoy_masks *
+job_masks(const struct job *job)
+{
+	return &job->e->masks;
+}
+
+const struct engine_hooks *
+job_hooks(const struct job *job)
+{
+	return &job->e->hooks;
+}
+
+bool
+job_closing(const struct job *job)
+{
+	return job->e->closing;
+}
+
+const char *
+job_decoy_hash(const struct job *job)
+{
+	return job->e->decoy_hash;
+}
+
 /* --- dispatch -------------------------------------------------------------------- */
 
 void
-dispatch(struct job *job)
+job_dispatch(struct job *job)
 {
 	switch (job->req.op) {
 	case OP_START:
@@ -1054,7 +1138,7 @@ engine_request(struct spool_request *sreq, void *arg)
 	job->cfg = config_ref(e->cfg);
 	job->dr = e->dir;
 	job->dr->jobs++;
-	job->started = mono();
+	job->started = job_mono();
 	e->active++;
 	if (e->hooks.work_begin != NULL)
 		e->hooks.work_begin(e->hooks.arg);
@@ -1070,7 +1154,7 @@ engine_request(struct spool_request *sreq, void *arg)
 	job->parsed = true;
 	/* A leftover intent under a new request's ID is dropped there. */
 	if ((sreq->resumed || job->req.op == OP_RESET ||
-	    job->req.op == OP_CHANGE) && resume(job))
+	    job->req.op == OP_CHANGE) && recovery_resume(job))
 		return;
 	/* Waited in new/ longer than the front end is told to wait: nothing
 	 * is started for it any more (one resumed from cur/ was started). */
@@ -1080,8 +1164,8 @@ engine_request(struct spool_request *sreq, void *arg)
 		job_error(job, "busy");
 		return;
 	}
-	dispatch(job);
-	back_pressure(e);
+	job_dispatch(job);
+	engine_back_pressure(e);
 }
 
 /* --- the engine ------------------------------------------------------------------ */
@@ -1095,7 +1179,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	struct sweep_result r;
 	struct timeval next = { .tv_sec = SWEEP_EVERY };
 
-	sweep_store(e->store, e->cfg, now_secs(), &r);
+	sweep_store(e->store, e->cfg, job_now(), &r);
 	if (r.tickets + r.events + r.intents > 0)
 		log_info("store: removed %zu expired ticket(s), %zu stale "
 		    "counter(s) and %zu abandoned write intent(s)%s", r.tickets,
@@ -1157,8 +1241,8 @@ engine_new(struct event_base *base, struct config *cfg, struct store *st,
 	TAILQ_INIT(&e->batch.jobs);
 	TAILQ_INIT(&e->reserved);
 	TAILQ_INIT(&e->burnt);
-	e->start_secs = 0.05;
-	e->change_secs = 0.1;
+	e->secs[JOB_TIMING_START] = 0.05;
+	e->secs[JOB_TIMING_CHANGE] = 0.1;
 	e->qworkers = questions_workers_new(base, 2);
 	e->decoy_hash = decoy_hash_new();
 	e->ev_sweep = evtimer_new(base, on_sweep, e);

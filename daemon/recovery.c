@@ -14,8 +14,8 @@
  * is never written twice. An intent also records its request file's
  * identity (inode, mtime, size): one found under the ID of a request taken
  * from new/, or recorded for another file, is the leftover of an earlier
- * request with that ID, and is dropped rather than settled (resume()). And
- * it names the request's ticket ("" for a change), which the sweep keeps
+ * request with that ID, and is dropped rather than settled
+ * (recovery_resume()). And it names the request's ticket ("" for a change), which the sweep keeps
  * while the intent is there.
  */
 #include "build.h"
@@ -32,10 +32,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
-#include "daemon/engine.h"
 #include "daemon/job.h"
-#include "daemon/messages.h"
-#include "daemon/pwpolicy.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
 #include "daemon/store.h"
@@ -44,31 +41,50 @@
 /* --- intents: a write recorded before it is sent ------------------------------ */
 
 void
-intent_put(struct job *job, const char *state, void (*then)(struct job *))
+recovery_intent_put(struct job *job, void (*next)(struct job *))
 {
 	/* "ticket": the sweep keeps the ticket while the intent may still
 	 * need it (recheck() reads it). */
 	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}",
 	    "op", request_op_name(job->req.op), "dn", job->who.dn,
-	    "stamp", job->who.stamp, "state", state,
-	    "at", (json_int_t)now_secs(), "file", job->sreq->file,
+	    "stamp", job->who.stamp, "state", "writing",
+	    "at", (json_int_t)job_now(), "file", job->sreq->file,
 	    "ticket", job->req.ticket);
 	struct store_op op = { STORE_INTENTS, job->sreq->id, j };
 
-	job_commit(job, &op, 1, then);
+	job_commit(job, &op, 1, next);
 	json_decref(j);
 }
 
 void
-intent_done(struct job *job)
+recovery_intent_done(struct job *job)
 {
-	store_del(job->e->store, STORE_INTENTS, job->sreq->id);
+	store_del(job_store(job), STORE_INTENTS, job->sreq->id);
+}
+
+/* The answer to a write that took effect, and the notices: to the user,
+ * and to the other admins when an admin's password was reset or unlocked
+ * (not for a write settled after a restart: the first run may have told
+ * them). */
+static void
+succeeded_answer(struct job *job)
+{
+	const char *action = job->req.op == OP_CHANGE ? "changed" :
+	    job->req.op == OP_UNLOCK ? "unlocked" : "reset";
+
+	notice_user(job, action);
+	if (job->req.op != OP_CHANGE && job->t.admin && !job->settling) {
+		log_info("engine: request %s: an administrator's password was "
+		    "%s", job->sreq->id, action);
+		notice_admins(job, action);
+	}
+	job_ok(job, NULL);
 }
 
 /*
  * The write took effect; if the record of it (and of the spent ticket)
  * could not be committed, it is tried once more. Should that fail too, the
- * ticket is refused from now on all the same (engine_burn_ticket(): the
+ * ticket is refused from now on all the same (job_ticket_burn(): the
  * store still holds it, live), and the answer says what happened in the
  * directory: ok.
  */
@@ -79,35 +95,32 @@ intent_recorded(struct job *job)
 	    job->req.ticket[0] != '\0';
 
 	if (job->commit_rc == 0) {
-		job->after_intent(job);
+		succeeded_answer(job);
 		return;
 	}
 	if (!job->intent_retried) {
 		log_warnx("engine: request %s: cannot record that the write "
 		    "took effect; trying again", job->sreq->id);
 		job->intent_retried = true;
-		intent_succeeded(job, reset ? job->req.ticket : NULL,
-		    job->after_intent);
+		recovery_succeeded(job, reset ? job->req.ticket : NULL);
 		return;
 	}
 	log_errorx("engine: request %s: cannot record that the write took "
 	    "effect%s", job->sreq->id, reset ? "; its ticket is refused from "
 	    "now on, though the store still holds it" : "");
 	if (reset)
-		engine_burn_ticket(job->e, job->req.ticket, now_secs() +
-		    job->cfg->policy.ticket_lifetime);
-	job->after_intent(job);
+		job_ticket_burn(job, job->req.ticket);
+	succeeded_answer(job);
 }
 
 /* The write took effect: say so durably before anything else changes, so
  * a crash from here on leads to the answer, not to a second write; then
- * runs (the answer, the notices). A reset spends its ticket in the same
+ * the answer and the notices. A reset spends its ticket in the same
  * transaction. */
 void
-intent_succeeded(struct job *job, const char *spent_ticket,
-    void (*then)(struct job *))
+recovery_succeeded(struct job *job, const char *spent_ticket)
 {
-	json_t *j = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	json_t *j = store_get(job_store(job), STORE_INTENTS, job->sreq->id);
 	struct store_op ops[2];
 	size_t n = 0;
 
@@ -119,18 +132,14 @@ intent_succeeded(struct job *job, const char *spent_ticket,
 	if (spent_ticket != NULL)
 		ops[n++] = (struct store_op){ STORE_TICKETS, spent_ticket, NULL };
 	if (n == 0) {
-		then(job);		/* unlock, or a change without intent */
+		succeeded_answer(job);	/* unlock, or a change without intent */
 		return;
 	}
-	job->after_intent = then;
 	job_commit(job, ops, n, intent_recorded);
 	json_decref(j);
 }
 
 /* --- resuming after a crash ------------------------------------------------------ */
-
-
-static void settled_answer(struct job *job);
 
 static void
 settled_applied(struct job *job)
@@ -138,25 +147,20 @@ settled_applied(struct job *job)
 	log_info("engine: request %s: the write before the restart had taken "
 	    "effect; answering it", job->sreq->id);
 	job->truth = "settled after restart";
-	intent_succeeded(job, job->req.op == OP_RESET &&
-	    job->req.ticket[0] != '\0' ? job->req.ticket : NULL, settled_answer);
+	job->settling = true;
+	recovery_succeeded(job, job->req.op == OP_RESET &&
+	    job->req.ticket[0] != '\0' ? job->req.ticket : NULL);
 }
 
-static void
-settled_answer(struct job *job)
-{
-	send_notice(job, job->req.op == OP_CHANGE ? "changed" : "reset");
-	job_ok(job, NULL);
-}
 
 static void
 settled_not_applied(struct job *job)
 {
 	log_info("engine: request %s: the write before the restart did not take "
 	    "effect; doing it now", job->sreq->id);
-	intent_done(job);
-	who_clear(&job->who);
-	dispatch(job);
+	recovery_intent_done(job);
+	job_who_clear(job);
+	job_dispatch(job);
 }
 
 static void
@@ -164,29 +168,30 @@ on_recheck_bind(const struct dir_result *res, void *arg)
 {
 	struct job *job = arg;
 
+	job_back(job, JOB_DIRECTORY);
 	if (res->reason == DIR_OK)
 		settled_applied(job);
 	else if (dir_no_answer(res->reason))
-		job_error(job, job_no_answer(res));	/* intent kept */
+		job_error(job, job_no_answer(res->reason));	/* intent kept */
 	else
 		settled_not_applied(job);
 }
 
 static void
-recheck_looked_up(struct job *job, const struct dir_result *res)
+recheck_looked_up(struct job *job)
 {
-	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	json_t *intent = store_get(job_store(job), STORE_INTENTS, job->sreq->id);
 	const char *before = json_string_value(json_object_get(intent, "stamp"));
 	char stamp[32];
 
 	snprintf(stamp, sizeof(stamp), "%s", before ? before : "");
 	json_decref(intent);
-	if (res->reason != DIR_OK) {
-		job_error(job, job_no_answer(res));	/* intent kept */
+	if (job->looked_up != DIR_OK) {
+		job_error(job, job_no_answer(job->looked_up));	/* intent kept */
 		return;
 	}
 	if (!job->who.found) {
-		intent_done(job);
+		recovery_intent_done(job);
 		job_error(job, "not-verified");
 		return;
 	}
@@ -198,7 +203,9 @@ recheck_looked_up(struct job *job, const struct dir_result *res)
 	 * second as the one before it leaves it unchanged. A bind with the new
 	 * password decides. */
 	if (job->cfg->directory.type == DIR_TYPE_OPENLDAP && *stamp != '\0') {
-		dir_check_password(job->dr->dir, job->who.dn,
+		if (!job_away(job, JOB_DIRECTORY))
+			return;
+		dir_check_password(job_dir(job), job->who.dn,
 		    job->req.new_password.s, job->req.new_password.len,
 		    on_recheck_bind, job);
 		return;
@@ -209,12 +216,12 @@ recheck_looked_up(struct job *job, const struct dir_result *res)
 static void
 recheck(struct job *job)
 {
-	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	json_t *intent = store_get(job_store(job), STORE_INTENTS, job->sreq->id);
 	const char *dn = json_string_value(json_object_get(intent, "dn"));
 	const char *user = job->req.op == OP_CHANGE ? job->req.user : NULL;
 
 	if (user == NULL && job->req.ticket[0] != '\0' &&
-	    ticket_load(job, job->req.ticket) == 0)
+	    job_ticket_load(job, job->req.ticket) == 0)
 		user = job->t.user;
 	if (user == NULL || dn == NULL) {
 		json_decref(intent);
@@ -231,18 +238,17 @@ recheck(struct job *job)
  * directory timeout so a write the server was still working on has
  * finished, then decide from the directory whether it took effect. */
 void
-settle_later(struct job *job)
+recovery_settle_later(struct job *job)
 {
-	job->recovering = true;
 	log_info("engine: request %s: a write's answer was lost; settling it "
 	    "from the directory", job->sreq->id);
 	job_later(job, job->cfg->directory.timeout, recheck);
 }
 
 bool
-resume(struct job *job)
+recovery_resume(struct job *job)
 {
-	json_t *intent = store_get(job->e->store, STORE_INTENTS, job->sreq->id);
+	json_t *intent = store_get(job_store(job), STORE_INTENTS, job->sreq->id);
 	const char *file, *state;
 	bool mine, done;
 
@@ -269,14 +275,14 @@ resume(struct job *job)
 		    "earlier request with this ID (%s); this one is new",
 		    job->sreq->id, state != NULL ? state : "?");
 		json_decref(intent);
-		store_del(job->e->store, STORE_INTENTS, job->sreq->id);
+		store_del(job_store(job), STORE_INTENTS, job->sreq->id);
 		return false;
 	}
 	json_decref(intent);
 	if (done)
 		settled_applied(job);	/* known to have taken effect */
 	else
-		settle_later(job);
+		recovery_settle_later(job);
 	return true;
 }
 

@@ -668,13 +668,13 @@ answer_new(const char *id, const char *status)
 }
 
 json_t *
-answer_ok(const char *id)
+request_answer_ok(const char *id)
 {
 	return answer_new(id, "ok");
 }
 
 json_t *
-answer_error(const char *id, const char *reason, const char *message,
+request_answer_error(const char *id, const char *reason, const char *message,
     const char *const *violations)
 {
 	json_t *a, *list;
@@ -698,7 +698,7 @@ answer_error(const char *id, const char *reason, const char *message,
 }
 
 char *
-answer_dump(json_t *a)
+request_answer_dump(json_t *a)
 {
 	char *text;
 

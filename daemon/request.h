@@ -88,13 +88,13 @@ void request_free(struct request *req);
 const char *request_op_name(enum op op);
 
 /* {"v":1,"id":ID,"status":"ok"}: add fields with json_object_set_new(),
- * then answer_dump(). */
-json_t *answer_ok(const char *id);
+ * then request_answer_dump(). */
+json_t *request_answer_ok(const char *id);
 /* {"v":1,"id":ID,"status":"error","reason":R,"message":M[,"violations":[...]]}
  * violations: NULL-terminated, or NULL for none. */
-json_t *answer_error(const char *id, const char *reason, const char *message,
+json_t *request_answer_error(const char *id, const char *reason, const char *message,
     const char *const *violations);
 /* Compact JSON text (caller frees); consumes the reference to a. */
-char *answer_dump(json_t *a);
+char *request_answer_dump(json_t *a);
 
 #endif

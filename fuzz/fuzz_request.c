@@ -9,8 +9,8 @@
  *   - an accepted request respects the field limits of SPEC section 2;
  *   - request_free() leaves the request all zeros.
  *
- * Accepted requests also go through answer_ok()/answer_error() and
- * answer_dump(), the way the daemon answers them.
+ * Accepted requests also go through request_answer_ok()/request_answer_error() and
+ * request_answer_dump(), the way the daemon answers them.
  *
  * Built by fuzz/run, not by automake.
  */
@@ -136,19 +136,19 @@ answer(const struct request *req)
 	json_t *a;
 	char *text;
 
-	a = answer_ok(id);
+	a = request_answer_ok(id);
 	CHECK(a != NULL);
 	json_object_set_new(a, "op", json_string(request_op_name(req->op)));
 	if (req->ticket[0] != '\0')
 		json_object_set_new(a, "ticket", json_string(req->ticket));
-	text = answer_dump(a);
+	text = request_answer_dump(a);
 	CHECK(text != NULL);
 	free(text);
 
-	a = answer_error(id, "password-policy", "The password is too short.",
+	a = request_answer_error(id, "password-policy", "The password is too short.",
 	    violations);
 	CHECK(a != NULL);
-	text = answer_dump(a);
+	text = request_answer_dump(a);
 	CHECK(text != NULL);
 	free(text);
 }
@@ -174,7 +174,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(msg != NULL && msg[0] != '\0');
 		CHECK(all_zero(&req, sizeof(req)));
 		/* The refusal itself becomes an answer. */
-		free(answer_dump(answer_error("fuzz", "bad-request", msg,
+		free(request_answer_dump(request_answer_error("fuzz", "bad-request", msg,
 		    NULL)));
 		return 0;
 	}

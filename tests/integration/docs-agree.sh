@@ -16,7 +16,7 @@
 #   that password_refused() turns the directory's "locked" into
 #   wrong-password), so REASONS below is kept by hand, and checked against
 #   the code both ways: every reason it gives an op has a path in the code
-#   from the op's function (dispatch()) or from engine_request(); every
+#   from the op's function (job_dispatch()) or from engine_request(); every
 #   reason such a path can answer is in REASONS or in KNOWN, which says
 #   why it is left out; and REASONS uses every reason of reason_message()
 #   and no other. Section 4 names an op in a reason's row only when the op
@@ -56,13 +56,13 @@ INI
 check "ssprd -t refuses a code template with {{time}}" grep -q 'has {{time}}' "$tmp/t.err"
 
 python3 - "$SRCDIR" "$tmp/t.err" >"$tmp/results" 2>&1 <<'PY'
-import glob, re, sys
+import glob, os, re, sys
 
 src, t_err = sys.argv[1], sys.argv[2]
 read = lambda p: open(f"{src}/{p}", encoding="utf-8").read()
 
 # --- what each op can answer, by hand ------------------------------------
-# Read from daemon/ops.c, register.c, recovery.c and engine.c; every op
+# Read from the op modules of daemon/ (job.h lists them); every op
 # may also answer bad-request and busy (engine_request(): a request that
 # waited longer than [daemon] max_wait in new/).
 REASONS = {
@@ -168,8 +168,9 @@ for name, missing, invalid in fields.values():
     if name in required_anywhere:	# "The client address is missing." is not
         code_msgs.add(missing)
 by_file = {}
-for p in ("engine", "ops", "register", "recovery", "questions", "challenge"):
-    text = strip_comments(read(f"daemon/{p}.c"))
+for path in sorted(glob.glob(f"{src}/daemon/*.c")):
+    p = os.path.basename(path)[:-2]
+    text = strip_comments(open(path, encoding="utf-8").read())
     for m in re.finditer(r'job_error_v\(job, "bad-request",', text):
         msg, _ = literal_run(text, m.end())
         if msg is not None:
@@ -277,9 +278,9 @@ for key, body in funcs.items():
         if "DIR_PASSWORD_EXPIRED" in body:
             r.discard("password-expired")
     answers[key] = r
-# Not followed: dispatch() starts an op again (its own reasons), the
+# Not followed: job_dispatch() starts an op again (its own reasons), the
 # answer's way out and the table of messages answer nothing themselves.
-stop = {"dispatch", "job_error", "job_error_v", "job_send", "job_send_now",
+stop = {"job_dispatch", "job_error", "job_error_v", "job_send", "job_send_now",
         "reason_message", "audit"}
 def resolve(path, name):
     return (path, name) if (path, name) in funcs else public.get(name)
@@ -289,18 +290,33 @@ for (path, name), body in funcs.items():
         re.findall(r"[(,]\s*([a-z_]\w*)\s*(?=[,)])", body)
     refs[(path, name)] = {k for w in set(named) if w not in stop and w != name
                           and (k := resolve(path, w)) is not None}
-def reach(entry):
+# Tables of functions by op ("[OP_RESET] = reset_verified,"): a function
+# that indexes one goes on, for each op, to that op's entry only.
+tables = {}	# (file, table) -> {op: (file, function)}
+for path in sorted(glob.glob(f"{src}/daemon/*.c")):
+    text = strip_comments(open(path, encoding="utf-8").read())
+    for m in re.finditer(r"^static [^\n=]*\(\*const (\w+)\[\]\)\([^)]*\) = \{(.*?)^\};",
+                         text, re.M | re.S):
+        tables[(path, m.group(1))] = {
+            op.lower(): k for op, fn in
+            re.findall(r"\[OP_(\w+)\]\s*=\s*(\w+)", m.group(2))
+            if (k := resolve(path, fn)) is not None}
+indexes = {key: {t for t in tables if t[0] == key[0] and
+                 re.search(r"\b%s\[" % t[1], body)}
+           for key, body in funcs.items()}
+def reach(entry, op):
     seen, todo = set(), [entry]
     while todo:
         k = todo.pop()
         if k not in seen:
             seen.add(k)
             todo.extend(refs[k])
+            todo.extend(tables[t][op] for t in indexes[k] if op in tables[t])
     return set().union(*(answers[k] for k in seen))
 
 entry = {}	# "unlock" -> "op_reset"
 case = []
-for line in funcs.get(public.get("dispatch"), "").splitlines():
+for line in funcs.get(public.get("job_dispatch"), "").splitlines():
     if m := re.match(r"\s*case OP_(\w+):", line):
         case.append(m.group(1).lower())
     elif m := re.match(r"\s*(op_\w+)\(job\);", line):
@@ -309,10 +325,12 @@ for line in funcs.get(public.get("dispatch"), "").splitlines():
         case = []
 common = answers.get(public.get("engine_request"), set())
 result(set(entry) == set(ops) and common >= {"bad-request", "busy"} and
-       len(funcs) > 200, "dispatch() and engine_request() were read "
-       f"({len(entry)} ops, {len(funcs)} functions)")
+       len(funcs) > 200 and bool(tables) and all(tables.values()),
+       "job_dispatch(), engine_request() and the tables by op were read "
+       f"({len(entry)} ops, {len(funcs)} functions, {len(tables)} tables: "
+       + ", ".join(f"{t[1]} of {len(v)}" for t, v in sorted(tables.items())) + ")")
 for op in ops:
-    can = reach(public[entry[op]]) | common if entry.get(op) in public else set()
+    can = reach(public[entry[op]], op) | common if entry.get(op) in public else set()
     gone = REASONS[op] - can
     extra = can - REASONS[op] - set(KNOWN.get(op, {}))
     stale = set(KNOWN.get(op, {})) - can

@@ -1257,7 +1257,7 @@ test_messages_do_not_echo(void **state)
 static void
 assert_dump(json_t *a, const char *want)
 {
-	char *text = answer_dump(a);
+	char *text = request_answer_dump(a);
 
 	assert_string_equal(text, want);
 	free(text);
@@ -1268,11 +1268,11 @@ test_answer_ok(void **state)
 {
 	json_t *a;
 
-	assert_dump(answer_ok("r1"), "{\"v\":1,\"id\":\"r1\",\"status\":\"ok\"}");
+	assert_dump(request_answer_ok("r1"), "{\"v\":1,\"id\":\"r1\",\"status\":\"ok\"}");
 	/* No ID (a request too broken to have one): null, not a crash. */
-	assert_dump(answer_ok(NULL), "{\"v\":1,\"id\":null,\"status\":\"ok\"}");
+	assert_dump(request_answer_ok(NULL), "{\"v\":1,\"id\":null,\"status\":\"ok\"}");
 
-	a = answer_ok("abc-123_X");
+	a = request_answer_ok("abc-123_X");
 	json_object_set_new(a, "ticket", json_string(TICKET));
 	json_object_set_new(a, "expires_in", json_integer(900));
 	assert_dump(a, "{\"v\":1,\"id\":\"abc-123_X\",\"status\":\"ok\","
@@ -1285,22 +1285,22 @@ test_answer_error(void **state)
 	static const char *const none[] = { NULL };
 	static const char *const two[] = { "too-short", "banned", NULL };
 
-	assert_dump(answer_error("r2", "bad-request",
+	assert_dump(request_answer_error("r2", "bad-request",
 	    "The request is not valid JSON.", NULL),
 	    "{\"v\":1,\"id\":\"r2\",\"status\":\"error\","
 	    "\"reason\":\"bad-request\","
 	    "\"message\":\"The request is not valid JSON.\"}");
-	assert_dump(answer_error("r3", "throttled", "Try later.", none),
+	assert_dump(request_answer_error("r3", "throttled", "Try later.", none),
 	    "{\"v\":1,\"id\":\"r3\",\"status\":\"error\","
 	    "\"reason\":\"throttled\",\"message\":\"Try later.\"}");
-	assert_dump(answer_error("r4", "password-policy",
+	assert_dump(request_answer_error("r4", "password-policy",
 	    "The new password does not meet the policy.", two),
 	    "{\"v\":1,\"id\":\"r4\",\"status\":\"error\","
 	    "\"reason\":\"password-policy\","
 	    "\"message\":\"The new password does not meet the policy.\","
 	    "\"violations\":[\"too-short\",\"banned\"]}");
 	/* UTF-8 stays UTF-8; quotes and controls are escaped. */
-	assert_dump(answer_error("r5", "internal",
+	assert_dump(request_answer_error("r5", "internal",
 	    "\xc5\x9e" "ifre \"x\"\n", NULL),
 	    "{\"v\":1,\"id\":\"r5\",\"status\":\"error\","
 	    "\"reason\":\"internal\","

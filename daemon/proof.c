@@ -1,0 +1,345 @@
+/*
+ * proof.c - ops verify, reset and unlock: the code or the answers a request
+ * carries are checked against its ticket (a wrong one counts on the ticket
+ * and towards the lockout), and reset and unlock, once the ticket holds
+ * every method required, write the password or clear the lock after the
+ * write intent is durable (recovery.c).
+ *
+ * Answers are checked off the event loop, against the hashes the
+ * directory holds at verify time, all of them; answers to a decoy ticket
+ * against a hash nothing matches, so they take as long and fail.
+ */
+#include "build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "daemon/challenge.h"
+#include "daemon/job.h"
+#include "daemon/questions.h"
+#include "daemon/request.h"
+#include "daemon/store.h"
+#include "daemon/throttle.h"
+#include "ldap/dir.h"
+
+static void proof_saved(struct job *job);
+static void reset_send(struct job *job);
+static void reset_verified(struct job *job);
+static void verify_answer(struct job *job);
+static void verify_answers(struct job *job);
+
+static void
+failure_saved(struct job *job)
+{
+	if (job_committed(job))
+		job_error(job, job->late_reason);
+}
+
+/* A wrong code or answer: counted on the ticket and towards the user's
+ * lockout, then answered once the count is durable. */
+static void
+prove_failed(struct job *job, bool expired)
+{
+	const struct config *cfg = job->cfg;
+
+	job->t.attempts++;
+	job_identify_ticket(job);
+	if (throttle_failure(job_store(job), cfg, job->acct, job_who(job),
+	    job->req.client_key, job_now()))
+		job->truth = "this failure locked self-service";
+	if (!job->t.real)
+		job->truth = "decoy ticket";
+	job->late_reason = job->t.attempts >= cfg->policy.max_attempts ?
+	    "too-many-attempts" : expired ? "expired" : "bad-code";
+	job_ticket_save(job, failure_saved);
+}
+
+/* Check the code or answers the request carries; on success the ticket
+ * has one more verified method (saved) and proof_saved() goes on with the
+ * op; on failure the job is answered. Answers are checked off the event
+ * loop. */
+static void
+prove(struct job *job)
+{
+	enum method m;
+	bool expired, again;
+
+	if (job->req.answers != NULL) {
+		verify_answers(job);
+		return;
+	}
+	m = challenge_verify_code(&job->t, store_hmac_key(job_store(job)),
+	    job->req.code.s, job->req.code.len, job_now(), &expired, &again);
+	if (m == 0) {
+		prove_failed(job, expired);
+		return;
+	}
+	/* Time to choose a password, from now; a proof sent again (a form
+	 * re-sent, a request resumed after a crash) adds no time. */
+	if (!again)
+		job_ticket_extend(job);
+	job_ticket_save(job, proof_saved);
+}
+
+/* What each op does once its proof is on the ticket, durably: verify
+ * answers; reset and unlock go on to the write. */
+static void (*const after_proof[])(struct job *) = {
+	[OP_VERIFY] = verify_answer,
+	[OP_RESET] = reset_verified,
+	[OP_UNLOCK] = reset_verified,
+};
+
+static void
+proof_saved(struct job *job)
+{
+	if (!job_committed(job))
+		return;
+	after_proof[job->req.op](job);
+}
+
+static unsigned
+remaining(const struct job *job)
+{
+	unsigned need = challenge_required(job->cfg, job->t.admin);
+	unsigned have = challenge_verified_count(job->cfg, &job->t);
+
+	return have >= need ? 0 : need - have;
+}
+
+void
+op_verify(struct job *job)
+{
+	if (job->req.code.s == NULL && job->req.answers == NULL) {
+		job_error(job, "bad-request");
+		return;
+	}
+	if (job_ticket_live(job) != 0)
+		return;
+	job_identify_ticket(job);
+	if (job_refuse_locked(job))
+		return;
+	prove(job);
+}
+
+static void
+verify_answer(struct job *job)
+{
+	json_t *a, *list;
+
+	a = request_answer_ok(job->sreq->id);
+	list = json_array();
+	for (unsigned m = METHOD_EMAIL; m <= METHOD_QUESTIONS; m <<= 1)
+		if (job->t.verified & m)
+			json_array_append_new(list,
+			    json_string(config_method_name((enum method)m)));
+	json_object_set_new(a, "verified", list);
+	json_object_set_new(a, "remaining", json_integer(remaining(job)));
+	job_ok(job, a);
+}
+
+static void
+reset_written(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+
+	job_back(job, JOB_DIRECTORY);
+	if (res->reason != DIR_OK) {
+		log_warnx("engine: request %s: directory refused the write at "
+		    "%s: %s", job->sreq->id, res->server ? res->server : "-",
+		    res->detail);
+		if (res->maybe_applied) {
+			recovery_settle_later(job);
+			return;
+		}
+		recovery_intent_done(job);
+		job_dir_error(job, res);
+		return;
+	}
+	/* The ticket is spent: a reset happens once per ticket. */
+	recovery_succeeded(job, job->t.id);
+}
+
+static void
+reset_write(struct job *job)
+{
+	if (job->req.op == OP_UNLOCK) {
+		if (job_away(job, JOB_DIRECTORY))
+			dir_unlock(job_dir(job), job->who.dn, reset_written,
+			    job);
+		return;
+	}
+	recovery_intent_put(job, reset_send);
+}
+
+/* The intent is durable: the write may go. */
+static void
+reset_send(struct job *job)
+{
+	if (!job_committed(job) || !job_away(job, JOB_DIRECTORY))
+		return;
+	dir_reset_password(job_dir(job), job->who.dn, job->req.new_password.s,
+	    job->req.new_password.len, reset_written, job);
+}
+
+static void
+reset_looked_up(struct job *job)
+{
+	const struct who *w = &job->who;
+
+	if (job->looked_up != DIR_OK) {
+		job_error(job, job_no_answer(job->looked_up));
+		return;
+	}
+	if (!w->found || strcmp(w->dn, job->t.dn ? job->t.dn : "") != 0) {
+		job->truth = "the ticket's account is gone";
+		job_error(job, "not-verified");
+		return;
+	}
+	if (w->disabled) {
+		job_error(job, "account-disabled");
+		return;
+	}
+	if (!w->allowed) {
+		job_error(job, "not-allowed");
+		return;
+	}
+	/* Became an admin since the ticket was started: admin rules apply. */
+	if (w->admin && !job->t.admin) {
+		job->t.admin = true;
+		if (remaining(job) > 0) {
+			job_error(job, "not-verified");
+			return;
+		}
+	}
+	reset_write(job);
+}
+
+void
+op_reset(struct job *job)
+{
+	if (job_ticket_live(job) != 0)
+		return;
+	job_identify_ticket(job);
+	if (job_refuse_locked(job))
+		return;
+	if (job->req.code.s != NULL || job->req.answers != NULL)
+		prove(job);
+	else
+		reset_verified(job);
+}
+
+static void
+reset_verified(struct job *job)
+{
+	if (!job->t.real || remaining(job) > 0) {
+		if (!job->t.real)
+			job->truth = "decoy ticket";
+		job_error(job, "not-verified");
+		return;
+	}
+	if (job->req.op == OP_RESET && password_refuse_weak(job, job->t.user))
+		return;
+	job_lookup(job, job->t.user, reset_looked_up);
+}
+
+static void
+on_answers_checked(bool all_match, void *arg)
+{
+	struct job *job = arg;
+	int qi = challenge_method_index(METHOD_QUESTIONS);
+
+	job_back(job, JOB_HASH);
+	job_failure_release(job);
+	if (!all_match || !job->answers_real || !job->t.real) {
+		prove_failed(job, false);
+		return;
+	}
+	/* A failure counted meanwhile (another ticket, another client) may
+	 * have locked the account: then even right answers are refused. */
+	if (job_refuse_locked(job))
+		return;
+	/* The questions stay on the ticket, used: the same answers sent again
+	 * are accepted again (challenge.h), and add no time. */
+	if (!job->t.pending[qi].used) {
+		job->t.pending[qi].active = false;
+		job->t.pending[qi].used = true;
+		job->t.pending[qi].expires = 0;
+		job->t.verified |= METHOD_QUESTIONS;
+		job_ticket_extend(job);
+	}
+	job_ticket_save(job, proof_saved);
+}
+
+/*
+ * Exactly as many hashes on every path: the questions pending (or
+ * [questions] required), whatever the request sends, each answer against
+ * the user's own hash only when the ticket is real, its questions are
+ * pending, the request answers all of them and the directory still holds
+ * them; against the decoy hash otherwise. Missing answers are checked as
+ * a placeholder, extra ones ignored.
+ */
+static void
+answers_looked_up(struct job *job)
+{
+	int qi = challenge_method_index(METHOD_QUESTIONS);
+	const struct pending_code *p = &job->t.pending[qi];
+	struct question_set qs = { 0 };
+	const char *hashes[QUESTIONS_MAX], *answers[QUESTIONS_MAX];
+	bool asked = p->active || p->used;
+	unsigned k = asked ? p->nq : job->cfg->questions.required;
+	bool real;
+
+	if (job->looked_up != DIR_OK) {
+		job_error(job, job_no_answer(job->looked_up));
+		return;
+	}
+	if (job_refuse_hash_busy(job))
+		return;
+	if (k == 0 || k > QUESTIONS_MAX)
+		k = job->cfg->questions.required;
+	real = job->t.real && asked && job->req.nanswers == p->nq &&
+	    job->who.found && job->t.dn != NULL &&
+	    strcmp(job->who.dn, job->t.dn) == 0 && job->who.questions != NULL &&
+	    questions_parse(job->who.questions, &qs) == 0;
+	for (unsigned i = 0; i < k; i++) {
+		if (real && p->qidx[i] >= qs.n)
+			real = false;	/* registered questions changed */
+		answers[i] = i < job->req.nanswers ? job->req.answers[i].s : "-";
+	}
+	for (unsigned i = 0; i < k; i++)
+		hashes[i] = real ? qs.hash[p->qidx[i]] : job_decoy_hash(job);
+	job->answers_real = real;
+	if (job_away(job, JOB_HASH))
+		questions_check(job_qworkers(job), hashes, answers, k,
+		    on_answers_checked, job);
+	questions_clear(&qs);	/* questions_check() copied what it needs */
+}
+
+/*
+ * Answers: an expired question set fails at once, on real and decoy
+ * tickets alike. Otherwise the check is bounded: answered "throttled" when
+ * the failures counted and those
+ * of checks still in flight would reach the lockout (a failure is
+ * reserved before the check, so parallel requests cannot try more answers
+ * than lockout_failures); then the user is looked up, on every ticket; and
+ * "busy" when the hashing queue is full by then.
+ */
+static void
+verify_answers(struct job *job)
+{
+	int qi = challenge_method_index(METHOD_QUESTIONS);
+	const struct pending_code *p = &job->t.pending[qi];
+
+	if (p->active && p->expires < job_now()) {
+		prove_failed(job, true);
+		return;
+	}
+	if (!job_failure_reserve(job)) {
+		job->truth = "failures in flight would lock self-service";
+		job_error(job, "throttled");
+		return;
+	}
+	job_lookup(job, job->t.user, answers_looked_up);
+}
