@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "daemon/challenge.h"
+#include "common/xalloc.h"
 #include "daemon/decoy.h"
 
 /* The first letter of the name asked for, folded, or 0 when it is not an
@@ -115,4 +116,34 @@ decoy_mask(const struct decoy_masks *dm, const unsigned char *key,
 	if (domain == NULL)
 		domain = strchr(fallback, '@') + 1;
 	snprintf(out, size, "%c***@%s", letter, domain);
+}
+
+/*
+ * Answers that must fail (a decoy ticket, a real one asked for something it
+ * does not hold) are checked against this, as long as real ones take: an
+ * argon2id string with the parameters real hashes have and a random salt
+ * and digest, so checking it costs what checking a real one does and
+ * nothing ever matches it. It is put together, not hashed: running
+ * argon2id here (64 MiB) made every start peak at several times the
+ * daemon's idle memory, questions or not.
+ */
+char *
+decoy_hash_new(void)
+{
+	unsigned char salt[crypto_pwhash_argon2id_SALTBYTES], digest[32];
+	char s64[sodium_base64_ENCODED_LEN(sizeof(salt),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+	char d64[sodium_base64_ENCODED_LEN(sizeof(digest),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+
+	randombytes_buf(salt, sizeof(salt));
+	randombytes_buf(digest, sizeof(digest));
+	sodium_bin2base64(s64, sizeof(s64), salt, sizeof(salt),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	sodium_bin2base64(d64, sizeof(d64), digest, sizeof(digest),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	return xasprintf("$argon2id$v=19$m=%zu,t=%llu,p=1$%s$%s",
+	    (size_t)(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE / 1024),
+	    (unsigned long long)crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
+	    s64, d64);
 }

@@ -41,4 +41,9 @@ void decoy_mask(const struct decoy_masks *dm, const unsigned char *key,
     const char *acct, enum method m, const char *name, char *out,
     size_t size);
 
+/* An argon2id string with the parameters real answer hashes have and a
+ * random salt and digest: checking an answer against it costs what a real
+ * check does, and nothing ever matches it (caller frees). */
+char *decoy_hash_new(void);
+
 #endif

@@ -23,12 +23,11 @@
 
 #include <event2/event.h>
 #include <sodium.h>
-#include <unictype.h>
 
 #include "common/log.h"
 #include "common/secret.h"
-#include "common/utf8.h"
 #include "common/xalloc.h"
+#include "daemon/audit.h"
 #include "daemon/challenge.h"
 #include "daemon/decoy.h"
 #include "daemon/eligible.h"
@@ -323,72 +322,7 @@ job_resume(struct job *job, enum job_step step)
 	next(job);
 }
 
-/*
- * Text for the audit line: as it is when it is plain (ASCII letters,
- * digits and ._@-,=); otherwise in double quotes, with every character
- * that a reader could not see or tell apart (white space other than a
- * plain space, no-break and zero-width characters, anything not printable,
- * '"' and '<') written as <U+XXXX>, so "alice " and "alice<U+00A0>" cannot
- * be mistaken for alice. Letters of any script stay as they are.
- */
-static void
-audit_text(char *out, size_t size, const char *s)
-{
-	size_t o = 0, len = strlen(s), i = 0;
-	bool plain = len > 0;
 
-	for (const char *p = s; *p != '\0' && plain; p++)
-		plain = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= 'A' && *p <= 'Z') || strchr("._@-,=", *p) != NULL;
-	if (plain || size < 16) {
-		snprintf(out, size, "%s", plain ? s : "-");
-		return;
-	}
-	out[o++] = '"';
-	while (i < len && o + 12 < size) {
-		uint32_t c;
-		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &c);
-
-		if (k == 0) {		/* request.c lets only UTF-8 through */
-			o += (size_t)snprintf(out + o, size - o, "<%02X>",
-			    (unsigned char)s[i]);
-			i++;
-			continue;
-		}
-		if (c == '"' || c == '<' || (c != ' ' && (!uc_is_print(c) ||
-		    uc_is_property_white_space(c) ||
-		    uc_is_general_category(c, UC_CATEGORY_Cf))))
-			o += (size_t)snprintf(out + o, size - o, "<U+%04X>", c);
-		else {
-			memcpy(out + o, s + i, k);
-			o += k;
-		}
-		i += k;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-}
-
-static void
-audit(struct job *job)
-{
-	const struct request *r = &job->req;
-	const char *user = job->parsed && r->user ? r->user :
-	    job->have_ticket && job->t.user ? job->t.user : "-";
-	const char *acct = job->who.dn ? job->who.dn :
-	    job->have_ticket && job->t.dn ? job->t.dn : "-";
-	char u[1100], a[1100];
-
-	audit_text(u, sizeof(u), user);
-	audit_text(a, sizeof(a), acct);
-	log_info("request id=%s op=%s user=%s account=%s result=%s reason=%s "
-	    "client=%s%s%s%s", job->sreq->id,
-	    job->parsed ? request_op_name(r->op) : "-", u, a, job->result,
-	    job->reason ? job->reason : "-",
-	    job->parsed && r->client ? r->client : "-",
-	    job->truth ? " (" : "", job->truth ? job->truth : "",
-	    job->truth ? ")" : "");
-}
 
 /*
  * The one way out: the answer is written, audited and the job freed from
@@ -417,7 +351,7 @@ job_send_now(struct job *job)
 		return;
 	}
 	text = request_answer_dump(answer);
-	audit(job);
+	audit_log(job);
 	if (job->e->hooks.answered != NULL)
 		job->e->hooks.answered(job->e->hooks.arg, job->parsed ?
 		    request_op_name(job->req.op) : "-", job->result,
@@ -1192,35 +1126,6 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(e->ev_sweep, &next);
 }
 
-/*
- * Answers that must fail (a decoy ticket, a real one asked for something it
- * does not hold) are checked against this, as long as real ones take: an
- * argon2id string with the parameters real hashes have and a random salt
- * and digest, so checking it costs what checking a real one does and
- * nothing ever matches it. It is put together, not hashed: running
- * argon2id here (64 MiB) made every start peak at several times the
- * daemon's idle memory, questions or not.
- */
-static char *
-decoy_hash_new(void)
-{
-	unsigned char salt[crypto_pwhash_argon2id_SALTBYTES], digest[32];
-	char s64[sodium_base64_ENCODED_LEN(sizeof(salt),
-	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
-	char d64[sodium_base64_ENCODED_LEN(sizeof(digest),
-	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
-
-	randombytes_buf(salt, sizeof(salt));
-	randombytes_buf(digest, sizeof(digest));
-	sodium_bin2base64(s64, sizeof(s64), salt, sizeof(salt),
-	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
-	sodium_bin2base64(d64, sizeof(d64), digest, sizeof(digest),
-	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
-	return xasprintf("$argon2id$v=19$m=%zu,t=%llu,p=1$%s$%s",
-	    (size_t)(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE / 1024),
-	    (unsigned long long)crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
-	    s64, d64);
-}
 
 struct engine *
 engine_new(struct event_base *base, struct config *cfg, struct store *st,

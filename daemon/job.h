@@ -16,7 +16,9 @@
  *   password.c  what change, register and reset share about passwords
  *   recovery.c  write intents, and settling a write whose answer was lost
  *   notice.c    the mails after a change: to the user, to the other admins
- *   decoy.c     what real masked contacts look like, so decoys look alike
+ *   decoy.c     what real masked contacts look like, so decoys look alike;
+ *               the hash no answer matches
+ *   audit.c     the audit line of an answered request
  *
  * Calls go one way, from op modules to the job API (and to the leaf
  * modules: challenge, store, throttle, notify, questions, dir); engine.c
