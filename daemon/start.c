@@ -310,10 +310,40 @@ send_code(struct job *job)
 	secret_free(msg);
 }
 
+/* The user is who the ticket was started for, eligible and not throttled:
+ * a real ticket (kept, or new) with a code sent or questions asked. */
 static void
-start_looked_up(struct job *job)
+start_real(struct job *job)
 {
 	const struct config *cfg = job->cfg;
+	enum method m = job->req.method;
+
+	if (!job->have_ticket) {
+		challenge_new_id(job->t.id);
+		job->t.user = xstrdup(job->req.user);
+		job->t.dn = xstrdup(job->who.dn);
+		job->t.created = job_now();
+		job->have_ticket = true;
+	}
+	memcpy(job->t.acct, job->acct, sizeof(job->t.acct));
+	job->t.real = true;
+	job->t.admin = job->who.admin;
+	job_ticket_extend(job);
+	if (m == METHOD_QUESTIONS) {
+		start_questions(job);
+		return;
+	}
+	challenge_new_code(cfg->policy.code_length, job->code);
+	challenge_set_code(&job->t, store_hmac_key(job_store(job)), m, job->code,
+	    job->t.expires);
+	job_ticket_save(job, send_code);
+}
+
+/* Why this start is a decoy (for the audit line), or NULL when it is real.
+ * The ticket of another identity is dropped: the decoy gets a fresh one. */
+static const char *
+start_decoy_why(struct job *job)
+{
 	const struct who *w = &job->who;
 	const struct eligible_user e = {
 		.found = w->found, .disabled = w->disabled,
@@ -321,18 +351,8 @@ start_looked_up(struct job *job)
 		.mail = w->mail, .mobile = w->mobile,
 		.questions = questions_enough(job),
 	};
-	enum method m = job->req.method;
 	const char *why;
 
-	if (job->looked_up != DIR_OK) {
-		job_error(job, job_no_answer(job->looked_up));
-		return;
-	}
-	/* Every counter on the account the name resolved to, whatever its
-	 * spelling; an unknown name on its canonical form. */
-	job_identify(job, w->found ? w->dn : NULL, job->req.user);
-	job->throttled = throttle_start(job_store(job), cfg, job->acct,
-	    job->req.method, job->req.client_key, job_now());
 	if (job->have_ticket) {
 		char mine[TICKET_ACCT_LEN];
 
@@ -343,42 +363,37 @@ start_looked_up(struct job *job)
 			memcpy(job->acct, mine, sizeof(mine));
 			ticket_clear(&job->t);
 			job->have_ticket = false;
-			start_decoy(job, "decoy: ticket of another user");
-			return;
+			return "decoy: ticket of another user";
 		}
 	}
-	if (job->throttled != NULL) {
-		start_decoy(job, job->throttled);
-		return;
-	}
-	if ((why = eligible_start(cfg, &e, m)) != NULL) {
-		start_decoy(job, why);
-		return;
-	}
+	if (job->throttled != NULL)
+		return job->throttled;
+	if ((why = eligible_start(job->cfg, &e, job->req.method)) != NULL)
+		return why;
 	if (job->have_ticket && (!job->t.real ||
-	    strcmp(job->t.dn ? job->t.dn : "", w->dn) != 0)) {
-		start_decoy(job, "decoy: ticket belongs to another or no user");
+	    strcmp(job->t.dn ? job->t.dn : "", w->dn) != 0))
+		return "decoy: ticket belongs to another or no user";
+	return NULL;
+}
+
+static void
+start_looked_up(struct job *job)
+{
+	const char *why;
+
+	if (job->looked_up != DIR_OK) {
+		job_error(job, job_no_answer(job->looked_up));
 		return;
 	}
-	if (!job->have_ticket) {
-		challenge_new_id(job->t.id);
-		job->t.user = xstrdup(job->req.user);
-		job->t.dn = xstrdup(w->dn);
-		job->t.created = job_now();
-		job->have_ticket = true;
-	}
-	memcpy(job->t.acct, job->acct, sizeof(job->t.acct));
-	job->t.real = true;
-	job->t.admin = w->admin;
-	job_ticket_extend(job);
-	if (m == METHOD_QUESTIONS) {
-		start_questions(job);
-		return;
-	}
-	challenge_new_code(cfg->policy.code_length, job->code);
-	challenge_set_code(&job->t, store_hmac_key(job_store(job)), m, job->code,
-	    job->t.expires);
-	job_ticket_save(job, send_code);
+	/* Every counter on the account the name resolved to, whatever its
+	 * spelling; an unknown name on its canonical form. */
+	job_identify(job, job->who.found ? job->who.dn : NULL, job->req.user);
+	job->throttled = throttle_start(job_store(job), job->cfg, job->acct,
+	    job->req.method, job->req.client_key, job_now());
+	if ((why = start_decoy_why(job)) != NULL)
+		start_decoy(job, why);
+	else
+		start_real(job);
 }
 
 void
