@@ -88,16 +88,6 @@ lookup_end(struct lookup *lk)
 	dir_later(lk->dir, lookup_finish, lk);
 }
 
-void
-dir_user_clear(struct dir_user *u)
-{
-	free(u->dn);
-	strlist_free(&u->mail);
-	strlist_free(&u->mobile);
-	free(u->questions);
-	memset(u, 0, sizeof(*u));
-}
-
 /* RFC 4515 escaping of one assertion value. */
 static char *
 escape_value(const char *v)

@@ -494,16 +494,6 @@ dir_server_stats(const struct dir *d, size_t i, struct dir_server_stats *st)
 	return -1;
 }
 
-void
-dir_user_clear(struct dir_user *u)
-{
-	free(u->dn);
-	strlist_free(&u->mail);
-	strlist_free(&u->mobile);
-	free(u->questions);
-	memset(u, 0, sizeof(*u));
-}
-
 /* What the fake reads of a configuration: the type and the timeout. */
 bool
 dir_config_differs(const struct config *a, const struct config *b)
