@@ -25,7 +25,7 @@ if [ ! -e /etc/ssprd/bind.secret ]; then
 	check "example without its bind secret exits 1" [ "$rc" -eq 1 ]
 	only_secret_error() {
 		[ "$(printf '%s\n' "$errors" | wc -l)" -eq 1 ] &&
-			printf '%s\n' "$errors" | grep -q "^$example:[0-9]*: bind_password_file: cannot read secret file /etc/ssprd/bind.secret"
+			grep -q "^$example:[0-9]*: bind_password_file: cannot read secret file /etc/ssprd/bind.secret" <<<"$errors"
 	}
 	check "...and names only the secret file, with its line" only_secret_error
 fi

@@ -99,17 +99,17 @@ while IFS='|' read -r sec name type def min max; do
 	entry=$(printf '%s\n' "$entry" | tr -s ' ')
 	case $def in
 	NULL)	# required, or a default that depends on other keys
-		printf '%s\n' "$entry" | grep -qE 'required|no default|default' ;;
+		grep -qE 'required|no default|default' <<<"$entry" ;;
 	'""')
-		printf '%s\n' "$entry" | grep -qF 'default empty' ;;
+		grep -qF 'default empty' <<<"$entry" ;;
 	*)
-		printf '%s\n' "$entry" | grep -qF -- "default ${def//\"/}" ;;
+		grep -qF -- "default ${def//\"/}" <<<"$entry" ;;
 	esac || {
 		echo "# [$sec] $name: the entry does not give the default $def"
 		wrong=$((wrong + 1))
 	}
 	if [ "$type" = K_UINT ] &&
-	    ! printf '%s\n' "$entry" | grep -qE -- "(^|[^0-9])$((min))-$((max))([^0-9]|\$)"; then
+	    ! grep -qE -- "(^|[^0-9])$((min))-$((max))([^0-9]|\$)" <<<"$entry"; then
 		echo "# [$sec] $name: the entry does not give the range $((min))-$((max))"
 		wrong=$((wrong + 1))
 	fi
@@ -120,7 +120,7 @@ check "...with its default and range" [ "$wrong" -eq 0 ]
 extra=0
 while IFS=$'\t' read -r k _; do
 	[ -n "$k" ] || continue
-	if ! printf '%s\n' "$keys" | grep -qF -- "$k|"; then
+	if ! grep -qF -- "$k|" <<<"$keys"; then
 		echo "# ssprd.ini(5) documents [${k%%|*}] ${k#*|}, which keys[] does not have"
 		extra=$((extra + 1))
 	fi
