@@ -127,6 +127,7 @@ static const struct key keys[] = {
 	{ "email", "command", K_COMMAND, O(email.command), "/usr/sbin/sendmail -t -oi", 0, 0, NULL },
 	{ "email", "timeout", K_UINT, O(email.timeout), "30", 1, 600, NULL },
 	{ "email", "attribute", K_ATTR, O(email.attribute), "mail", 0, 0, NULL },
+	{ "email", "recovery_attribute", K_ATTR_OPT, O(email.recovery_attribute), NULL, 0, 0, NULL },
 	{ "email", "from", K_STRING, O(email.from), "SSPR <ssprd@localhost>", 0, 0, NULL },
 	{ "email", "code_template", K_EMAIL_TEMPLATE, O(email.code_template), "", 0, 0, NULL },
 	{ "email", "notice_template", K_EMAIL_TEMPLATE, O(email.notice_template), "", 0, 0, NULL },
@@ -135,6 +136,7 @@ static const struct key keys[] = {
 	{ "sms", "command", K_COMMAND, O(sms.command), NULL, 0, 0, NULL },
 	{ "sms", "timeout", K_UINT, O(sms.timeout), "30", 1, 600, NULL },
 	{ "sms", "attribute", K_ATTR, O(sms.attribute), "mobile", 0, 0, NULL },
+	{ "sms", "recovery_attribute", K_ATTR_OPT, O(sms.recovery_attribute), NULL, 0, 0, NULL },
 	{ "sms", "code_template", K_SMS_TEMPLATE, O(sms.code_template), "", 0, 0, NULL },
 
 	{ "questions", "attribute", K_ATTR_OPT, O(questions.attribute), "", 0, 0, NULL },
@@ -552,6 +554,16 @@ check_directory(struct loader *ld)
 		    cfg->directory.type == DIR_TYPE_AD ?
 		    "(&(objectClass=user)(sAMAccountName=%s))" :
 		    "(&(objectClass=inetOrgPerson)(uid=%s))");
+	/* AD has attributes for another address and number that nothing
+	 * else owns; OpenLDAP's schemas do not (ssprd.ini(5) shows one). */
+	if (cfg->directory.type == DIR_TYPE_AD &&
+	    !IS_SET("email", "recovery_attribute") &&
+	    ld->key_line[KEY("email", "recovery_attribute")] == 0)
+		cfg->email.recovery_attribute = xstrdup("otherMailbox");
+	if (cfg->directory.type == DIR_TYPE_AD &&
+	    !IS_SET("sms", "recovery_attribute") &&
+	    ld->key_line[KEY("sms", "recovery_attribute")] == 0)
+		cfg->sms.recovery_attribute = xstrdup("otherMobile");
 
 	for (size_t i = 0; i < cfg->directory.uris.n; i++) {
 		const char *u = cfg->directory.uris.v[i];

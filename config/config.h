@@ -151,6 +151,9 @@ struct config {
 		struct command command;
 		unsigned timeout;	/* seconds the command may take */
 		char *attribute;
+		/* Where register writes a confirmed address (NULL: nowhere,
+		 * register takes no email); codes go to its value first. */
+		char *recovery_attribute;
 		char *from;
 		char *code_template;
 		char *notice_template;
@@ -161,6 +164,7 @@ struct config {
 		struct command command;
 		unsigned timeout;
 		char *attribute;
+		char *recovery_attribute;	/* as for email */
 		char *code_template;
 	} sms;
 

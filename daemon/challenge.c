@@ -209,6 +209,17 @@ ticket_to_json(const struct ticket *t)
 		    (json_int_t)p->expires, "asked", q, "used", p->used));
 	}
 	json_object_set_new(j, "pending", pend);
+	if (t->registering) {
+		json_t *reg = json_object();
+
+		if (t->reg_email != NULL)
+			json_object_set_new(reg, "email",
+			    json_string(t->reg_email));
+		if (t->reg_mobile != NULL)
+			json_object_set_new(reg, "sms",
+			    json_string(t->reg_mobile));
+		json_object_set_new(j, "register", reg);
+	}
 	return j;
 }
 
@@ -218,7 +229,7 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 	const char *user = NULL, *dn = NULL, *acct = NULL;
 	json_int_t created = 0, expires = 0, attempts = 0, verified = 0;
 	int real = 0, admin = 0;
-	json_t *pend = NULL;
+	json_t *pend = NULL, *reg;
 
 	memset(t, 0, sizeof(*t));
 	if (strlen(id) != TICKET_HEX ||
@@ -240,6 +251,15 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 	t->expires = expires;
 	t->attempts = (unsigned)attempts;
 	t->verified = (unsigned)verified;
+	if ((reg = json_object_get(j, "register")) != NULL) {
+		const char *v;
+
+		t->registering = true;
+		if ((v = json_string_value(json_object_get(reg, "email"))))
+			t->reg_email = xstrdup(v);
+		if ((v = json_string_value(json_object_get(reg, "sms"))))
+			t->reg_mobile = xstrdup(v);
+	}
 	for (int i = 0; i < NMETHODS; i++) {
 		json_t *p = json_object_get(pend,
 		    config_method_name(method_of_index(i)));
@@ -281,5 +301,7 @@ ticket_clear(struct ticket *t)
 {
 	free(t->user);
 	free(t->dn);
+	free(t->reg_email);
+	free(t->reg_mobile);
 	sodium_memzero(t, sizeof(*t));
 }

@@ -58,6 +58,12 @@ struct ticket {
 	unsigned attempts;	/* wrong codes or answers */
 	unsigned verified;	/* enum method bits */
 	struct pending_code pending[NMETHODS];
+	/* A registration ticket (op register): its codes went to the new
+	 * contacts below, and confirm writes each one whose code came back.
+	 * It never proves anything for a reset. */
+	bool registering;
+	char *reg_email;	/* the address to confirm, or NULL */
+	char *reg_mobile;	/* the number to confirm, or NULL */
 };
 
 /* Index of a method bit in ticket->pending. */

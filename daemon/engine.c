@@ -212,6 +212,7 @@ job_free(struct job *job)
 	json_decref(job->asked);
 	who_clear(&job->who);
 	sodium_memzero(job->code, sizeof(job->code));
+	sodium_memzero(job->code_sms, sizeof(job->code_sms));
 	if (job->dr != NULL) {
 		job->dr->jobs--;
 		dirref_release(job->dr);
@@ -1056,6 +1057,9 @@ job_dispatch(struct job *job)
 		break;
 	case OP_REGISTER:
 		op_register(job);
+		break;
+	case OP_CONFIRM:
+		op_confirm(job);
 		break;
 	}
 }

@@ -11,7 +11,8 @@
  *   proof.c     ops verify, reset and unlock: codes and answers checked,
  *               the password written
  *   change.c    op change: the password changed as the user
- *   register.c  op register: recovery contacts and security questions
+ *   register.c  ops register and confirm: security questions, and
+ *               recovery contacts once a code sent to them came back
  *   policy.c    op policy: the rules, the same for everyone
  *   password.c  what change, register and reset share about passwords
  *   recovery.c  write intents, and settling a write whose answer was lost
@@ -108,6 +109,8 @@ struct job {
 	bool settling;			/* recovery.c: a write from before */
 	bool intent_after_answer;	/* drop the write intent once answered */
 	char code[CODE_MAX + 1];
+	char code_sms[CODE_MAX + 1];	/* register: the second code */
+	enum method confirming;		/* confirm: the method its code proved */
 	char sent_to[64];
 	const char *truth;		/* for the audit line: why a decoy */
 	const char *throttled;		/* start: why it may send nothing */
@@ -231,7 +234,14 @@ void op_verify(struct job *job);		/* proof.c */
 void op_reset(struct job *job);			/* proof.c: reset, unlock */
 void op_change(struct job *job);		/* change.c */
 void op_register(struct job *job);		/* register.c */
+void op_confirm(struct job *job);		/* register.c */
 void op_policy(struct job *job);		/* policy.c */
+
+/* --- proof.c ------------------------------------------------------------------ */
+
+/* A wrong code or answer: counted on the ticket and towards the lockout,
+ * then answered (bad-code, expired or too-many-attempts) once durable. */
+void proof_failed(struct job *job, bool expired);
 
 /* --- password.c --------------------------------------------------------------- */
 

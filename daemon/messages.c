@@ -48,6 +48,22 @@ static const char sms_code[] =
     "{{code}} is your password reset code. It is valid for {{minutes}} "
     "minutes. If you did not ask for it, ignore this message.\n";
 
+static const char email_confirm[] =
+    "Subject: Confirm your recovery address\n"
+    "\n"
+    "Hello {{user}},\n"
+    "\n"
+    "to confirm this address for resetting your password, enter the code\n"
+    "{{code}}\n"
+    "\n"
+    "It is valid for {{minutes}} minutes. If you did not register this\n"
+    "address, ignore this message: it will not be used.\n";
+
+static const char sms_confirm[] =
+    "{{code}} confirms this number for resetting your password. It is "
+    "valid for {{minutes}} minutes. If you did not register it, ignore "
+    "this message.\n";
+
 bool
 message_address_ok(const char *addr)
 {
@@ -78,6 +94,10 @@ template_of(const struct config *cfg, enum message_kind kind)
 		    cfg->email.admin_notice_template : email_admin_notice;
 	case MSG_SMS_CODE:
 		return cfg->sms.code_template ? cfg->sms.code_template : sms_code;
+	case MSG_EMAIL_CONFIRM:
+		return email_confirm;
+	case MSG_SMS_CONFIRM:
+		return sms_confirm;
 	}
 	return NULL;
 }
@@ -92,7 +112,7 @@ message_build(const struct config *cfg, enum message_kind kind, const char *to,
 	struct tm tm;
 
 	body = notify_render(template_of(cfg, kind), vars, &blen, err);
-	if (body == NULL || kind == MSG_SMS_CODE) {
+	if (body == NULL || kind == MSG_SMS_CODE || kind == MSG_SMS_CONFIRM) {
 		*len = blen;
 		return body;
 	}

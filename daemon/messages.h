@@ -23,6 +23,9 @@ enum message_kind {
 	MSG_EMAIL_NOTICE,
 	MSG_EMAIL_ADMIN_NOTICE,
 	MSG_SMS_CODE,
+	/* register: a code to the new address or number (built in). */
+	MSG_EMAIL_CONFIRM,
+	MSG_SMS_CONFIRM,
 };
 
 /* Is addr usable as a To: address? */

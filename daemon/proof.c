@@ -39,8 +39,8 @@ failure_saved(struct job *job)
 
 /* A wrong code or answer: counted on the ticket and towards the user's
  * lockout, then answered once the count is durable. */
-static void
-prove_failed(struct job *job, bool expired)
+void
+proof_failed(struct job *job, bool expired)
 {
 	const struct config *cfg = job->cfg;
 
@@ -73,7 +73,7 @@ prove(struct job *job)
 	m = challenge_verify_code(&job->t, store_hmac_key(job_store(job)),
 	    job->req.code.s, job->req.code.len, job_now(), &expired, &again);
 	if (m == 0) {
-		prove_failed(job, expired);
+		proof_failed(job, expired);
 		return;
 	}
 	/* Time to choose a password, from now; a proof sent again (a form
@@ -120,6 +120,12 @@ op_verify(struct job *job)
 	job_identify_ticket(job);
 	if (job_refuse_locked(job))
 		return;
+	if (job->t.registering) {
+		/* its codes went to contacts nobody has confirmed yet */
+		job->truth = "a registration ticket";
+		proof_failed(job, false);
+		return;
+	}
 	prove(job);
 }
 
@@ -224,18 +230,21 @@ op_reset(struct job *job)
 	job_identify_ticket(job);
 	if (job_refuse_locked(job))
 		return;
-	if (job->req.code.s != NULL || job->req.answers != NULL)
+	if ((job->req.code.s != NULL || job->req.answers != NULL) &&
+	    !job->t.registering)
 		prove(job);
 	else
-		reset_verified(job);
+		reset_verified(job);	/* a registration ticket: refused */
 }
 
 static void
 reset_verified(struct job *job)
 {
-	if (!job->t.real || remaining(job) > 0) {
+	if (!job->t.real || job->t.registering || remaining(job) > 0) {
 		if (!job->t.real)
 			job->truth = "decoy ticket";
+		else if (job->t.registering)
+			job->truth = "a registration ticket";
 		job_error(job, "not-verified");
 		return;
 	}
@@ -253,7 +262,7 @@ on_answers_checked(bool all_match, void *arg)
 	job_back(job, JOB_HASH);
 	job_failure_release(job);
 	if (!all_match || !job->answers_real || !job->t.real) {
-		prove_failed(job, false);
+		proof_failed(job, false);
 		return;
 	}
 	/* A failure counted meanwhile (another ticket, another client) may
@@ -333,7 +342,7 @@ verify_answers(struct job *job)
 	const struct pending_code *p = &job->t.pending[qi];
 
 	if (p->active && p->expires < job_now()) {
-		prove_failed(job, true);
+		proof_failed(job, true);
 		return;
 	}
 	if (!job_failure_reserve(job)) {

@@ -1,12 +1,21 @@
 /*
- * register.c - op register: security questions, a mobile number and an
- * alternate address.
+ * register.c - ops register and confirm: security questions, and recovery
+ * contacts (an address, a mobile number) once their codes came back.
  *
  * register proves the current password with a bind as the user (a failure
- * counts towards the lockout, like a wrong code), hashes the answers with
- * argon2id on the worker threads, and replaces the attributes in one modify.
- * With [questions] choices, register takes no other question, so a decoy's
- * (start.c) cannot be told by its texts.
+ * counts towards the lockout, like a wrong code). Security questions are
+ * hashed with argon2id on the worker threads and written at once. A new
+ * address or number is written nowhere yet: a registration ticket holds
+ * it, a code goes to it, and the answer says which methods are pending.
+ * confirm checks a code against that ticket (attempts, expiry and the
+ * lockout as for verify) and writes the one contact it confirms to its
+ * [email] or [sms] recovery_attribute, never to the attribute other
+ * systems own; the user is told at the address they had before. So a
+ * password learnt once is not enough to plant a way back in: the new
+ * contact must answer too, and the old one hears of it. A registration
+ * ticket proves nothing for a reset (proof.c, start.c).
+ * With [questions] choices, register takes no other question, so a
+ * decoy's (start.c) cannot be told by its texts.
  */
 #include "build.h"
 
@@ -20,17 +29,80 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/xalloc.h"
+#include "daemon/challenge.h"
 #include "daemon/eligible.h"
 #include "daemon/job.h"
+#include "daemon/messages.h"
+#include "daemon/notify.h"
 #include "daemon/questions.h"
+#include "daemon/store.h"
+#include "daemon/throttle.h"
 #include "ldap/dir.h"
 
+static void codes_saved(struct job *job);
+static void contacts_start(struct job *job);
+static void send_next_code(struct job *job);
+
+static bool
+wants_contacts(const struct job *job)
+{
+	return job->req.email != NULL || job->req.mobile != NULL;
+}
+
+static const char *
+recovery_attribute(const struct config *cfg, enum method m)
+{
+	return m == METHOD_EMAIL ? cfg->email.recovery_attribute :
+	    cfg->sms.recovery_attribute;
+}
+
+/* The methods of a registration ticket: confirmed, or still pending. */
+static json_t *
+contact_list(const struct ticket *t, bool confirmed)
+{
+	json_t *l = json_array();
+	int ei = challenge_method_index(METHOD_EMAIL);
+	int si = challenge_method_index(METHOD_SMS);
+
+	if (t->reg_email != NULL && (confirmed ? t->pending[ei].used :
+	    t->pending[ei].active))
+		json_array_append_new(l, json_string("email"));
+	if (t->reg_mobile != NULL && (confirmed ? t->pending[si].used :
+	    t->pending[si].active))
+		json_array_append_new(l, json_string("sms"));
+	return l;
+}
+
+/* What the user has registered now; with contacts waiting for their
+ * codes, which ones, and the ticket to confirm them on. */
 static void
-registered(const struct dir_result *res, void *arg)
+answer_register(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	json_t *a = request_answer_ok(job->sreq->id), *list = json_array();
+
+	if ((cfg->policy.methods & METHOD_EMAIL) && job->who.mail != NULL)
+		json_array_append_new(list, json_string("email"));
+	if ((cfg->policy.methods & METHOD_SMS) && job->who.mobile != NULL)
+		json_array_append_new(list, json_string("sms"));
+	if ((cfg->policy.methods & METHOD_QUESTIONS) &&
+	    (job->req.questions != NULL ||
+	    eligible_questions(cfg, job->who.questions)))
+		json_array_append_new(list, json_string("questions"));
+	json_object_set_new(a, "registered", list);
+	if (job->have_ticket && job->t.registering) {
+		json_object_set_new(a, "pending", contact_list(&job->t, false));
+		json_object_set_new(a, "ticket", json_string(job->t.id));
+		json_object_set_new(a, "expires_in",
+		    json_integer(cfg->policy.code_ttl));
+	}
+	job_ok(job, a);
+}
+
+static void
+questions_written(const struct dir_result *res, void *arg)
 {
 	struct job *job = arg;
-	const struct config *cfg = job->cfg;
-	json_t *a, *list;
 
 	job_back(job, JOB_DIRECTORY);
 	if (res->reason != DIR_OK) {
@@ -39,42 +111,11 @@ registered(const struct dir_result *res, void *arg)
 		job_error(job, dir_reason_code(res->reason));
 		return;
 	}
-	a = request_answer_ok(job->sreq->id);
-	list = json_array();
-	if ((cfg->policy.methods & METHOD_EMAIL) &&
-	    (job->req.email != NULL || job->who.mail != NULL))
-		json_array_append_new(list, json_string("email"));
-	if ((cfg->policy.methods & METHOD_SMS) &&
-	    (job->req.mobile != NULL || job->who.mobile != NULL))
-		json_array_append_new(list, json_string("sms"));
-	if ((cfg->policy.methods & METHOD_QUESTIONS) &&
-	    (job->req.questions != NULL ||
-	    eligible_questions(cfg, job->who.questions)))
-		json_array_append_new(list, json_string("questions"));
-	json_object_set_new(a, "registered", list);
 	notice_user(job, "used to update your recovery information");
-	job_ok(job, a);
-}
-
-static void
-write_registration(struct job *job, const char *questions_value)
-{
-	const struct config *cfg = job->cfg;
-	struct dir_attr_change ch[3];
-	size_t n = 0;
-
-	if (questions_value != NULL)
-		ch[n++] = (struct dir_attr_change){ cfg->questions.attribute,
-		    questions_value };
-	if (job->req.mobile != NULL)
-		ch[n++] = (struct dir_attr_change){ cfg->sms.attribute,
-		    job->req.mobile };
-	if (job->req.email != NULL)
-		ch[n++] = (struct dir_attr_change){ cfg->email.attribute,
-		    job->req.email };
-	if (job_away(job, JOB_DIRECTORY))
-		dir_set_attributes(job_dir(job), job->who.dn, ch, n,
-		    registered, job);
+	if (wants_contacts(job))
+		contacts_start(job);
+	else
+		answer_register(job);
 }
 
 static void
@@ -82,6 +123,7 @@ on_hashed(char **hashes, size_t n, void *arg)
 {
 	struct job *job = arg;
 	struct question_set qs = { 0 };
+	struct dir_attr_change ch;
 	char *value;
 
 	job_back(job, JOB_HASH);
@@ -95,7 +137,10 @@ on_hashed(char **hashes, size_t n, void *arg)
 		qs.hash[i] = hashes[i];
 	}
 	value = questions_format(&qs);	/* borrowed strings: no clear */
-	write_registration(job, value);
+	ch = (struct dir_attr_change){ job->cfg->questions.attribute, value };
+	if (job_away(job, JOB_DIRECTORY))
+		dir_set_attributes(job_dir(job), job->who.dn, &ch, 1,
+		    questions_written, job);
 	free(value);
 }
 
@@ -116,7 +161,7 @@ register_proved(const struct dir_result *res, void *arg)
 		return;
 	}
 	if (job->req.questions == NULL) {
-		write_registration(job, NULL);
+		contacts_start(job);
 		return;
 	}
 	if (job_refuse_hash_busy(job))
@@ -135,6 +180,214 @@ register_looked_up(struct job *job)
 		return;
 	dir_check_password(job_dir(job), job->who.dn, job->req.password.s,
 	    job->req.password.len, register_proved, job);
+}
+
+/* --- contacts: codes to the new ones ---------------------------------------- */
+
+/*
+ * A registration ticket with a code for each new contact, saved before
+ * any code is sent. Sending codes to new contacts is throttled as starts
+ * are (max_starts_per_hour per user and method, per client), so a known
+ * password cannot be used to flood someone else's phone or mailbox.
+ */
+static void
+contacts_start(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	const unsigned char *key = store_hmac_key(job_store(job));
+	const char *why = NULL;
+
+	if (job->req.email != NULL)
+		why = throttle_start(job_store(job), cfg, job->acct, METHOD_EMAIL,
+		    job->req.client_key, job_now());
+	if (why == NULL && job->req.mobile != NULL)
+		why = throttle_start(job_store(job), cfg, job->acct, METHOD_SMS,
+		    job->req.client_key, job_now());
+	if (why != NULL) {
+		job->truth = why;
+		job_error(job, "throttled");
+		return;
+	}
+	challenge_new_id(job->t.id);
+	job->t.user = xstrdup(job->req.user);
+	job->t.dn = xstrdup(job->who.dn);
+	memcpy(job->t.acct, job->acct, sizeof(job->t.acct));
+	job->t.real = true;
+	job->t.admin = job->who.admin;
+	job->t.created = job_now();
+	job->t.registering = true;
+	job->have_ticket = true;
+	job_ticket_extend(job);
+	if (job->req.email != NULL) {
+		job->t.reg_email = xstrdup(job->req.email);
+		challenge_new_code(cfg->policy.code_length, job->code);
+		challenge_set_code(&job->t, key, METHOD_EMAIL, job->code,
+		    job->t.expires);
+	}
+	if (job->req.mobile != NULL) {
+		job->t.reg_mobile = xstrdup(job->req.mobile);
+		challenge_new_code(cfg->policy.code_length, job->code_sms);
+		challenge_set_code(&job->t, key, METHOD_SMS, job->code_sms,
+		    job->t.expires);
+	}
+	job_ticket_save(job, codes_saved);
+}
+
+static void
+codes_saved(struct job *job)
+{
+	if (job_committed(job))
+		send_next_code(job);
+}
+
+static void
+on_confirm_code_sent(bool ok, const char *detail, void *arg)
+{
+	struct job *job = arg;
+
+	job_back(job, JOB_NOTIFY);
+	if (!ok) {
+		log_errorx("notify: request %s: sending a registration code "
+		    "failed: %s", job->sreq->id, detail);
+		job_notify_failed(job, "code");
+		job_error(job, "internal");
+		return;
+	}
+	send_next_code(job);
+}
+
+/* The ticket is durable: the email code, then the SMS code, then the
+ * answer. Each code is wiped once its message is built. */
+static void
+send_next_code(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	bool sms = job->code[0] == '\0';
+	char *code = sms ? job->code_sms : job->code;
+	const char *to = sms ? job->t.reg_mobile : job->t.reg_email;
+	char minutes[16];
+	struct notify_var vars[] = {
+		{ "user", job->req.user },
+		{ "code", code },
+		{ "minutes", minutes },
+		{ NULL, NULL },
+	};
+	const char *err;
+	size_t len;
+	char *msg;
+
+	if (code[0] == '\0') {
+		answer_register(job);
+		return;
+	}
+	snprintf(minutes, sizeof(minutes), "%u",
+	    (cfg->policy.code_ttl + 59) / 60);
+	msg = message_build(cfg, sms ? MSG_SMS_CONFIRM : MSG_EMAIL_CONFIRM, to,
+	    vars, &len, &err);
+	sodium_memzero(code, CODE_MAX + 1);
+	if (msg == NULL) {
+		log_errorx("engine: request %s: cannot build the message: %s",
+		    job->sreq->id, err);
+		job_error(job, "internal");
+		return;
+	}
+	if (job_away(job, JOB_NOTIFY))
+		notify_run(job_notifier(job), sms ? &cfg->sms.command :
+		    &cfg->email.command, sms ? to : NULL, msg, len,
+		    sms ? cfg->sms.timeout : cfg->email.timeout,
+		    on_confirm_code_sent, job);
+	secret_free(msg);
+}
+
+/* --- confirm -------------------------------------------------------------------- */
+
+static void
+confirm_written(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+	json_t *a;
+
+	job_back(job, JOB_DIRECTORY);
+	if (res->reason != DIR_OK) {
+		log_warnx("engine: request %s: confirmed %s not written at %s: "
+		    "%s", job->sreq->id, config_method_name(job->confirming),
+		    res->server ? res->server : "-", res->detail);
+		job_error(job, dir_no_answer(res->reason) ?
+		    job_no_answer(res->reason) : "internal");
+		return;
+	}
+	/* To the address the user had before, which the lookup found. */
+	notice_user(job, job->confirming == METHOD_EMAIL ?
+	    "used to register a new recovery address" :
+	    "used to register a new recovery mobile number");
+	a = request_answer_ok(job->sreq->id);
+	json_object_set_new(a, "confirmed", contact_list(&job->t, true));
+	json_object_set_new(a, "pending", contact_list(&job->t, false));
+	job_ok(job, a);
+}
+
+static void
+confirm_looked_up(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	struct dir_attr_change ch;
+
+	if (job->looked_up != DIR_OK) {
+		job_error(job, job_no_answer(job->looked_up));
+		return;
+	}
+	if (!job->who.found || strcmp(job->who.dn, job->t.dn) != 0) {
+		job->truth = "the ticket's account is gone";
+		job_error(job, "not-verified");
+		return;
+	}
+	ch.attr = recovery_attribute(cfg, job->confirming);
+	ch.value = job->confirming == METHOD_EMAIL ? job->t.reg_email :
+	    job->t.reg_mobile;
+	if (ch.attr == NULL || !(cfg->policy.methods & job->confirming)) {
+		job->truth = "no recovery_attribute for the method any more";
+		job_error(job, "not-allowed");
+		return;
+	}
+	if (job_away(job, JOB_DIRECTORY))
+		dir_set_attributes(job_dir(job), job->who.dn, &ch, 1,
+		    confirm_written, job);
+}
+
+/* The code is on the ticket, used, durably: the contact is written (again,
+ * for a code sent again: the same value). */
+static void
+confirm_saved(struct job *job)
+{
+	if (!job_committed(job))
+		return;
+	job_lookup(job, job->t.user, confirm_looked_up);
+}
+
+void
+op_confirm(struct job *job)
+{
+	bool expired, again;
+
+	if (job_ticket_live(job) != 0)
+		return;
+	job_identify_ticket(job);
+	if (job_refuse_locked(job))
+		return;
+	if (!job->t.registering || !job->t.real) {
+		job->truth = job->t.real ? "not a registration ticket" :
+		    "decoy ticket";
+		proof_failed(job, false);
+		return;
+	}
+	job->confirming = challenge_verify_code(&job->t,
+	    store_hmac_key(job_store(job)), job->req.code.s, job->req.code.len,
+	    job_now(), &expired, &again);
+	if (job->confirming != METHOD_EMAIL && job->confirming != METHOD_SMS) {
+		proof_failed(job, expired);
+		return;
+	}
+	job_ticket_save(job, confirm_saved);
 }
 
 /* With [questions] choices, only those; otherwise any question. */
@@ -191,8 +444,12 @@ op_register(struct job *job)
 				return;
 			}
 	}
-	if ((job->req.mobile != NULL && !(cfg->policy.methods & METHOD_SMS)) ||
-	    (job->req.email != NULL && !(cfg->policy.methods & METHOD_EMAIL))) {
+	/* A contact goes to its recovery attribute only: without one (or
+	 * without the method), it cannot be registered here. */
+	if ((job->req.mobile != NULL && (!(cfg->policy.methods & METHOD_SMS) ||
+	    cfg->sms.recovery_attribute == NULL)) ||
+	    (job->req.email != NULL && (!(cfg->policy.methods & METHOD_EMAIL) ||
+	    cfg->email.recovery_attribute == NULL))) {
 		job_error(job, "not-allowed");
 		return;
 	}

@@ -176,6 +176,9 @@ static const struct op_spec {
 	[OP_POLICY] = { "policy",
 	    BIT(F_USER) | BIT(F_CLIENT),
 	    0 },
+	[OP_CONFIRM] = { "confirm",
+	    BIT(F_TICKET) | BIT(F_CODE) | BIT(F_CLIENT),
+	    BIT(F_TICKET) | BIT(F_CODE) },
 };
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))

@@ -43,6 +43,7 @@ enum op {
 	OP_CHANGE,
 	OP_REGISTER,
 	OP_POLICY,
+	OP_CONFIRM,
 };
 
 /* A secret string: sodium_malloc()ed, NUL-terminated; NULL when absent. */

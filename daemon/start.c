@@ -366,6 +366,8 @@ start_decoy_why(struct job *job)
 			return "decoy: ticket of another user";
 		}
 	}
+	if (job->have_ticket && job->t.registering)
+		return "decoy: a registration ticket";
 	if (job->throttled != NULL)
 		return job->throttled;
 	if ((why = eligible_start(job->cfg, &e, job->req.method)) != NULL)

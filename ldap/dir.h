@@ -99,8 +99,8 @@ void dir_violation_names(unsigned v, const char *names[7]);
 struct dir_user {
 	bool found;		/* exactly one entry matched user_filter */
 	char *dn;		/* as returned by the server */
-	struct strlist mail;	/* [email] attribute values */
-	struct strlist mobile;	/* [sms] attribute values */
+	struct strlist mail;	/* [email] recovery_attribute, then attribute */
+	struct strlist mobile;	/* the same for [sms] */
 	char *questions;	/* [questions] attribute value, or NULL */
 	bool disabled;		/* AD: userAccountControl ACCOUNTDISABLE */
 	bool locked;		/* AD: lockoutTime != 0; OpenLDAP: pwdAccountLockedTime */

@@ -280,7 +280,11 @@ read_entry(struct lookup *lk, LDAP *ld, LDAPMessage *e)
 	u->found = true;
 	u->dn = xstrdup(dn ? dn : "");
 	ldap_memfree(dn);
+	/* The registered (confirmed) contacts first: codes go there when
+	 * there is one (eligible.h takes the first usable value). */
+	values(ld, e, cfg->email.recovery_attribute, &u->mail);
 	values(ld, e, cfg->email.attribute, &u->mail);
+	values(ld, e, cfg->sms.recovery_attribute, &u->mobile);
 	values(ld, e, cfg->sms.attribute, &u->mobile);
 	if (cfg->questions.attribute != NULL) {
 		struct strlist q = { 0 };
@@ -511,7 +515,7 @@ dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg)
 {
 	const struct config *cfg = dir_config(d);
 	struct lookup *lk = xcalloc(1, sizeof(*lk));
-	const char *attrs[12];
+	const char *attrs[16];
 	size_t n = 0;
 
 	lk->dir = d;
@@ -523,6 +527,10 @@ dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg)
 	}
 	attrs[n++] = cfg->email.attribute;
 	attrs[n++] = cfg->sms.attribute;
+	if (cfg->email.recovery_attribute != NULL)
+		attrs[n++] = cfg->email.recovery_attribute;
+	if (cfg->sms.recovery_attribute != NULL)
+		attrs[n++] = cfg->sms.recovery_attribute;
 	if (cfg->questions.attribute != NULL)
 		attrs[n++] = cfg->questions.attribute;
 	if (cfg->directory.type == DIR_TYPE_AD) {

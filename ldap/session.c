@@ -230,6 +230,9 @@ dir_config_differs(const struct config *a, const struct config *b)
 	    a->daemon.max_wait != b->daemon.max_wait ||
 	    str_differs(a->email.attribute, b->email.attribute) ||
 	    str_differs(a->sms.attribute, b->sms.attribute) ||
+	    str_differs(a->email.recovery_attribute,
+	    b->email.recovery_attribute) ||
+	    str_differs(a->sms.recovery_attribute, b->sms.recovery_attribute) ||
 	    str_differs(a->questions.attribute, b->questions.attribute) ||
 	    list_differs(&a->policy.allowed_groups, &b->policy.allowed_groups) ||
 	    list_differs(&a->policy.admin_groups, &b->policy.admin_groups);

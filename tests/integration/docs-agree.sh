@@ -82,6 +82,8 @@ REASONS = {
     "register": "bad-request not-allowed throttled busy wrong-password "
                 "account-disabled directory-unavailable internal",
     "policy": "bad-request busy",
+    "confirm": "bad-request expired bad-code too-many-attempts throttled "
+               "not-verified not-allowed busy directory-unavailable internal",
 }
 REASONS = {op: set(r.split()) for op, r in REASONS.items()}
 # Reasons a path in the code reaches that the op's docs leave out, and why.

@@ -34,6 +34,7 @@ lockout_failures = 100
 max_attempts = 20
 [sms]
 command = $FIXTURES/mailsink.sh $tmp/sms
+recovery_attribute = $RECOVERY_MOBILE_ATTR
 [questions]
 attribute = $QUESTIONS_ATTR
 required = 3"

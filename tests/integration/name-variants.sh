@@ -18,7 +18,8 @@ with_slapd names
 
 conf=$tmp/ssprd.ini
 mail=$tmp/mail
-write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
+write_ini "$conf" openldap "$LDAPS_URI" "" "recovery_attribute = $RECOVERY_MAIL_ATTR
+[policy]
 min_length = 12
 max_starts_per_hour = 3
 lockout_failures = 5"

@@ -15,7 +15,8 @@ with_slapd thr
 
 conf=$tmp/ssprd.ini
 mail=$tmp/mail
-write_ini "$conf" openldap "$LDAPS_URI" "" "[policy]
+write_ini "$conf" openldap "$LDAPS_URI" "" "recovery_attribute = $RECOVERY_MAIL_ATTR
+[policy]
 min_length = 12
 max_starts_per_client_hour = 4
 max_failures_per_client_hour = 3"
