@@ -35,6 +35,7 @@ enum key_type {
 	K_FILE,		/* absolute path of a readable file; "" = unset */
 	K_SECRET,	/* secret file: checked, not read */
 	K_PASSWORD,	/* secret file: checked and read into bind_password */
+	K_KEY,		/* secret file of hex digits: read into totp.key; "" = unset */
 	K_LINES,	/* a file of lines: banned words, question choices */
 	K_UINT,
 	K_BOOL,
@@ -142,12 +143,17 @@ static const struct key keys[] = {
 	{ "questions", "attribute", K_ATTR_OPT, O(questions.attribute), "", 0, 0, NULL },
 	{ "questions", "required", K_UINT, O(questions.required), "3", 1, 10, NULL },
 	{ "questions", "choices", K_LINES, O(questions.choices_file), "", 0, 0, NULL },
+
+	{ "totp", "attribute", K_ATTR_OPT, O(totp.attribute), "", 0, 0, NULL },
+	{ "totp", "key_file", K_KEY, O(totp.key_file), "", 0, 0, NULL },
+	{ "totp", "issuer", K_STRING, O(totp.issuer), "ssprd", 0, 0, NULL },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = {
-	"daemon", "directory", "policy", "email", "sms", "questions", NULL
+	"daemon", "directory", "policy", "email", "sms", "questions", "totp",
+	NULL
 };
 
 struct loader {
@@ -287,7 +293,8 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 
 	switch (key->type) {
 	case K_STRING:
-		if (empty && strcmp(key->name, "from") != 0)
+		if (empty && strcmp(key->name, "from") != 0 &&
+		    strcmp(key->name, "issuer") != 0)
 			break;		/* optional texts */
 		if ((err = value_header_text(v)) == NULL)
 			*str = xstrdup(v);
@@ -330,6 +337,13 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 		err = value_secret_file(v, true, &cfg->directory.bind_password,
 		    &cfg->directory.bind_password_len, msg);
 		if (err == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_KEY:
+		if (empty)
+			break;
+		if (ld->no_secrets ||
+		    (err = value_key_file(v, &cfg->totp.key, msg)) == NULL)
 			*str = xstrdup(v);
 		break;
 	case K_LINES:
@@ -617,15 +631,16 @@ check_policy(struct loader *ld)
 
 	if (c->policy.methods == 0)
 		diag_add(ld, BLAME("policy", "methods"), true,
-		    "methods must list at least one of email, sms, questions");
+		    "methods must list at least one of email, sms, questions, "
+		    "totp");
 	if (c->policy.methods_required > count_bits(c->policy.methods))
 		diag_add(ld, BLAME("policy", "methods_required"), true,
 		    "methods_required = %u but methods lists only %u",
 		    c->policy.methods_required, count_bits(c->policy.methods));
 
 	if (!IS_SET("policy", "admin_methods")) {
-		c->policy.admin_methods =
-		    c->policy.methods & (METHOD_EMAIL | METHOD_SMS);
+		c->policy.admin_methods = c->policy.methods &
+		    (METHOD_EMAIL | METHOD_SMS | METHOD_TOTP);
 	} else {
 		admin = c->policy.admin_methods;
 		if (admin & METHOD_QUESTIONS)
@@ -656,6 +671,31 @@ check_policy(struct loader *ld)
 		diag_add(ld, BLAME("policy", "methods"), true,
 		    "methods includes questions but [questions] attribute is "
 		    "not set");
+}
+
+/* The TOTP key is checked when it is read (set_value()); what is left is
+ * whether totp has what it needs when offered, and the issuer's form. */
+static void
+check_totp(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+
+	/* Both have a default of "" (unset), so REQUIRE() cannot tell. */
+	if ((c->policy.methods & METHOD_TOTP) && c->totp.attribute == NULL)
+		diag_add(ld, BLAME("totp", "attribute"), true,
+		    "[totp] attribute is required when methods includes totp");
+	if ((c->policy.methods & METHOD_TOTP) && c->totp.key_file == NULL &&
+	    ld->key_line[KEY("totp", "key_file")] == 0)
+		diag_add(ld, BLAME("totp", "key_file"), true,
+		    "[totp] key_file is required when methods includes totp");
+	if (c->totp.issuer != NULL && strchr(c->totp.issuer, ':') != NULL)
+		diag_add(ld, BLAME("totp", "issuer"), true,
+		    "issuer may not contain ':' (it ends the issuer in the "
+		    "name an authenticator app shows)");
+	if (c->totp.issuer != NULL &&
+	    !utf8_plain_text(c->totp.issuer, strlen(c->totp.issuer)))
+		diag_add(ld, BLAME("totp", "issuer"), true,
+		    "issuer must be UTF-8 text");
 }
 
 /* Commands may be installed after the configuration is written, so a
@@ -835,6 +875,7 @@ load(const char *path, struct config_diag *diag, bool no_secrets)
 	apply_defaults(&ld);
 	check_directory(&ld);
 	check_policy(&ld);
+	check_totp(&ld);
 	check_command(&ld, "email", &cfg->email.command);
 	check_command(&ld, "sms", &cfg->sms.command);
 	load_banned(&ld);
@@ -881,6 +922,8 @@ config_free(struct config *cfg)
 	}
 	if (cfg->directory.bind_password != NULL)
 		sodium_free(cfg->directory.bind_password);	/* wipes */
+	if (cfg->totp.key != NULL)
+		sodium_free(cfg->totp.key);			/* wipes */
 	strlist_free(&cfg->policy.banned);
 	strlist_free(&cfg->questions.choices);
 	free(cfg->path);
@@ -919,6 +962,8 @@ config_method_name(enum method m)
 		return "sms";
 	case METHOD_QUESTIONS:
 		return "questions";
+	case METHOD_TOTP:
+		return "totp";
 	}
 	return "?";
 }

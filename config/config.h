@@ -14,7 +14,8 @@
  * command that is not installed yet) are reported the same way and do not fail
  * the load.
  *
- * Secrets (the bind password) live in memory obtained from sodium_malloc()
+ * Secrets (the bind password, the TOTP key) live in memory obtained from
+ * sodium_malloc()
  * and are wiped when the snapshot is freed; they are never printed.
  */
 #ifndef SSPRD_CONFIG_H
@@ -53,7 +54,13 @@ enum method {
 	METHOD_EMAIL = 1 << 0,
 	METHOD_SMS = 1 << 1,
 	METHOD_QUESTIONS = 1 << 2,
+	METHOD_TOTP = 1 << 3,		/* RFC 6238 authenticator app */
 };
+/* The highest bit: loops over methods run METHOD_EMAIL..METHOD_LAST. */
+#define METHOD_LAST METHOD_TOTP
+
+/* Bytes of the [totp] key_file key (crypto_secretbox_KEYBYTES). */
+#define CONFIG_TOTP_KEY_LEN 32
 
 /* [questions] choices: at most this many, each at most this many bytes
  * (the longest question a register request may carry). */
@@ -174,6 +181,16 @@ struct config {
 		char *choices_file;	/* file name or NULL */
 		struct strlist choices;	/* its questions, in its order */
 	} questions;
+
+	struct {
+		char *attribute;	/* NULL: totp unavailable */
+		char *key_file;		/* NULL when attribute is */
+		/* CONFIG_TOTP_KEY_LEN bytes decoded from key_file,
+		 * sodium_malloc()ed; NULL without key_file and in
+		 * config_load_public() snapshots */
+		unsigned char *key;
+		char *issuer;		/* shown by authenticator apps */
+	} totp;
 };
 
 /* Diagnostics from a load: each is "FILE:LINE: message" (warnings say

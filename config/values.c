@@ -324,7 +324,8 @@ value_attribute(const char *s)
 const char *
 value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX])
 {
-	static const char *const names[] = { "email", "sms", "questions", NULL };
+	static const char *const names[] = { "email", "sms", "questions", "totp",
+	    NULL };
 	char *copy = xstrdup(s), *save = NULL, *tok;
 	const char *err = NULL;
 	unsigned set = 0;
@@ -334,7 +335,8 @@ value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX])
 	    tok = strtok_r(NULL, " \t,", &save)) {
 		if ((err = value_enum(tok, names, &idx, msg)) != NULL) {
 			snprintf(msg, VALUE_MSG_MAX,
-			    "unknown method '%.40s' (email, sms, questions)", tok);
+			    "unknown method '%.40s' (email, sms, questions, totp)",
+			    tok);
 			err = msg;
 			break;
 		}
@@ -681,5 +683,35 @@ value_template(const char *path, bool headers, const char *const *allowed,
 		return msg;
 	}
 	*text = buf;
+	return NULL;
+}
+
+const char *
+value_key_file(const char *path, unsigned char **key, char msg[VALUE_MSG_MAX])
+{
+	char *text = NULL;
+	unsigned char *k;
+	size_t len = 0, binlen = 0;
+	const char *err;
+
+	if ((err = value_secret_file(path, true, &text, &len, msg)) != NULL)
+		return err;
+	k = sodium_malloc(CONFIG_TOTP_KEY_LEN);
+	if (k == NULL) {
+		sodium_free(text);
+		return "cannot allocate protected memory for the key";
+	}
+	if (len != 2 * CONFIG_TOTP_KEY_LEN ||
+	    sodium_hex2bin(k, CONFIG_TOTP_KEY_LEN, text, len, NULL, &binlen,
+	    NULL) != 0 || binlen != CONFIG_TOTP_KEY_LEN) {
+		sodium_free(text);
+		sodium_free(k);
+		snprintf(msg, VALUE_MSG_MAX, "key file %.150s must hold one line "
+		    "of %d hexadecimal digits (openssl rand -hex %d)", path,
+		    2 * CONFIG_TOTP_KEY_LEN, CONFIG_TOTP_KEY_LEN);
+		return msg;
+	}
+	sodium_free(text);	/* wipes */
+	*key = k;
 	return NULL;
 }

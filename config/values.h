@@ -31,6 +31,8 @@ const char *value_uri_list(const char *s, struct strlist *list,
     char msg[VALUE_MSG_MAX]);
 const char *value_user_filter(const char *s);
 const char *value_attribute(const char *s);
+/* Names of the methods in enum method bit order (email, sms, questions,
+ * totp). */
 const char *value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX]);
 const char *value_host_port(const char *s, char **host, unsigned *port);
 const char *value_header_text(const char *s);
@@ -45,6 +47,14 @@ const char *value_command(const char *s, struct command *out);
 const char *value_secret_file(const char *path, bool want_content,
     char **content, size_t *len, char msg[VALUE_MSG_MAX]);
 const char *value_readable_file(const char *path, char msg[VALUE_MSG_MAX]);
+/*
+ * A key file: a secret file (as above) whose one line is exactly
+ * 2 * CONFIG_TOTP_KEY_LEN hexadecimal digits (either case). *key gets the
+ * CONFIG_TOTP_KEY_LEN bytes in sodium_malloc()ed memory: the caller wipes
+ * it with sodium_free().
+ */
+const char *value_key_file(const char *path, unsigned char **key,
+    char msg[VALUE_MSG_MAX]);
 
 /*
  * A message template file: at most 16 KiB of UTF-8 without NUL, {{name}}

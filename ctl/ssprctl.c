@@ -266,7 +266,7 @@ on_user(const struct dir_result *res, const struct dir_user *u, void *arg)
 		    count_bits(have), required,
 		    u->admin ? "admin methods" : "methods");
 		append(why, sizeof(why), buf);
-		for (unsigned m = METHOD_EMAIL; m <= METHOD_QUESTIONS; m <<= 1) {
+		for (unsigned m = METHOD_EMAIL; m <= METHOD_LAST; m <<= 1) {
 			const char *no;
 
 			if (!(cfg->policy.methods & m) ||

@@ -23,6 +23,8 @@ challenge_method_index(enum method m)
 		return 1;
 	case METHOD_QUESTIONS:
 		return 2;
+	case METHOD_TOTP:
+		return 3;
 	}
 	return -1;
 }
@@ -31,7 +33,7 @@ static enum method
 method_of_index(int i)
 {
 	static const enum method m[NMETHODS] = {
-		METHOD_EMAIL, METHOD_SMS, METHOD_QUESTIONS
+		METHOD_EMAIL, METHOD_SMS, METHOD_QUESTIONS, METHOD_TOTP
 	};
 
 	return m[i];

@@ -28,7 +28,7 @@
 #define TICKET_HEX 32
 #define CODE_MAX 12
 #define CODE_HASH_LEN 32
-#define NMETHODS 3		/* email, sms, questions */
+#define NMETHODS 4		/* email, sms, questions, totp */
 
 struct pending_code {
 	bool active;				/* waiting for its code/answers */

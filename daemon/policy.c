@@ -13,7 +13,7 @@ method_list(unsigned set)
 {
 	json_t *l = json_array();
 
-	for (unsigned m = METHOD_EMAIL; m <= METHOD_QUESTIONS; m <<= 1)
+	for (unsigned m = METHOD_EMAIL; m <= METHOD_LAST; m <<= 1)
 		if (set & m)
 			json_array_append_new(l,
 			    json_string(config_method_name((enum method)m)));

@@ -136,7 +136,7 @@ verify_answer(struct job *job)
 
 	a = request_answer_ok(job->sreq->id);
 	list = json_array();
-	for (unsigned m = METHOD_EMAIL; m <= METHOD_QUESTIONS; m <<= 1)
+	for (unsigned m = METHOD_EMAIL; m <= METHOD_LAST; m <<= 1)
 		if (job->t.verified & m)
 			json_array_append_new(list,
 			    json_string(config_method_name((enum method)m)));

@@ -183,6 +183,10 @@ test_defaults(void **state)
 	assert_string_equal(cfg->sms.attribute, "mobile");
 	assert_null(cfg->questions.attribute);
 	assert_int_equal(cfg->questions.required, 3);
+	assert_null(cfg->totp.attribute);
+	assert_null(cfg->totp.key_file);
+	assert_null(cfg->totp.key);
+	assert_string_equal(cfg->totp.issuer, "ssprd");
 	config_free(cfg);
 	free(text);
 }
@@ -575,6 +579,86 @@ test_policy_relations(void **state)
 	    "banned_passwords: cannot read /nonexistent");
 }
 
+/* [totp]: required when offered, the key file's mode and form, the
+ * issuer's form. */
+static void
+test_totp(void **state)
+{
+	static const char hex[] =
+	    "000102030405060708090a0b0c0d0e0f101112131415161718191A1B1C1D1E1F";
+	char key[300], rest[1024], *text;
+	struct config_diag diag;
+	struct config *cfg;
+
+	snprintf(key, sizeof(key), "%s/totp.key", tmpdir);
+	write_file(key, hex, 0600);
+	assert_string_equal(config_method_name(METHOD_TOTP), "totp");
+
+	/* no [totp] section: blamed at the end of the file */
+	expect_error_in("", "[policy]\nmethods = email totp\n", 8,
+	    "[totp] attribute is required when methods includes totp");
+	expect_error_in("", "[policy]\nmethods = email totp\n", 8,
+	    "[totp] key_file is required when methods includes totp");
+	/* at the section's header */
+	expect_error_in("", "[totp]\nattribute = sspr-totp\n"
+	    "[policy]\nmethods = email totp\n", 7,
+	    "[totp] key_file is required when methods includes totp");
+	expect_error_in("", "[policy]\nmethods = email hotp\n", 8,
+	    "unknown method 'hotp' (email, sms, questions, totp)");
+
+	/* a working one; totp counts for admins by default */
+	snprintf(rest, sizeof(rest), "[policy]\nmethods = email totp\n"
+	    "[totp]\nattribute = sspr-totp\nkey_file = %s\n"
+	    "issuer = Example Corp \xc3\xa9\n", key);
+	text = minimal("", rest);
+	cfg = expect_ok(text);
+	assert_int_equal(cfg->policy.methods, METHOD_EMAIL | METHOD_TOTP);
+	assert_int_equal(cfg->policy.admin_methods, METHOD_EMAIL | METHOD_TOTP);
+	assert_string_equal(cfg->totp.attribute, "sspr-totp");
+	assert_string_equal(cfg->totp.key_file, key);
+	assert_string_equal(cfg->totp.issuer, "Example Corp \xc3\xa9");
+	assert_non_null(cfg->totp.key);
+	for (unsigned i = 0; i < CONFIG_TOTP_KEY_LEN; i++)
+		assert_int_equal(cfg->totp.key[i], i);
+	config_free(cfg);
+
+	/* the key file's mode and form */
+	chmod(key, 0640);
+	expect_error(text, 11, "key_file: secret file");
+	expect_error(text, 11, "is accessible by group or other (mode 0640)");
+	/* ...not read, not checked, where secrets are not read */
+	write_file(ini, text, 0644);
+	memset(&diag, 0, sizeof(diag));
+	cfg = config_load_public(ini, &diag);
+	assert_non_null(cfg);
+	assert_null(cfg->totp.key);
+	config_free(cfg);
+	config_diag_free(&diag);
+	write_file(key, "000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1\n", 0600);	/* 63 digits */
+	expect_error(text, 11, "must hold one line of 64 hexadecimal digits");
+	write_file(key, "000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f0\n", 0600);	/* 65 */
+	expect_error(text, 11, "must hold one line of 64 hexadecimal digits");
+	write_file(key, "000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1g\n", 0600);
+	expect_error(text, 11, "must hold one line of 64 hexadecimal digits");
+	write_file(key, "0123456789abcdef0123456789abcdef", 0600);	/* raw */
+	expect_error(text, 11, "must hold one line of 64 hexadecimal digits");
+	write_file(key, hex, 0600);
+	free(text);
+
+	/* the issuer */
+	snprintf(rest, sizeof(rest), "[totp]\nattribute = sspr-totp\n"
+	    "key_file = %s\nissuer = ACME: IT\n", key);
+	expect_error_in("", rest, 10, "issuer may not contain ':'");
+	snprintf(rest, sizeof(rest), "[totp]\nissuer =\n");
+	expect_error_in("", rest, 8, "issuer: may not be empty");
+	snprintf(rest, sizeof(rest), "[totp]\nissuer = \xff\n");
+	expect_error_in("", rest, 8, "issuer must be UTF-8 text");
+	unlink(key);
+}
+
 /* [questions] choices: the file's questions, in order; each refusal names
  * the file's line and blames the key's. */
 static void
@@ -754,6 +838,7 @@ main(void)
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_policy_relations),
 		cmocka_unit_test(test_question_choices),
+		cmocka_unit_test(test_totp),
 		cmocka_unit_test(test_many_errors_in_order),
 		cmocka_unit_test(test_warnings_do_not_fail),
 		cmocka_unit_test(test_missing_file),
