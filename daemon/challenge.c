@@ -74,6 +74,19 @@ code_hash(const unsigned char *key, const char *ticket, enum method m,
 }
 
 void
+challenge_set_verified(struct ticket *t, const unsigned char *key,
+    enum method m, const char *code, size_t len)
+{
+	struct pending_code *p = &t->pending[challenge_method_index(m)];
+
+	code_hash(key, t->id, m, code, len, p->hash);
+	p->active = false;
+	p->used = true;
+	p->expires = 0;
+	t->verified |= m;
+}
+
+void
 challenge_set_code(struct ticket *t, const unsigned char *key, enum method m,
     const char *code, int64_t expires)
 {
@@ -220,6 +233,9 @@ ticket_to_json(const struct ticket *t)
 		if (t->reg_mobile != NULL)
 			json_object_set_new(reg, "sms",
 			    json_string(t->reg_mobile));
+		if (t->reg_totp != NULL)
+			json_object_set_new(reg, "totp",
+			    json_string(t->reg_totp));
 		json_object_set_new(j, "register", reg);
 	}
 	return j;
@@ -261,6 +277,8 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 			t->reg_email = xstrdup(v);
 		if ((v = json_string_value(json_object_get(reg, "sms"))))
 			t->reg_mobile = xstrdup(v);
+		if ((v = json_string_value(json_object_get(reg, "totp"))))
+			t->reg_totp = xstrdup(v);
 	}
 	for (int i = 0; i < NMETHODS; i++) {
 		json_t *p = json_object_get(pend,
@@ -305,5 +323,6 @@ ticket_clear(struct ticket *t)
 	free(t->dn);
 	free(t->reg_email);
 	free(t->reg_mobile);
+	free(t->reg_totp);
 	sodium_memzero(t, sizeof(*t));
 }

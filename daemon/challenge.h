@@ -64,6 +64,7 @@ struct ticket {
 	bool registering;
 	char *reg_email;	/* the address to confirm, or NULL */
 	char *reg_mobile;	/* the number to confirm, or NULL */
+	char *reg_totp;		/* the sealed app secret to confirm, or NULL */
 };
 
 /* Index of a method bit in ticket->pending. */
@@ -86,6 +87,14 @@ void challenge_set_code(struct ticket *t, const unsigned char *key,
  */
 enum method challenge_verify_code(struct ticket *t, const unsigned char *key,
     const char *code, size_t len, int64_t now, bool *expired, bool *again);
+
+/*
+ * Method m of t is verified by code, checked elsewhere (an authenticator
+ * app's code): it is kept as used (keyed hash), so the same code sent again
+ * on this ticket is accepted again by challenge_verify_code().
+ */
+void challenge_set_verified(struct ticket *t, const unsigned char *key,
+    enum method m, const char *code, size_t len);
 
 /* Methods that count for this user, and how many of them they need. */
 unsigned challenge_counting_methods(const struct config *cfg, bool admin);

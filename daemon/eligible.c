@@ -59,17 +59,17 @@ eligible_from_dir(const struct config *cfg, const struct dir_user *u,
 	out->mail = eligible_mail(u);
 	out->mobile = eligible_mobile(u);
 	out->questions = eligible_questions(cfg, u->questions);
+	out->totp = u->totp != NULL && *u->totp != '\0';
 }
 
 const char *
 eligible_start(const struct config *cfg, const struct eligible_user *e,
     enum method m)
 {
-	/* totp: no user has a secret ssprd can read yet (the totp method's
-	 * start, verify and register are not wired up), so none can use it. */
 	bool contact = m == METHOD_EMAIL ? e->mail != NULL :
 	    m == METHOD_SMS ? e->mobile != NULL :
-	    m == METHOD_QUESTIONS ? e->questions : false;
+	    m == METHOD_QUESTIONS ? e->questions :
+	    m == METHOD_TOTP ? e->totp : false;
 
 	if (!e->found)
 		return "decoy: no such user";

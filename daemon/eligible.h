@@ -28,6 +28,7 @@ struct eligible_user {
 	const char *mail;	/* first value a code may be mailed to, or NULL */
 	const char *mobile;	/* first value an SMS may go to, or NULL */
 	bool questions;		/* at least [questions] required registered */
+	bool totp;		/* an authenticator app registered */
 };
 
 /* From a lookup's answer (pointers into u). */

@@ -185,6 +185,7 @@ who_clear(struct who *w)
 	free(w->mail);
 	free(w->mobile);
 	free(w->questions);
+	free(w->totp);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -213,6 +214,8 @@ job_free(struct job *job)
 	who_clear(&job->who);
 	sodium_memzero(job->code, sizeof(job->code));
 	sodium_memzero(job->code_sms, sizeof(job->code_sms));
+	if (job->totp_uri != NULL)
+		secret_free(job->totp_uri);
 	if (job->dr != NULL) {
 		job->dr->jobs--;
 		dirref_release(job->dr);
@@ -763,6 +766,8 @@ who_set(struct who *w, const struct dir_user *u)
 		w->mobile = xstrdup(c);
 	if (u->questions != NULL)
 		w->questions = xstrdup(u->questions);
+	if (u->totp != NULL)
+		w->totp = xstrdup(u->totp);
 	snprintf(w->stamp, sizeof(w->stamp), "%s", u->pwd_changed);
 }
 

@@ -48,6 +48,7 @@
 #include "daemon/request.h"
 #include "daemon/spool.h"
 #include "daemon/store.h"
+#include "daemon/totp.h"
 #include "ldap/dir.h"
 
 struct decoy_masks;
@@ -68,6 +69,7 @@ struct who {
 	char *mail;		/* first usable address, or NULL */
 	char *mobile;
 	char *questions;	/* [questions] attribute value, or NULL */
+	char *totp;		/* [totp] attribute value (sealed), or NULL */
 	char stamp[32];		/* password-changed stamp */
 };
 
@@ -110,6 +112,7 @@ struct job {
 	bool intent_after_answer;	/* drop the write intent once answered */
 	char code[CODE_MAX + 1];
 	char code_sms[CODE_MAX + 1];	/* register: the second code */
+	char *totp_uri;			/* register: shown once (secret_alloc) */
 	enum method confirming;		/* confirm: the method its code proved */
 	char sent_to[64];
 	const char *truth;		/* for the audit line: why a decoy */
@@ -242,6 +245,10 @@ void op_policy(struct job *job);		/* policy.c */
 /* A wrong code or answer: counted on the ticket and towards the lockout,
  * then answered (bad-code, expired or too-many-attempts) once durable. */
 void proof_failed(struct job *job, bool expired);
+/* job's code against sealed (a [totp] attribute value) of the account at
+ * dn; TOTP_OK records its step as used for job->acct. NULLs: wrong. */
+enum totp_result proof_totp(struct job *job, const char *sealed,
+    const char *dn);
 
 /* --- password.c --------------------------------------------------------------- */
 

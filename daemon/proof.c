@@ -16,15 +16,18 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "daemon/challenge.h"
 #include "daemon/job.h"
 #include "daemon/questions.h"
 #include "daemon/request.h"
 #include "daemon/store.h"
 #include "daemon/throttle.h"
+#include "daemon/totp.h"
 #include "ldap/dir.h"
 
 static void proof_saved(struct job *job);
+static void totp_looked_up(struct job *job);
 static void reset_send(struct job *job);
 static void reset_verified(struct job *job);
 static void verify_answer(struct job *job);
@@ -72,6 +75,13 @@ prove(struct job *job)
 	}
 	m = challenge_verify_code(&job->t, store_hmac_key(job_store(job)),
 	    job->req.code.s, job->req.code.len, job_now(), &expired, &again);
+	if (m == 0 && job->t.pending[challenge_method_index(METHOD_TOTP)].active &&
+	    job->req.code.len == TOTP_DIGITS) {
+		/* an authenticator app's code: its secret is in the directory,
+		 * read on real and decoy tickets alike */
+		job_lookup(job, job->t.user, totp_looked_up);
+		return;
+	}
 	if (m == 0) {
 		proof_failed(job, expired);
 		return;
@@ -80,6 +90,66 @@ prove(struct job *job)
 	 * re-sent, a request resumed after a crash) adds no time. */
 	if (!again)
 		job_ticket_extend(job);
+	job_ticket_save(job, proof_saved);
+}
+
+enum totp_result
+proof_totp(struct job *job, const char *sealed, const char *dn)
+{
+	const struct config *cfg = job->cfg;
+	struct store *st = job_store(job);
+	unsigned char *secret = secret_alloc(TOTP_SECRET_LEN);
+	char owner[1100];
+	int64_t registered, step = -1;
+	int64_t last = throttle_totp_last(st, job->acct, TOTP_PERIOD);
+	enum totp_result r = TOTP_WRONG;
+
+	if (cfg->totp.key != NULL && sealed != NULL && dn != NULL) {
+		totp_owner(dn, owner, sizeof(owner));
+		if (totp_open(cfg->totp.key, owner, sealed, secret,
+		    &registered) == 0)
+			r = totp_check(secret, TOTP_SECRET_LEN, job->req.code.s,
+			    job_now(), last, &step);
+	}
+	secret_free(secret);
+	if (r == TOTP_OK && !throttle_totp_use(st, job->acct, step, TOTP_PERIOD))
+		r = TOTP_WRONG;
+	if (r == TOTP_REPLAY)
+		job->truth = "an authenticator code used before";
+	return r;
+}
+
+/*
+ * An authenticator code on a ticket that awaits one: checked against the
+ * secret the directory holds for the ticket's account (none for a decoy),
+ * each step once per account. Right: the method is verified, and the same
+ * code sent again on this ticket is accepted again (challenge.h).
+ */
+static void
+totp_looked_up(struct job *job)
+{
+	const struct pending_code *p =
+	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
+	bool real;
+
+	if (job->looked_up != DIR_OK) {
+		job_error(job, job_no_answer(job->looked_up));
+		return;
+	}
+	if (p->expires < job_now()) {
+		proof_failed(job, true);
+		return;
+	}
+	real = job->t.real && job->who.found && job->t.dn != NULL &&
+	    strcmp(job->who.dn, job->t.dn) == 0;
+	if (proof_totp(job, real ? job->who.totp : NULL, job->t.dn) !=
+	    TOTP_OK) {
+		proof_failed(job, false);
+		return;
+	}
+	challenge_set_verified(&job->t, store_hmac_key(job_store(job)),
+	    METHOD_TOTP, job->req.code.s, job->req.code.len);
+	job_ticket_extend(job);
 	job_ticket_save(job, proof_saved);
 }
 

@@ -40,20 +40,31 @@
 #include "ldap/dir.h"
 
 static void codes_saved(struct job *job);
+static void totp_offer(struct job *job);
 static void contacts_start(struct job *job);
 static void send_next_code(struct job *job);
 
 static bool
 wants_contacts(const struct job *job)
 {
-	return job->req.email != NULL || job->req.mobile != NULL;
+	return job->req.email != NULL || job->req.mobile != NULL ||
+	    job->req.totp;
+}
+
+/* Where a confirmed contact (or app) is written, and what. */
+static const char *
+contact_attribute(const struct config *cfg, enum method m)
+{
+	return m == METHOD_EMAIL ? cfg->email.recovery_attribute :
+	    m == METHOD_SMS ? cfg->sms.recovery_attribute :
+	    m == METHOD_TOTP ? cfg->totp.attribute : NULL;
 }
 
 static const char *
-recovery_attribute(const struct config *cfg, enum method m)
+contact_value(const struct ticket *t, enum method m)
 {
-	return m == METHOD_EMAIL ? cfg->email.recovery_attribute :
-	    cfg->sms.recovery_attribute;
+	return m == METHOD_EMAIL ? t->reg_email : m == METHOD_SMS ?
+	    t->reg_mobile : m == METHOD_TOTP ? t->reg_totp : NULL;
 }
 
 /* The methods of a registration ticket: confirmed, or still pending. */
@@ -61,15 +72,17 @@ static json_t *
 contact_list(const struct ticket *t, bool confirmed)
 {
 	json_t *l = json_array();
-	int ei = challenge_method_index(METHOD_EMAIL);
-	int si = challenge_method_index(METHOD_SMS);
+	const enum method ms[] = { METHOD_EMAIL, METHOD_SMS, METHOD_TOTP };
 
-	if (t->reg_email != NULL && (confirmed ? t->pending[ei].used :
-	    t->pending[ei].active))
-		json_array_append_new(l, json_string("email"));
-	if (t->reg_mobile != NULL && (confirmed ? t->pending[si].used :
-	    t->pending[si].active))
-		json_array_append_new(l, json_string("sms"));
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		const struct pending_code *p =
+		    &t->pending[challenge_method_index(ms[i])];
+
+		if (contact_value(t, ms[i]) != NULL &&
+		    (confirmed ? p->used : p->active))
+			json_array_append_new(l,
+			    json_string(config_method_name(ms[i])));
+	}
 	return l;
 }
 
@@ -89,10 +102,15 @@ answer_register(struct job *job)
 	    (job->req.questions != NULL ||
 	    eligible_questions(cfg, job->who.questions)))
 		json_array_append_new(list, json_string("questions"));
+	if ((cfg->policy.methods & METHOD_TOTP) && job->who.totp != NULL)
+		json_array_append_new(list, json_string("totp"));
 	json_object_set_new(a, "registered", list);
 	if (job->have_ticket && job->t.registering) {
 		json_object_set_new(a, "pending", contact_list(&job->t, false));
 		json_object_set_new(a, "ticket", json_string(job->t.id));
+		if (job->totp_uri != NULL)
+			json_object_set_new(a, "totp_uri",
+			    json_string(job->totp_uri));
 		json_object_set_new(a, "expires_in",
 		    json_integer(cfg->policy.code_ttl));
 	}
@@ -230,6 +248,8 @@ contacts_start(struct job *job)
 		challenge_set_code(&job->t, key, METHOD_SMS, job->code_sms,
 		    job->t.expires);
 	}
+	if (job->req.totp)
+		totp_offer(job);
 	job_ticket_save(job, codes_saved);
 }
 
@@ -238,6 +258,29 @@ codes_saved(struct job *job)
 {
 	if (job_committed(job))
 		send_next_code(job);
+}
+
+/*
+ * A new authenticator secret: sealed for this account on the ticket (the
+ * directory gets it once a code from the app came back), and shown once,
+ * as an otpauth URI in the answer. Nothing is sent anywhere.
+ */
+static void
+totp_offer(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	struct pending_code *p =
+	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
+	unsigned char *secret = totp_new_secret();
+	char owner[1100];
+
+	totp_owner(job->who.dn, owner, sizeof(owner));
+	job->t.reg_totp = totp_seal(cfg->totp.key, owner, secret, job_now());
+	job->totp_uri = totp_uri(cfg->totp.issuer, job->req.user, secret);
+	secret_free(secret);
+	memset(p, 0, sizeof(*p));
+	p->active = true;
+	p->expires = job->t.expires;
 }
 
 static void
@@ -319,7 +362,9 @@ confirm_written(const struct dir_result *res, void *arg)
 	/* To the address the user had before, which the lookup found. */
 	notice_user(job, job->confirming == METHOD_EMAIL ?
 	    "used to register a new recovery address" :
-	    "used to register a new recovery mobile number");
+	    job->confirming == METHOD_SMS ?
+	    "used to register a new recovery mobile number" :
+	    "used to register an authenticator app");
 	a = request_answer_ok(job->sreq->id);
 	json_object_set_new(a, "confirmed", contact_list(&job->t, true));
 	json_object_set_new(a, "pending", contact_list(&job->t, false));
@@ -341,9 +386,8 @@ confirm_looked_up(struct job *job)
 		job_error(job, "not-verified");
 		return;
 	}
-	ch.attr = recovery_attribute(cfg, job->confirming);
-	ch.value = job->confirming == METHOD_EMAIL ? job->t.reg_email :
-	    job->t.reg_mobile;
+	ch.attr = contact_attribute(cfg, job->confirming);
+	ch.value = contact_value(&job->t, job->confirming);
 	if (ch.attr == NULL || !(cfg->policy.methods & job->confirming)) {
 		job->truth = "no recovery_attribute for the method any more";
 		job_error(job, "not-allowed");
@@ -367,6 +411,9 @@ confirm_saved(struct job *job)
 void
 op_confirm(struct job *job)
 {
+	const unsigned char *key = store_hmac_key(job_store(job));
+	const struct pending_code *p =
+	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
 	bool expired, again;
 
 	if (job_ticket_live(job) != 0)
@@ -380,10 +427,25 @@ op_confirm(struct job *job)
 		proof_failed(job, false);
 		return;
 	}
-	job->confirming = challenge_verify_code(&job->t,
-	    store_hmac_key(job_store(job)), job->req.code.s, job->req.code.len,
-	    job_now(), &expired, &again);
-	if (job->confirming != METHOD_EMAIL && job->confirming != METHOD_SMS) {
+	job->confirming = challenge_verify_code(&job->t, key, job->req.code.s,
+	    job->req.code.len, job_now(), &expired, &again);
+	if (job->confirming == 0 && job->t.reg_totp != NULL && p->active &&
+	    job->req.code.len == TOTP_DIGITS) {
+		/* a code from the new app, checked against its secret */
+		if (p->expires < job_now()) {
+			proof_failed(job, true);
+			return;
+		}
+		if (proof_totp(job, job->t.reg_totp, job->t.dn) != TOTP_OK) {
+			proof_failed(job, false);
+			return;
+		}
+		challenge_set_verified(&job->t, key, METHOD_TOTP,
+		    job->req.code.s, job->req.code.len);
+		job->confirming = METHOD_TOTP;
+	}
+	if (job->confirming != METHOD_EMAIL && job->confirming != METHOD_SMS &&
+	    job->confirming != METHOD_TOTP) {
 		proof_failed(job, expired);
 		return;
 	}
@@ -446,7 +508,9 @@ op_register(struct job *job)
 	}
 	/* A contact goes to its recovery attribute only: without one (or
 	 * without the method), it cannot be registered here. */
-	if ((job->req.mobile != NULL && (!(cfg->policy.methods & METHOD_SMS) ||
+	if ((job->req.totp && (!(cfg->policy.methods & METHOD_TOTP) ||
+	    cfg->totp.attribute == NULL || cfg->totp.key == NULL)) ||
+	    (job->req.mobile != NULL && (!(cfg->policy.methods & METHOD_SMS) ||
 	    cfg->sms.recovery_attribute == NULL)) ||
 	    (job->req.email != NULL && (!(cfg->policy.methods & METHOD_EMAIL) ||
 	    cfg->email.recovery_attribute == NULL))) {

@@ -49,8 +49,8 @@ static const char msg_unknown[] =
 static const char msg_both[] = "Send either a code or answers, not both.";
 static const char msg_neither[] = "The request lacks a code or answers.";
 static const char msg_register[] =
-    "Register at least one of security questions, a mobile number or an "
-    "email address.";
+    "Register at least one of security questions, a mobile number, an "
+    "email address or an authenticator app.";
 
 static bool parse_user(json_t *, struct request *);
 static bool parse_method(json_t *, struct request *);
@@ -64,6 +64,7 @@ static bool parse_password(json_t *, struct request *);
 static bool parse_questions(json_t *, struct request *);
 static bool parse_mobile(json_t *, struct request *);
 static bool parse_email(json_t *, struct request *);
+static bool parse_totp(json_t *, struct request *);
 
 enum field {
 	F_USER,
@@ -78,6 +79,7 @@ enum field {
 	F_QUESTIONS,
 	F_MOBILE,
 	F_EMAIL,
+	F_TOTP,
 	F_COUNT
 };
 
@@ -100,8 +102,8 @@ static const struct field_spec {
 	    "without control characters." },
 	[F_METHOD] = { "method", parse_method,
 	    "The verification method is missing.",
-	    "The verification method must be \"email\", \"sms\" or "
-	    "\"questions\"." },
+	    "The verification method must be \"email\", \"sms\", "
+	    "\"questions\" or \"totp\"." },
 	[F_TICKET] = { "ticket", parse_ticket,
 	    "The ticket is missing.",
 	    "The ticket is not valid." },
@@ -141,6 +143,9 @@ static const struct field_spec {
 	[F_EMAIL] = { "email", parse_email,
 	    "The email address is missing.",
 	    "The email address is not valid." },
+	[F_TOTP] = { "totp", parse_totp,
+	    "The authenticator app field is missing.",
+	    "The authenticator app field must be true." },
 };
 
 /*
@@ -171,7 +176,7 @@ static const struct op_spec {
 	    BIT(F_USER) | BIT(F_OLD_PASSWORD) | BIT(F_NEW_PASSWORD) },
 	[OP_REGISTER] = { "register",
 	    BIT(F_USER) | BIT(F_PASSWORD) | BIT(F_QUESTIONS) | BIT(F_MOBILE) |
-	    BIT(F_EMAIL) | BIT(F_CLIENT),
+	    BIT(F_EMAIL) | BIT(F_TOTP) | BIT(F_CLIENT),
 	    BIT(F_USER) | BIT(F_PASSWORD) },
 	[OP_POLICY] = { "policy",
 	    BIT(F_USER) | BIT(F_CLIENT),
@@ -190,6 +195,7 @@ static const struct {
 	{ "email", METHOD_EMAIL },
 	{ "sms", METHOD_SMS },
 	{ "questions", METHOD_QUESTIONS },
+	{ "totp", METHOD_TOTP },
 };
 
 /*
@@ -454,6 +460,16 @@ parse_mobile(json_t *v, struct request *req)
 	return true;
 }
 
+/* register: "totp": true asks for an authenticator app; only true. */
+static bool
+parse_totp(json_t *v, struct request *req)
+{
+	if (!json_is_true(v))
+		return false;
+	req->totp = true;
+	return true;
+}
+
 static bool
 parse_email(json_t *v, struct request *req)
 {
@@ -575,7 +591,7 @@ parse_root(json_t *root, struct request *req)
 		break;
 	case OP_REGISTER:
 		if (req->questions == NULL && req->mobile == NULL &&
-		    req->email == NULL)
+		    req->email == NULL && !req->totp)
 			return msg_register;
 		break;
 	default:

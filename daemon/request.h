@@ -76,6 +76,7 @@ struct request {
 	size_t nquestions;
 	char *mobile;			/* register */
 	char *email;			/* register */
+	bool totp;			/* register: an authenticator app */
 };
 
 /* Once, before any JSON is parsed: the wiping allocator for jansson. */

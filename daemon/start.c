@@ -210,19 +210,46 @@ start_answer(struct job *job)
 	    json_string(config_method_name(job->req.method)));
 	if (job->req.method == METHOD_QUESTIONS)
 		json_object_set(a, "questions", job->asked);
-	else
+	else if (job->req.method != METHOD_TOTP)
 		json_object_set_new(a, "sent_to", json_string(job->sent_to));
 	json_object_set_new(a, "expires_in",
 	    json_integer(job->cfg->policy.code_ttl));
 	job_ok(job, a);
 }
 
+/* An authenticator-app start sends nothing, real or decoy: both answer
+ * once the ticket is saved. Every other decoy answers after about as long
+ * as a real start that sent something takes. */
 static void
 decoy_saved(struct job *job)
 {
 	if (!job_committed(job))
 		return;
-	job_like(job, JOB_TIMING_START, start_answer);
+	if (job->req.method == METHOD_TOTP)
+		start_answer(job);
+	else
+		job_like(job, JOB_TIMING_START, start_answer);
+}
+
+/* The code the app shows is awaited on the ticket until it expires. */
+static void
+totp_pending(struct job *job)
+{
+	struct pending_code *p =
+	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
+
+	if (p->used)
+		return;		/* verified already: stays so */
+	memset(p, 0, sizeof(*p));
+	p->active = true;
+	p->expires = job->t.expires;
+}
+
+static void
+totp_saved(struct job *job)
+{
+	if (job_committed(job))
+		start_answer(job);
 }
 
 /* Decoys answer after about as long as a real start takes. They save their
@@ -249,6 +276,8 @@ start_decoy(struct job *job, const char *truth)
 	job_ticket_extend(job);
 	if (job->req.method == METHOD_QUESTIONS) {
 		start_decoy_questions(job);
+	} else if (job->req.method == METHOD_TOTP) {
+		totp_pending(job);
 	} else {
 		challenge_new_code(job->cfg->policy.code_length, code);
 		challenge_set_code(&job->t, store_hmac_key(job_store(job)),
@@ -333,6 +362,11 @@ start_real(struct job *job)
 		start_questions(job);
 		return;
 	}
+	if (m == METHOD_TOTP) {
+		totp_pending(job);
+		job_ticket_save(job, totp_saved);
+		return;
+	}
 	challenge_new_code(cfg->policy.code_length, job->code);
 	challenge_set_code(&job->t, store_hmac_key(job_store(job)), m, job->code,
 	    job->t.expires);
@@ -350,6 +384,7 @@ start_decoy_why(struct job *job)
 		.allowed = w->allowed, .admin = w->admin,
 		.mail = w->mail, .mobile = w->mobile,
 		.questions = questions_enough(job),
+		.totp = w->totp != NULL && *w->totp != '\0',
 	};
 	const char *why;
 

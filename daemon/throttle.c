@@ -160,3 +160,29 @@ throttle_failure(struct store *st, const struct config *cfg, const char *id,
 	}
 	return false;
 }
+
+int64_t
+throttle_totp_last(struct store *st, const char *id, unsigned period)
+{
+	char k[STORE_KEY_MAX + 1];
+	json_t *rec;
+	int64_t t;
+
+	key(k, sizeof(k), "totp", id, NULL);
+	if ((rec = store_get(st, STORE_EVENTS, k)) == NULL)
+		return -1;
+	t = store_events_newest(rec);
+	json_decref(rec);
+	return t > 0 ? t / (int64_t)period : -1;
+}
+
+bool
+throttle_totp_use(struct store *st, const char *id, int64_t step,
+    unsigned period)
+{
+	char k[STORE_KEY_MAX + 1];
+
+	key(k, sizeof(k), "totp", id, NULL);
+	return store_events_add(st, k, step * (int64_t)period, 3 * period,
+	    1) > 0;
+}

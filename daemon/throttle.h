@@ -67,4 +67,14 @@ bool throttle_client_blocked(struct store *st, const struct config *cfg,
 bool throttle_locked(struct store *st, const struct config *cfg,
     const char *id, int64_t now);
 
+/*
+ * Authenticator-app steps, each usable once per identity (RFC 6238, 5.2):
+ * the last step accepted for id, or -1; and recording step as used, kept
+ * as an event at the step's start time so the sweep drops it in time.
+ * False on a store error (then the code is refused).
+ */
+int64_t throttle_totp_last(struct store *st, const char *id, unsigned period);
+bool throttle_totp_use(struct store *st, const char *id, int64_t step,
+    unsigned period);
+
 #endif

@@ -287,3 +287,15 @@ fail:
 	sodium_memzero(secret_out, TOTP_SECRET_LEN);
 	return -1;
 }
+
+void
+totp_owner(const char *dn, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; size > 0 && i < size - 1 && dn[i] != '\0'; i++)
+		out[i] = dn[i] >= 'A' && dn[i] <= 'Z' ?
+		    (char)(dn[i] - 'A' + 'a') : dn[i];
+	if (size > 0)
+		out[i] = '\0';
+}

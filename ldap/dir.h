@@ -102,6 +102,7 @@ struct dir_user {
 	struct strlist mail;	/* [email] recovery_attribute, then attribute */
 	struct strlist mobile;	/* the same for [sms] */
 	char *questions;	/* [questions] attribute value, or NULL */
+	char *totp;		/* [totp] attribute value (sealed), or NULL */
 	bool disabled;		/* AD: userAccountControl ACCOUNTDISABLE */
 	bool locked;		/* AD: lockoutTime != 0; OpenLDAP: pwdAccountLockedTime */
 	bool admin;		/* in admin_groups, or AD adminCount = 1 */

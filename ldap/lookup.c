@@ -294,6 +294,14 @@ read_entry(struct lookup *lk, LDAP *ld, LDAPMessage *e)
 			u->questions = xstrdup(q.v[0]);
 		strlist_free(&q);
 	}
+	if (cfg->totp.attribute != NULL) {
+		struct strlist q = { 0 };
+
+		values(ld, e, cfg->totp.attribute, &q);
+		if (q.n > 0)
+			u->totp = xstrdup(q.v[0]);
+		strlist_free(&q);
+	}
 	if (cfg->directory.type == DIR_TYPE_AD) {
 		long long uac = value_int(ld, e, "userAccountControl", 0);
 		long long computed = value_int(ld, e,
@@ -533,6 +541,8 @@ dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg)
 		attrs[n++] = cfg->sms.recovery_attribute;
 	if (cfg->questions.attribute != NULL)
 		attrs[n++] = cfg->questions.attribute;
+	if (cfg->totp.attribute != NULL)
+		attrs[n++] = cfg->totp.attribute;
 	if (cfg->directory.type == DIR_TYPE_AD) {
 		attrs[n++] = "userAccountControl";
 		attrs[n++] = "msDS-User-Account-Control-Computed";

@@ -234,6 +234,7 @@ dir_config_differs(const struct config *a, const struct config *b)
 	    b->email.recovery_attribute) ||
 	    str_differs(a->sms.recovery_attribute, b->sms.recovery_attribute) ||
 	    str_differs(a->questions.attribute, b->questions.attribute) ||
+	    str_differs(a->totp.attribute, b->totp.attribute) ||
 	    list_differs(&a->policy.allowed_groups, &b->policy.allowed_groups) ||
 	    list_differs(&a->policy.admin_groups, &b->policy.admin_groups);
 }

@@ -17,5 +17,6 @@ dir_user_clear(struct dir_user *u)
 	strlist_free(&u->mail);
 	strlist_free(&u->mobile);
 	free(u->questions);
+	free(u->totp);
 	memset(u, 0, sizeof(*u));
 }
