@@ -107,6 +107,31 @@ void dir_pool_user_job(struct dir *d, const char *dn, const char *pw,
     size_t len, const char *new_pw, size_t new_len, dir_done_fn *cb,
     void *arg);
 
+/* lookup.c: what a lookup and a scan (scan.c) share, so that both read a
+ * user entry, and decide membership, the same way. */
+#define DIR_USER_ATTRS_MAX 16
+/* The attributes of a user entry dir_read_user() looks at, NULL-terminated
+ * (the array holds DIR_USER_ATTRS_MAX); returns how many. */
+size_t dir_user_attrs(const struct config *cfg,
+    const char *attrs[DIR_USER_ATTRS_MAX]);
+/* Fill u (zeroed by the caller) from entry e: found, DN, contacts (recovery
+ * attribute values first; *mail_registered / *mobile_registered, when not
+ * NULL, say how many of them came from it), questions, account state,
+ * adminCount on AD. allowed is set only when allowed_groups is empty; group
+ * membership is the caller's to add. */
+void dir_read_user(const struct config *cfg, LDAP *ld, LDAPMessage *e,
+    struct dir_user *u, size_t *mail_registered, size_t *mobile_registered);
+/* RFC 4515 escaping of one assertion value (xalloc'ed). */
+char *dir_escape_value(const char *v);
+/* dn in LDAPv3 normal form (xalloc'ed; a copy of dn when it does not
+ * parse); compare the results case-insensitively. */
+char *dir_normalise_dn(const char *dn);
+/* AD: (|(memberOf:1.2.840.113556.1.4.1941:=G1)...) for nested membership
+ * of any of groups (xalloc'ed). */
+char *dir_in_chain_filter(const struct strlist *groups);
+/* OpenLDAP: how deep lookup.c follows nested groups. */
+#define DIR_GROUP_DEPTH 8
+
 /* ssprctl test-bind listens to each step; the daemon passes NULL. */
 typedef void session_report_fn(void *arg, const char *step, bool ok,
     const char *detail);

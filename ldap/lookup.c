@@ -23,7 +23,7 @@
 #include "ldap/dirint.h"
 
 #define NAME_MAX_LEN 256
-#define GROUP_DEPTH 8
+#define GROUP_DEPTH DIR_GROUP_DEPTH
 #define IN_CHAIN "1.2.840.113556.1.4.1941"
 #define UF_ACCOUNTDISABLE 0x2
 #define UF_LOCKOUT 0x10
@@ -89,8 +89,8 @@ lookup_end(struct lookup *lk)
 }
 
 /* RFC 4515 escaping of one assertion value. */
-static char *
-escape_value(const char *v)
+char *
+dir_escape_value(const char *v)
 {
 	struct berval in = { .bv_len = strlen(v), .bv_val = (char *)v }, out;
 	char *copy;
@@ -107,7 +107,7 @@ static char *
 user_filter(const char *tmpl, const char *name)
 {
 	const char *pct = strstr(tmpl, "%s");
-	char *esc = escape_value(name), *f;
+	char *esc = dir_escape_value(name), *f;
 
 	f = xasprintf("%.*s%s%s", (int)(pct - tmpl), tmpl, esc, pct + 2);
 	free(esc);
@@ -269,11 +269,11 @@ value_int(LDAP *ld, LDAPMessage *e, const char *attr, long long dflt)
 	return *end == '\0' ? v : dflt;
 }
 
-static void
-read_entry(struct lookup *lk, LDAP *ld, LDAPMessage *e)
+/* A user entry -> u (dirint.h). */
+void
+dir_read_user(const struct config *cfg, LDAP *ld, LDAPMessage *e,
+    struct dir_user *u, size_t *mail_registered, size_t *mobile_registered)
 {
-	const struct config *cfg = dir_config(lk->dir);
-	struct dir_user *u = &lk->user;
 	char *dn = ldap_get_dn(ld, e);
 	char buf[64];
 
@@ -283,8 +283,12 @@ read_entry(struct lookup *lk, LDAP *ld, LDAPMessage *e)
 	/* The registered (confirmed) contacts first: codes go there when
 	 * there is one (eligible.h takes the first usable value). */
 	values(ld, e, cfg->email.recovery_attribute, &u->mail);
+	if (mail_registered != NULL)
+		*mail_registered = u->mail.n;
 	values(ld, e, cfg->email.attribute, &u->mail);
 	values(ld, e, cfg->sms.recovery_attribute, &u->mobile);
+	if (mobile_registered != NULL)
+		*mobile_registered = u->mobile.n;
 	values(ld, e, cfg->sms.attribute, &u->mobile);
 	if (cfg->questions.attribute != NULL) {
 		struct strlist q = { 0 };
@@ -325,10 +329,40 @@ read_entry(struct lookup *lk, LDAP *ld, LDAPMessage *e)
 	u->allowed = cfg->policy.allowed_groups.n == 0;
 }
 
+/* The attributes dir_read_user() reads, NULL-terminated; how many. */
+size_t
+dir_user_attrs(const struct config *cfg, const char *attrs[DIR_USER_ATTRS_MAX])
+{
+	size_t n = 0;
+
+	attrs[n++] = cfg->email.attribute;
+	attrs[n++] = cfg->sms.attribute;
+	if (cfg->email.recovery_attribute != NULL)
+		attrs[n++] = cfg->email.recovery_attribute;
+	if (cfg->sms.recovery_attribute != NULL)
+		attrs[n++] = cfg->sms.recovery_attribute;
+	if (cfg->questions.attribute != NULL)
+		attrs[n++] = cfg->questions.attribute;
+	if (cfg->totp.attribute != NULL)
+		attrs[n++] = cfg->totp.attribute;
+	if (cfg->directory.type == DIR_TYPE_AD) {
+		attrs[n++] = "userAccountControl";
+		attrs[n++] = "msDS-User-Account-Control-Computed";
+		attrs[n++] = "lockoutTime";
+		attrs[n++] = "adminCount";
+		attrs[n++] = "pwdLastSet";
+	} else {
+		attrs[n++] = "pwdAccountLockedTime";
+		attrs[n++] = "pwdChangedTime";
+	}
+	attrs[n] = NULL;
+	return n;
+}
+
 /* --- group membership ----------------------------------------------------- */
 
-static char *
-normalise_dn(const char *dn)
+char *
+dir_normalise_dn(const char *dn)
 {
 	char *out = NULL, *copy;
 
@@ -343,7 +377,7 @@ normalise_dn(const char *dn)
 static bool
 list_has_dn(const struct strlist *normalised, const char *dn)
 {
-	char *n = normalise_dn(dn);
+	char *n = dir_normalise_dn(dn);
 	bool found = false;
 
 	for (size_t i = 0; i < normalised->n && !found; i++)
@@ -362,13 +396,13 @@ any_member(const struct strlist *groups, const struct strlist *wanted)
 }
 
 /* (|(memberOf:IN_CHAIN:=G1)(memberOf:IN_CHAIN:=G2)...) */
-static char *
-in_chain_filter(const struct strlist *groups)
+char *
+dir_in_chain_filter(const struct strlist *groups)
 {
 	char *f = xstrdup("(|"), *next, *esc;
 
 	for (size_t i = 0; i < groups->n; i++) {
-		esc = escape_value(groups->v[i]);
+		esc = dir_escape_value(groups->v[i]);
 		next = xasprintf("%s(memberOf:" IN_CHAIN ":=%s)", f, esc);
 		free(esc);
 		free(f);
@@ -410,7 +444,7 @@ ad_groups_next(struct lookup *lk)
 		lk->ad_stage = 1;
 		if (cfg->policy.allowed_groups.n > 0) {
 			lookup_search(lk, lk->user.dn, LDAP_SCOPE_BASE,
-			    in_chain_filter(&cfg->policy.allowed_groups), none, 0,
+			    dir_in_chain_filter(&cfg->policy.allowed_groups), none, 0,
 			    ad_member_answer);
 			return;
 		}
@@ -419,7 +453,7 @@ ad_groups_next(struct lookup *lk)
 		lk->ad_stage = 2;
 		if (cfg->policy.admin_groups.n > 0 && !lk->user.admin) {
 			lookup_search(lk, lk->user.dn, LDAP_SCOPE_BASE,
-			    in_chain_filter(&cfg->policy.admin_groups), none, 0,
+			    dir_in_chain_filter(&cfg->policy.admin_groups), none, 0,
 			    ad_member_answer);
 			return;
 		}
@@ -445,7 +479,7 @@ openldap_group_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
 
 		if (dn == NULL)
 			continue;
-		n = normalise_dn(dn);
+		n = dir_normalise_dn(dn);
 		if (!list_has_dn(&lk->groups, n)) {
 			strlist_add(&lk->groups, n);
 			strlist_add(&next, dn);
@@ -477,7 +511,7 @@ openldap_groups_next(struct lookup *lk)
 	}
 	f = xstrdup("(&(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))(|");
 	for (size_t i = 0; i < lk->frontier.n; i++) {
-		esc = escape_value(lk->frontier.v[i]);
+		esc = dir_escape_value(lk->frontier.v[i]);
 		next = xasprintf("%s(member=%s)(uniqueMember=%s)", f, esc, esc);
 		free(esc);
 		free(f);
@@ -507,7 +541,8 @@ user_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
 		lookup_end(lk);
 		return;
 	}
-	read_entry(lk, ld, ldap_first_entry(ld, answer));
+	dir_read_user(cfg, ld, ldap_first_entry(ld, answer), &lk->user, NULL,
+	    NULL);
 	if (cfg->policy.allowed_groups.n == 0 && cfg->policy.admin_groups.n == 0) {
 		lookup_end(lk);
 	} else if (cfg->directory.type == DIR_TYPE_AD) {
@@ -523,8 +558,7 @@ dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg)
 {
 	const struct config *cfg = dir_config(d);
 	struct lookup *lk = xcalloc(1, sizeof(*lk));
-	const char *attrs[16];
-	size_t n = 0;
+	const char *attrs[DIR_USER_ATTRS_MAX];
 
 	lk->dir = d;
 	lk->cb = cb;
@@ -533,27 +567,7 @@ dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg)
 		lookup_end(lk);		/* no such user, without asking */
 		return;
 	}
-	attrs[n++] = cfg->email.attribute;
-	attrs[n++] = cfg->sms.attribute;
-	if (cfg->email.recovery_attribute != NULL)
-		attrs[n++] = cfg->email.recovery_attribute;
-	if (cfg->sms.recovery_attribute != NULL)
-		attrs[n++] = cfg->sms.recovery_attribute;
-	if (cfg->questions.attribute != NULL)
-		attrs[n++] = cfg->questions.attribute;
-	if (cfg->totp.attribute != NULL)
-		attrs[n++] = cfg->totp.attribute;
-	if (cfg->directory.type == DIR_TYPE_AD) {
-		attrs[n++] = "userAccountControl";
-		attrs[n++] = "msDS-User-Account-Control-Computed";
-		attrs[n++] = "lockoutTime";
-		attrs[n++] = "adminCount";
-		attrs[n++] = "pwdLastSet";
-	} else {
-		attrs[n++] = "pwdAccountLockedTime";
-		attrs[n++] = "pwdChangedTime";
-	}
-	attrs[n] = NULL;
+	dir_user_attrs(cfg, attrs);
 	/* Two is enough to know that one name matched more than one entry. */
 	lookup_search(lk, cfg->directory.base_dn, LDAP_SCOPE_SUBTREE,
 	    user_filter(cfg->directory.user_filter, name), attrs, 2, user_answer);
@@ -607,7 +621,7 @@ admins_walk_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
 	admins_collect(lk, ld, answer, &members);
 	strlist_free(&lk->frontier);
 	for (size_t i = 0; i < members.n; i++) {
-		char *n = normalise_dn(members.v[i]);
+		char *n = dir_normalise_dn(members.v[i]);
 
 		if (!list_has_dn(&lk->groups, n)) {
 			strlist_add(&lk->groups, n);
@@ -636,7 +650,7 @@ admins_walk(struct lookup *lk)
 	}
 	f = xstrdup("(|");
 	for (size_t i = 0; i < lk->frontier.n && i < ADMINS_MAX; i++) {
-		esc = escape_value(lk->frontier.v[i]);
+		esc = dir_escape_value(lk->frontier.v[i]);
 		next = xasprintf("%s(entryDN=%s)", f, esc);
 		free(esc);
 		free(f);
@@ -670,7 +684,7 @@ dir_admin_contacts(struct dir *d, dir_admins_fn *cb, void *arg)
 	lk->arg = arg;
 	if (cfg->directory.type == DIR_TYPE_AD) {
 		/* adminCount=1 accounts and (nested) admin group members */
-		char *groups = in_chain_filter(&cfg->policy.admin_groups);
+		char *groups = dir_in_chain_filter(&cfg->policy.admin_groups);
 		char *f = xasprintf("(&(objectClass=user)(|(adminCount=1)%s))",
 		    cfg->policy.admin_groups.n > 0 ? groups : "");
 
@@ -680,7 +694,7 @@ dir_admin_contacts(struct dir *d, dir_admins_fn *cb, void *arg)
 		return;
 	}
 	for (size_t i = 0; i < cfg->policy.admin_groups.n; i++) {
-		char *n = normalise_dn(cfg->policy.admin_groups.v[i]);
+		char *n = dir_normalise_dn(cfg->policy.admin_groups.v[i]);
 
 		strlist_add(&lk->groups, n);
 		strlist_add(&lk->frontier, cfg->policy.admin_groups.v[i]);
