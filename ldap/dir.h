@@ -232,4 +232,46 @@ typedef void dir_probe_fn(void *arg, const char *step, bool ok,
 int dir_probe(const struct config *cfg, const char *uri,
     struct dir_server_info *info, dir_probe_fn *report, void *arg);
 
+/* --- every user at once, blocking (ssprctl report) ----------------------- */
+
+/* Entries per page of a paged search (RFC 2696), unless told otherwise;
+ * AD's default MaxPageSize is 1000. */
+#define DIR_SCAN_PAGE_SIZE 500
+
+/* One user as a scan hands it over. user is filled as dir_lookup_user()
+ * fills it (found is true; allowed and admin decided by the same groups);
+ * its first mail_registered mail values, and first mobile_registered
+ * mobile values, are those of the [email] / [sms] recovery_attribute. name
+ * is the value of the attribute user_filter compares the name with ("" when
+ * the entry has none). Valid during the callback only. */
+struct dir_scan_user {
+	struct dir_user user;
+	const char *name;
+	size_t mail_registered;
+	size_t mobile_registered;
+};
+typedef void dir_scan_fn(void *arg, const struct dir_scan_user *u);
+
+struct dir_scan_stats {
+	const char *server;	/* the URI read from, or NULL */
+	unsigned searches;	/* search requests (paged or not) */
+	unsigned pages;		/* pages of paged searches fetched */
+	size_t entries;		/* entries received, groups included */
+	size_t users;		/* user entries handed to the callback */
+};
+
+/*
+ * Call fn for every entry under base_dn matching user_filter (its %s
+ * replaced by *), on one connection to the first [directory] uri that
+ * accepts the service account's bind (session.c's TLS and bind), with paged
+ * searches of page_size entries (0: DIR_SCAN_PAGE_SIZE); group membership
+ * is resolved in a few searches for everybody, never one per user. Call
+ * dir_init() first. Returns 0 when every search completed; -1 with res
+ * filled (reason and detail) when one did not, and then fn may have seen
+ * only some users. st is filled either way.
+ */
+int dir_scan_users(const struct config *cfg, unsigned page_size,
+    dir_scan_fn *fn, void *arg, struct dir_scan_stats *st,
+    struct dir_result *res);
+
 #endif

@@ -7,6 +7,7 @@
  *              ssprctl test-bind)
  *   pool.c     the connections, the operation queue, deadlines, failover
  *   lookup.c   finding a user and their groups
+ *   scan.c     every user and their groups at once (ssprctl report)
  *   write.c    password writes and unlocks, AD and OpenLDAP
  *   errmap.c   the server's answer -> struct dir_result
  */
