@@ -6,6 +6,10 @@
  *                                           try every [directory] uri
  *   ssprctl [-c FILE] lookup USER           what ssprd knows of a user
  *   ssprctl [-c FILE] status                queue, connections, counters
+ *   ssprctl [-c FILE] report [--json] [--page-size N]
+ *                                           who has registered which
+ *                                           method; admins short of
+ *                                           admin_methods_required
  *   ssprctl [-c FILE] submit [--id ID] [--wait S]
  *                                           a JSON request from stdin
  *                                           through the spool, answer out
@@ -49,6 +53,9 @@
  * stops waiting for a lookup: the pool always answers first unless broken. */
 #define LOOKUP_GRACE 5
 
+/* report --page-size: 1 to this many entries per page. */
+#define REPORT_PAGE_MAX 10000
+
 static void __attribute__((noreturn))
 usage(int code)
 {
@@ -64,6 +71,10 @@ usage(int code)
 	    "                 groups, contacts, eligibility\n"
 	    "  status         queue depth, oldest waiting request, directory\n"
 	    "                 connections, counters (from [daemon] metrics)\n"
+	    "  report [--json] [--page-size N]\n"
+	    "                 users in scope, how many registered and can use\n"
+	    "                 each method, admins below\n"
+	    "                 admin_methods_required\n"
 	    "  submit [--id ID] [--wait SECONDS]\n"
 	    "                 read a JSON request on stdin, queue it, print\n"
 	    "                 the answer (exit 0 ok, 1 error answer, 3 none)\n"
@@ -430,6 +441,21 @@ lookup(const char *path, const char *user)
 }
 
 static int
+report(const char *path, bool json, unsigned page_size)
+{
+	struct config *cfg = load_config(path, false);
+	int status;
+
+	if (cfg == NULL)
+		return 1;
+	log_init(LOG_LEVEL_ERROR);
+	dir_init(cfg);
+	status = ctl_report(cfg, json, page_size);
+	config_free(cfg);
+	return status;
+}
+
+static int
 submit(const char *path, const char *id, unsigned wait)
 {
 	struct config *cfg = load_config(path, true);
@@ -451,12 +477,16 @@ main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "page-size", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = SSPRD_CONFIG_FILE;
 	const char *user = NULL, *id = NULL;
-	unsigned wait = 60;
+	unsigned wait = 60, page_size = 0;
+	bool json = false;
 	const char *cmd;
+	char *end;
 	int ch;
 
 	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
@@ -493,6 +523,19 @@ main(int argc, char **argv)
 			else
 				wait = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'j':
+		case 'p':
+			if (strcmp(cmd, "report") != 0)
+				usage(2);
+			if (ch == 'j') {
+				json = true;
+				break;
+			}
+			page_size = (unsigned)strtoul(optarg, &end, 10);
+			if (*optarg < '1' || *optarg > '9' || *end != '\0' ||
+			    page_size > REPORT_PAGE_MAX)
+				usage(2);
+			break;
 		default:
 			usage(2);
 		}
@@ -516,6 +559,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "submit") == 0)
 		return submit(path, id, wait);
+	if (strcmp(cmd, "report") == 0)
+		return report(path, json, page_size);
 	if (strcmp(cmd, "status") == 0) {
 		struct config *cfg = load_config(path, true);
 		int status;
