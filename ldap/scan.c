@@ -485,15 +485,17 @@ dir_scan_users(const struct config *cfg, unsigned page_size,
 	struct scan s = { .cfg = cfg, .page_size = page_size, .st = st,
 	    .res = res, .fn = fn, .arg = arg };
 	struct session_cfg *sc = session_cfg_new(cfg);
+	const char *tried = NULL;	/* the last URI tried */
 	int rc = -1;
 
 	memset(st, 0, sizeof(*st));
 	memset(res, 0, sizeof(*res));
 	if (page_size == 0)
 		s.page_size = DIR_SCAN_PAGE_SIZE;
-	for (size_t i = 0; i < cfg->directory.uris.n && s.ld == NULL; i++)
-		s.ld = session_open(sc, cfg->directory.uris.v[i], NULL, NULL,
-		    res, NULL, NULL);
+	for (size_t i = 0; i < cfg->directory.uris.n && s.ld == NULL; i++) {
+		tried = cfg->directory.uris.v[i];
+		s.ld = session_open(sc, tried, NULL, NULL, res, NULL, NULL);
+	}
 	if (s.ld == NULL)
 		goto out;
 	st->server = res->server;
@@ -507,6 +509,6 @@ out:
 	session_cfg_free(sc);
 	if (rc != 0 && res->reason == DIR_OK)
 		res->reason = DIR_INTERNAL;
-	res->server = st->server;
+	res->server = st->server != NULL ? st->server : tried;
 	return rc;
 }

@@ -176,8 +176,8 @@ sed -i "s|^uri = .*|uri = ldaps://127.0.0.1:1|" "$tmp/dead.ini"
 "$SSPRCTL" -c "$tmp/dead.ini" report --json >"$tmp/dead.out" 2>"$tmp/dead.err"
 check "no directory: exit 1" test $? = 1
 check "no directory: nothing on stdout" test ! -s "$tmp/dead.out"
-check "no directory: the reason on stderr" \
-	log_has "$tmp/dead.err" "ssprctl: report: cannot read the directory"
+check "no directory: the reason and the URI on stderr" \
+	log_has "$tmp/dead.err" "ssprctl: report: cannot read the directory (ldaps://127.0.0.1:1): directory-unavailable"
 
 "$SSPRCTL" -c "$conf" status --json >/dev/null 2>&1
 check "--json with another command: usage error (2)" test $? = 2
