@@ -10,7 +10,9 @@
  *               is unset), for questions any value of [questions] attribute
  *   usable      a start for the method would send a code or show questions
  *               (daemon/eligible.h: a usable value of recovery_attribute or
- *               attribute; at least [questions] required questions)
+ *               attribute; at least [questions] required questions;
+ *               for totp, registered and usable alike: a value of
+ *               [totp] attribute)
  * how many could reset now (as many usable methods that count for them as
  * they need), and lists the administrators in scope whose usable
  * admin_methods are fewer than admin_methods_required. Every judgement is
@@ -38,7 +40,7 @@
 #include "ldap/dir.h"
 
 static const enum method methods[NMETHODS] = {
-	METHOD_EMAIL, METHOD_SMS, METHOD_QUESTIONS,
+	METHOD_EMAIL, METHOD_SMS, METHOD_QUESTIONS, METHOD_TOTP,
 };
 
 struct method_count {
@@ -130,6 +132,10 @@ tally(void *arg, const struct dir_scan_user *su)
 		case METHOD_QUESTIONS:
 			c->usable += e.questions;
 			c->registered += u->questions != NULL;
+			break;
+		case METHOD_TOTP:
+			c->usable += e.totp;
+			c->registered += e.totp;
 			break;
 		}
 	}

@@ -140,6 +140,15 @@ check "...for a user without an app: the same" [ "$(keys "$a")" = "$real_keys" ]
 a=$(sub "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$dt\",\"code\":\"$(app "$uri")\"}")
 expect "a code on the decoy: bad-code" "$a" reason bad-code
 
+# --- the registration report counts the app -----------------------------------------
+"$SSPRCTL" -c "$conf" report --json >"$tmp/report.json" 2>"$tmp/report.err"
+check "ssprctl report: one authenticator app registered" "$PY" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["methods"]["totp"]["registered"] == 1, r["methods"]
+assert sys.argv[2] not in [a["name"] for a in r["admins"]["below_required"]], r["admins"]
+' "$tmp/report.json" "$admin"
+
 check "the secret is in no log line" not_grep -q "$secret" "$log"
 check "...nor in the state" bash -c "! grep -rq '$secret' '$tmp/state'"
 daemon_stop
