@@ -242,6 +242,20 @@ values(LDAP *ld, LDAPMessage *e, const char *attr, struct strlist *out)
 	ldap_value_free_len(v);
 }
 
+/* The first value of attr (NULL: none, or no attr), as values() reads it. */
+static char *
+first_value(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+	struct strlist q = { 0 };
+	char *v = NULL;
+
+	values(ld, e, attr, &q);
+	if (q.n > 0)
+		v = xstrdup(q.v[0]);
+	strlist_free(&q);
+	return v;
+}
+
 static bool
 value(LDAP *ld, LDAPMessage *e, const char *attr, char *out, size_t size)
 {
@@ -290,22 +304,8 @@ dir_read_user(const struct config *cfg, LDAP *ld, LDAPMessage *e,
 	if (mobile_registered != NULL)
 		*mobile_registered = u->mobile.n;
 	values(ld, e, cfg->sms.attribute, &u->mobile);
-	if (cfg->questions.attribute != NULL) {
-		struct strlist q = { 0 };
-
-		values(ld, e, cfg->questions.attribute, &q);
-		if (q.n > 0)
-			u->questions = xstrdup(q.v[0]);
-		strlist_free(&q);
-	}
-	if (cfg->totp.attribute != NULL) {
-		struct strlist q = { 0 };
-
-		values(ld, e, cfg->totp.attribute, &q);
-		if (q.n > 0)
-			u->totp = xstrdup(q.v[0]);
-		strlist_free(&q);
-	}
+	u->questions = first_value(ld, e, cfg->questions.attribute);
+	u->totp = first_value(ld, e, cfg->totp.attribute);
 	if (cfg->directory.type == DIR_TYPE_AD) {
 		long long uac = value_int(ld, e, "userAccountControl", 0);
 		long long computed = value_int(ld, e,
