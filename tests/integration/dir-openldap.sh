@@ -177,7 +177,7 @@ expect_field "a lookup started while slapd was down completes once it is back" "
 
 # --- failover, wrong CA, a server that never answers --------------------------------
 dead_port=$(( LDAPS_PORT + 7 ))
-while ss -ltn | grep -q ":$dead_port "; do dead_port=$((dead_port + 1)); done
+while grep -q ":$dead_port " <<<"$(ss -ltn)"; do dead_port=$((dead_port + 1)); done
 write_ini "$tmp/failover.ini" openldap "ldaps://127.0.0.1:$dead_port $LDAPS_URI"
 out=$(printf 'Failover-Pass-1x\n' | "$DIRTOOL" -c "$tmp/failover.ini" reset "$USER2_DN" 2>>"$tmp/dirtool.err")
 expect_field "failover: first URI refused, reset done through the second" "$out" result ok
@@ -193,7 +193,7 @@ check "...and no bind reached the server (no password sent)" [ "$binds_before" -
 check "...and the password is unchanged" binds "$USER2_DN" "Failover-Pass-1x"
 
 hung_port=$(( dead_port + 1 ))
-while ss -ltn | grep -q ":$hung_port "; do hung_port=$((hung_port + 1)); done
+while grep -q ":$hung_port " <<<"$(ss -ltn)"; do hung_port=$((hung_port + 1)); done
 python3 -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -203,7 +203,7 @@ while True:
     c, _ = s.accept(); conns.append(c)   # accept, never answer
 ' "$hung_port" &
 hung_pid=$!
-wait_for 5 bash -c "ss -ltn | grep -q ':$hung_port '"
+wait_for 5 bash -c "grep -q ':$hung_port ' <<<\"\$(ss -ltn)\""
 DIR_TIMEOUT=2 write_ini "$tmp/hung.ini" openldap "ldaps://127.0.0.1:$hung_port"
 start_ns=$(date +%s%N)
 out=$(timeout 30 "$DIRTOOL" -c "$tmp/hung.ini" lookup "$USER1" 2>>"$tmp/dirtool.err")

@@ -325,7 +325,7 @@ has_users() {
 check "the user ssprd and the group ssprd-submit exist" has_users
 in_box chown ssprd:ssprd /etc/ssprd/bind.secret
 # A prefix systemd does not search (make distcheck's): link the unit in.
-if in_box systemd-analyze --system unit-paths | grep -qxF "$(dirname "$unit")"; then
+if grep -qxF "$(dirname "$unit")" <<<"$(in_box systemd-analyze --system unit-paths)"; then
 	frag=$(in_box systemctl show -P FragmentPath ssprd)
 	check "systemctl finds the unit where make install put it ($frag)" \
 		[ "$frag" = "$unit" ]
