@@ -78,7 +78,14 @@ prove(struct job *job)
 	if (m == 0 && job->t.pending[challenge_method_index(METHOD_TOTP)].active &&
 	    job->req.code.len == TOTP_DIGITS) {
 		/* an authenticator app's code: its secret is in the directory,
-		 * read on real and decoy tickets alike */
+		 * read on real and decoy tickets alike. The failure it may be
+		 * is reserved first, as for answers: parallel tickets cannot
+		 * try more codes than lockout_failures. */
+		if (!job_failure_reserve(job)) {
+			job->truth = "failures in flight would lock self-service";
+			job_error(job, "throttled");
+			return;
+		}
 		job_lookup(job, job->t.user, totp_looked_up);
 		return;
 	}
@@ -132,6 +139,7 @@ totp_looked_up(struct job *job)
 	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
 	bool real;
 
+	job_failure_release(job);
 	if (job->looked_up != DIR_OK) {
 		job_error(job, job_no_answer(job->looked_up));
 		return;
@@ -147,6 +155,10 @@ totp_looked_up(struct job *job)
 		proof_failed(job, false);
 		return;
 	}
+	/* A failure counted meanwhile (another ticket, another client) may
+	 * have locked the account: then even the right code is refused. */
+	if (job_refuse_locked(job))
+		return;
 	challenge_set_verified(&job->t, store_hmac_key(job_store(job)),
 	    METHOD_TOTP, job->req.code.s, job->req.code.len);
 	job_ticket_extend(job);
