@@ -236,6 +236,9 @@ ticket_to_json(const struct ticket *t)
 		if (t->reg_totp != NULL)
 			json_object_set_new(reg, "totp",
 			    json_string(t->reg_totp));
+		if (t->reg_stamp != NULL)
+			json_object_set_new(reg, "stamp",
+			    json_string(t->reg_stamp));
 		json_object_set_new(j, "register", reg);
 	}
 	return j;
@@ -279,6 +282,8 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 			t->reg_mobile = xstrdup(v);
 		if ((v = json_string_value(json_object_get(reg, "totp"))))
 			t->reg_totp = xstrdup(v);
+		if ((v = json_string_value(json_object_get(reg, "stamp"))))
+			t->reg_stamp = xstrdup(v);
 	}
 	for (int i = 0; i < NMETHODS; i++) {
 		json_t *p = json_object_get(pend,
@@ -324,5 +329,6 @@ ticket_clear(struct ticket *t)
 	free(t->reg_email);
 	free(t->reg_mobile);
 	free(t->reg_totp);
+	free(t->reg_stamp);
 	sodium_memzero(t, sizeof(*t));
 }

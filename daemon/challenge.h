@@ -65,6 +65,7 @@ struct ticket {
 	char *reg_email;	/* the address to confirm, or NULL */
 	char *reg_mobile;	/* the number to confirm, or NULL */
 	char *reg_totp;		/* the sealed app secret to confirm, or NULL */
+	char *reg_stamp;	/* the password-changed stamp register saw */
 };
 
 /* Index of a method bit in ticket->pending. */

@@ -373,6 +373,8 @@ job_send_now(struct job *job)
 
 		job_commit_later(job, &op, 1);
 	}
+	/* an answer may hold a secret shown once (register's totp_uri) */
+	sodium_memzero(text, strlen(text));
 	free(text);
 	job->sreq = NULL;
 	engine_back_pressure(job->e);

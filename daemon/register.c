@@ -234,6 +234,7 @@ contacts_start(struct job *job)
 	job->t.admin = job->who.admin;
 	job->t.created = job_now();
 	job->t.registering = true;
+	job->t.reg_stamp = xstrdup(job->who.stamp);
 	job->have_ticket = true;
 	job_ticket_extend(job);
 	if (job->req.email != NULL) {
@@ -383,6 +384,18 @@ confirm_looked_up(struct job *job)
 	}
 	if (!job->who.found || strcmp(job->who.dn, job->t.dn) != 0) {
 		job->truth = "the ticket's account is gone";
+		job_error(job, "not-verified");
+		return;
+	}
+	/* What register proved must still hold: a password changed since
+	 * (a helpdesk reset after a phished one) or an account disabled or
+	 * taken out of allowed_groups plants nothing. */
+	if (job->who.disabled || !job->who.allowed ||
+	    job->t.reg_stamp == NULL ||
+	    strcmp(job->t.reg_stamp, job->who.stamp) != 0) {
+		job->truth = job->who.disabled ? "account disabled since" :
+		    !job->who.allowed ? "not in allowed_groups any more" :
+		    "the password changed since register";
 		job_error(job, "not-verified");
 		return;
 	}

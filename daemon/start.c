@@ -401,8 +401,12 @@ start_decoy_why(struct job *job)
 			return "decoy: ticket of another user";
 		}
 	}
-	if (job->have_ticket && job->t.registering)
+	if (job->have_ticket && job->t.registering) {
+		/* never extended or changed by a start: a fresh decoy */
+		ticket_clear(&job->t);
+		job->have_ticket = false;
 		return "decoy: a registration ticket";
+	}
 	if (job->throttled != NULL)
 		return job->throttled;
 	if ((why = eligible_start(job->cfg, &e, job->req.method)) != NULL)

@@ -25,6 +25,16 @@ if [ "${REGISTER_ON:-openldap}" = ad ]; then
 	user=$USER1 user_dn=$USER1_DN pw=$USER1_PASSWORD old_mail=$USER1_MAIL
 	old_mobile=$USER1_MOBILE
 	asvc() { ldapsearch -LLL -x -H "$LDAPS_URI" -D "$SVC_DN" -y "$SVC_PASSWORD_FILE" "$@"; }
+	# AD: unicodePwd, the quoted password in UTF-16LE, as Administrator
+	admin_set_password() {
+		ldapmodify -x -H "$LDAPS_URI" -D "$ADMIN_DN" -y "$ADMIN_PASSWORD_FILE" \
+			>/dev/null 2>&1 <<LDIF
+dn: $1
+changetype: modify
+replace: unicodePwd
+unicodePwd:: $(printf '"%s"' "$2" | iconv -f UTF-8 -t UTF-16LE | base64 -w0)
+LDIF
+	}
 else
 	with_slapd regcontacts
 	type=openldap uri=$LDAPS_URI
@@ -33,7 +43,12 @@ else
 	user=$USER1 user_dn=$USER1_DN pw=$USER1_PASSWORD old_mail=$USER1_MAIL
 	old_mobile=$USER1_MOBILE
 	asvc() { ldapsearch -LLL -x -H "$LDAPS_URI" -D "$SVC_DN" -y "$SVC_PASSWORD_FILE" "$@"; }
+	admin_set_password() {
+		ldappasswd -x -H "$LDAPS_URI" -D "$ADMIN_DN" -y <(printf '%s' "$ADMIN_PASSWORD") \
+			-s "$2" "$1" >/dev/null 2>&1 </dev/null
+	}
 fi
+user2=$USER2 user2_dn=$USER2_DN pw2=$USER2_PASSWORD
 
 mail=$tmp/mail sms=$tmp/sms
 conf=$tmp/ssprd.ini
@@ -127,6 +142,18 @@ expect "the right code after that: too-many-attempts" "$a" reason too-many-attem
 check "...and the registered number stays" [ "$(attr "$rmobile")" = "$new_mobile" ]
 a=$(sub '{"v":1,"op":"confirm","ticket":"0123456789abcdef0123456789abcdef","code":"123456"}')
 expect "confirm on an unknown ticket: expired" "$a" reason expired
+
+# --- a password changed since register: nothing is written ---------------------
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"$user2\",\"password\":\"$pw2\",\"email\":\"planted-$$@example.net\"}")
+expect "$user2 registers an address" "$a" pending '["email"]'
+t3=$(jget "$a" ticket)
+pcode=$(last_code "$mail")
+admin_set_password "$user2_dn" "Helpdesk-Reset-26x" ||
+	not_ok "the administrator resets $user2's password"
+a=$(sub "{\"v\":1,\"op\":\"confirm\",\"ticket\":\"$t3\",\"code\":\"$pcode\"}")
+expect "confirm after a helpdesk reset of the password: not-verified" "$a" reason not-verified
+user_dn=$user2_dn
+check "...and the address is not written" [ -z "$(attr "$rmail")" ]
 
 check "the log never holds a code" not_grep "$ecode\|$scode" "$log"
 daemon_stop
