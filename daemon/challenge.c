@@ -74,6 +74,18 @@ code_hash(const unsigned char *key, const char *ticket, enum method m,
 }
 
 void
+challenge_await(struct ticket *t, enum method m, int64_t expires)
+{
+	struct pending_code *p = &t->pending[challenge_method_index(m)];
+
+	if (p->used)
+		return;
+	memset(p, 0, sizeof(*p));
+	p->active = true;
+	p->expires = expires;
+}
+
+void
 challenge_set_verified(struct ticket *t, const unsigned char *key,
     enum method m, const char *code, size_t len)
 {

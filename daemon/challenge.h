@@ -89,6 +89,10 @@ void challenge_set_code(struct ticket *t, const unsigned char *key,
 enum method challenge_verify_code(struct ticket *t, const unsigned char *key,
     const char *code, size_t len, int64_t now, bool *expired, bool *again);
 
+/* A code for method m that ssprd does not send (an authenticator app's)
+ * is awaited on t until expires; a method t verified already stays so. */
+void challenge_await(struct ticket *t, enum method m, int64_t expires);
+
 /*
  * Method m of t is verified by code, checked elsewhere (an authenticator
  * app's code): it is kept as used (keyed hash), so the same code sent again

@@ -48,7 +48,6 @@
 #include "daemon/request.h"
 #include "daemon/spool.h"
 #include "daemon/store.h"
-#include "daemon/totp.h"
 #include "ldap/dir.h"
 
 struct decoy_masks;
@@ -246,9 +245,10 @@ void op_policy(struct job *job);		/* policy.c */
  * then answered (bad-code, expired or too-many-attempts) once durable. */
 void proof_failed(struct job *job, bool expired);
 /* job's code against sealed (a [totp] attribute value) of the account at
- * dn; TOTP_OK records its step as used for job->acct. NULLs: wrong. */
-enum totp_result proof_totp(struct job *job, const char *sealed,
-    const char *dn);
+ * dn, on a ticket awaiting one (NULLs: wrong). True: its step is recorded
+ * as used for job->acct and the ticket's totp verified (in memory). False:
+ * answered as a failed proof (expired, wrong, or used before). */
+bool proof_totp(struct job *job, const char *sealed, const char *dn);
 
 /* --- password.c --------------------------------------------------------------- */
 

@@ -100,10 +100,12 @@ prove(struct job *job)
 	job_ticket_save(job, proof_saved);
 }
 
-enum totp_result
+bool
 proof_totp(struct job *job, const char *sealed, const char *dn)
 {
 	const struct config *cfg = job->cfg;
+	const struct pending_code *p =
+	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
 	struct store *st = job_store(job);
 	unsigned char *secret = secret_alloc(TOTP_SECRET_LEN);
 	char owner[1100];
@@ -111,6 +113,11 @@ proof_totp(struct job *job, const char *sealed, const char *dn)
 	int64_t last = throttle_totp_last(st, job->acct, TOTP_PERIOD);
 	enum totp_result r = TOTP_WRONG;
 
+	if (p->expires < job_now()) {
+		secret_free(secret);
+		proof_failed(job, true);
+		return false;
+	}
 	if (cfg->totp.key != NULL && sealed != NULL && dn != NULL) {
 		totp_owner(dn, owner, sizeof(owner));
 		if (totp_open(cfg->totp.key, owner, sealed, secret,
@@ -123,7 +130,13 @@ proof_totp(struct job *job, const char *sealed, const char *dn)
 		r = TOTP_WRONG;
 	if (r == TOTP_REPLAY)
 		job->truth = "an authenticator code used before";
-	return r;
+	if (r != TOTP_OK) {
+		proof_failed(job, false);
+		return false;
+	}
+	challenge_set_verified(&job->t, store_hmac_key(st), METHOD_TOTP,
+	    job->req.code.s, job->req.code.len);
+	return true;
 }
 
 /*
@@ -135,8 +148,6 @@ proof_totp(struct job *job, const char *sealed, const char *dn)
 static void
 totp_looked_up(struct job *job)
 {
-	const struct pending_code *p =
-	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
 	bool real;
 
 	job_failure_release(job);
@@ -144,23 +155,15 @@ totp_looked_up(struct job *job)
 		job_error(job, job_no_answer(job->looked_up));
 		return;
 	}
-	if (p->expires < job_now()) {
-		proof_failed(job, true);
-		return;
-	}
 	real = job->t.real && job->who.found && job->t.dn != NULL &&
 	    strcmp(job->who.dn, job->t.dn) == 0;
-	if (proof_totp(job, real ? job->who.totp : NULL, job->t.dn) !=
-	    TOTP_OK) {
-		proof_failed(job, false);
+	if (!proof_totp(job, real ? job->who.totp : NULL, job->t.dn))
 		return;
-	}
 	/* A failure counted meanwhile (another ticket, another client) may
-	 * have locked the account: then even the right code is refused. */
+	 * have locked the account: then even the right code is refused (the
+	 * ticket, verified in memory only, is not saved). */
 	if (job_refuse_locked(job))
 		return;
-	challenge_set_verified(&job->t, store_hmac_key(job_store(job)),
-	    METHOD_TOTP, job->req.code.s, job->req.code.len);
 	job_ticket_extend(job);
 	job_ticket_save(job, proof_saved);
 }

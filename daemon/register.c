@@ -37,6 +37,7 @@
 #include "daemon/questions.h"
 #include "daemon/store.h"
 #include "daemon/throttle.h"
+#include "daemon/totp.h"
 #include "ldap/dir.h"
 
 static void codes_saved(struct job *job);
@@ -270,8 +271,6 @@ static void
 totp_offer(struct job *job)
 {
 	const struct config *cfg = job->cfg;
-	struct pending_code *p =
-	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
 	unsigned char *secret = totp_new_secret();
 	char owner[1100];
 
@@ -279,9 +278,7 @@ totp_offer(struct job *job)
 	job->t.reg_totp = totp_seal(cfg->totp.key, owner, secret, job_now());
 	job->totp_uri = totp_uri(cfg->totp.issuer, job->req.user, secret);
 	secret_free(secret);
-	memset(p, 0, sizeof(*p));
-	p->active = true;
-	p->expires = job->t.expires;
+	challenge_await(&job->t, METHOD_TOTP, job->t.expires);
 }
 
 static void
@@ -445,16 +442,8 @@ op_confirm(struct job *job)
 	if (job->confirming == 0 && job->t.reg_totp != NULL && p->active &&
 	    job->req.code.len == TOTP_DIGITS) {
 		/* a code from the new app, checked against its secret */
-		if (p->expires < job_now()) {
-			proof_failed(job, true);
+		if (!proof_totp(job, job->t.reg_totp, job->t.dn))
 			return;
-		}
-		if (proof_totp(job, job->t.reg_totp, job->t.dn) != TOTP_OK) {
-			proof_failed(job, false);
-			return;
-		}
-		challenge_set_verified(&job->t, key, METHOD_TOTP,
-		    job->req.code.s, job->req.code.len);
 		job->confirming = METHOD_TOTP;
 	}
 	if (job->confirming != METHOD_EMAIL && job->confirming != METHOD_SMS &&

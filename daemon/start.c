@@ -231,20 +231,6 @@ decoy_saved(struct job *job)
 		job_like(job, JOB_TIMING_START, start_answer);
 }
 
-/* The code the app shows is awaited on the ticket until it expires. */
-static void
-totp_pending(struct job *job)
-{
-	struct pending_code *p =
-	    &job->t.pending[challenge_method_index(METHOD_TOTP)];
-
-	if (p->used)
-		return;		/* verified already: stays so */
-	memset(p, 0, sizeof(*p));
-	p->active = true;
-	p->expires = job->t.expires;
-}
-
 static void
 totp_saved(struct job *job)
 {
@@ -277,7 +263,7 @@ start_decoy(struct job *job, const char *truth)
 	if (job->req.method == METHOD_QUESTIONS) {
 		start_decoy_questions(job);
 	} else if (job->req.method == METHOD_TOTP) {
-		totp_pending(job);
+		challenge_await(&job->t, METHOD_TOTP, job->t.expires);
 	} else {
 		challenge_new_code(job->cfg->policy.code_length, code);
 		challenge_set_code(&job->t, store_hmac_key(job_store(job)),
@@ -363,7 +349,7 @@ start_real(struct job *job)
 		return;
 	}
 	if (m == METHOD_TOTP) {
-		totp_pending(job);
+		challenge_await(&job->t, METHOD_TOTP, job->t.expires);
 		job_ticket_save(job, totp_saved);
 		return;
 	}
