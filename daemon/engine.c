@@ -381,10 +381,26 @@ job_send_now(struct job *job)
 	job_free(job);
 }
 
+/* The job's one timer: its answer's turn (JOB_ANSWER), or the end of a
+ * delay (job_later()). */
 static void
-on_answer_due(evutil_socket_t fd, short what, void *arg)
+on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	job_send_now(arg);
+	struct job *job = arg;
+
+	if (job->step == JOB_ANSWER)
+		job_send_now(job);
+	else
+		job_resume(job, JOB_DELAY);
+}
+
+static void
+job_timer(struct job *job, const struct timeval *tv)
+{
+	if (job->ev_delay == NULL)
+		job->ev_delay = evtimer_new(job->e->base, on_timer, job);
+	if (job->ev_delay == NULL || evtimer_add(job->ev_delay, tv) != 0)
+		fatalx("engine: cannot arm a timer");
 }
 
 static void
@@ -400,11 +416,7 @@ job_send(struct job *job, json_t *answer)
 	}
 	step_to(job, JOB_ANSWER);
 	job->answer = answer;
-	if (job->ev_delay != NULL)
-		event_free(job->ev_delay);
-	job->ev_delay = evtimer_new(job->e->base, on_answer_due, job);
-	if (job->ev_delay == NULL || evtimer_add(job->ev_delay, &now) != 0)
-		fatalx("engine: cannot arm a timer");
+	job_timer(job, &now);	/* not pending: the job was running */
 }
 
 void
@@ -454,12 +466,6 @@ job_no_answer(enum dir_reason reason)
 	return reason == DIR_BUSY ? "busy" : "directory-unavailable";
 }
 
-static void
-on_delay(evutil_socket_t fd, short what, void *arg)
-{
-	job_resume(arg, JOB_DELAY);
-}
-
 void
 job_later(struct job *job, double secs, void (*next)(struct job *))
 {
@@ -469,12 +475,8 @@ job_later(struct job *job, double secs, void (*next)(struct job *))
 		secs = 0;
 	tv.tv_sec = (time_t)secs;
 	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	if (!job_wait(job, JOB_DELAY, next))
-		return;
-	if (job->ev_delay == NULL)
-		job->ev_delay = evtimer_new(job->e->base, on_delay, job);
-	if (job->ev_delay == NULL || evtimer_add(job->ev_delay, &tv) != 0)
-		fatalx("engine: cannot arm a timer");
+	if (job_wait(job, JOB_DELAY, next))
+		job_timer(job, &tv);
 }
 
 static void
