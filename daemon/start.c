@@ -217,11 +217,11 @@ start_answer(struct job *job)
 	job_ok(job, a);
 }
 
-/* An authenticator-app start sends nothing, real or decoy: both answer
- * once the ticket is saved. Every other decoy answers after about as long
- * as a real start that sent something takes. */
+/* The ticket of a start that sends nothing is saved: an authenticator-app
+ * start, real or decoy, answers now; every other decoy after about as
+ * long as a real start that sent something takes. */
 static void
-decoy_saved(struct job *job)
+unsent_saved(struct job *job)
 {
 	if (!job_committed(job))
 		return;
@@ -229,13 +229,6 @@ decoy_saved(struct job *job)
 		start_answer(job);
 	else
 		job_like(job, JOB_TIMING_START, start_answer);
-}
-
-static void
-totp_saved(struct job *job)
-{
-	if (job_committed(job))
-		start_answer(job);
 }
 
 /* Decoys answer after about as long as a real start takes. They save their
@@ -273,7 +266,7 @@ start_decoy(struct job *job, const char *truth)
 		    job->acct, job->req.method, job->req.user, job->sent_to,
 		    sizeof(job->sent_to));
 	}
-	job_ticket_save(job, decoy_saved);
+	job_ticket_save(job, unsent_saved);
 }
 
 /* The ticket with the code's hash is durable: send the code. */
@@ -350,7 +343,7 @@ start_real(struct job *job)
 	}
 	if (m == METHOD_TOTP) {
 		challenge_await(&job->t, METHOD_TOTP, job->t.expires);
-		job_ticket_save(job, totp_saved);
+		job_ticket_save(job, unsent_saved);
 		return;
 	}
 	challenge_new_code(cfg->policy.code_length, job->code);
