@@ -629,6 +629,18 @@ check_policy(struct loader *ld)
 	struct config *c = cfg;
 	unsigned admin;
 
+	/* Unset, methods are email and every other method configured: so
+	 * an authenticator app's attribute is enough to give admins their
+	 * second method. */
+	if (ld->key_line[KEY("policy", "methods")] == 0) {
+		c->policy.methods = METHOD_EMAIL;
+		if (c->sms.command.argc > 0)
+			c->policy.methods |= METHOD_SMS;
+		if (c->questions.attribute != NULL)
+			c->policy.methods |= METHOD_QUESTIONS;
+		if (c->totp.attribute != NULL)
+			c->policy.methods |= METHOD_TOTP;
+	}
 	if (c->policy.methods == 0)
 		diag_add(ld, BLAME("policy", "methods"), true,
 		    "methods must list at least one of email, sms, questions, "
@@ -684,8 +696,10 @@ check_totp(struct loader *ld)
 	if ((c->policy.methods & METHOD_TOTP) && c->totp.attribute == NULL)
 		diag_add(ld, BLAME("totp", "attribute"), true,
 		    "[totp] attribute is required when methods includes totp");
+	/* absent or empty; a file that failed was blamed where it is set */
 	if ((c->policy.methods & METHOD_TOTP) && c->totp.key_file == NULL &&
-	    ld->key_line[KEY("totp", "key_file")] == 0)
+	    (ld->key_line[KEY("totp", "key_file")] == 0 ||
+	    IS_SET("totp", "key_file")))
 		diag_add(ld, BLAME("totp", "key_file"), true,
 		    "[totp] key_file is required when methods includes totp");
 	if (c->totp.issuer != NULL && strchr(c->totp.issuer, ':') != NULL)

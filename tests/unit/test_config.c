@@ -622,6 +622,40 @@ test_totp(void **state)
 		assert_int_equal(cfg->totp.key[i], i);
 	config_free(cfg);
 
+	/* an empty key_file is no key file */
+	snprintf(rest, sizeof(rest), "[policy]\nmethods = email totp\n"
+	    "[totp]\nattribute = sspr-totp\nkey_file =\n");
+	expect_error_in("", rest, 11,
+	    "[totp] key_file is required when methods includes totp");
+
+	/* methods unset: email and each method configured, so the app's
+	 * attribute alone gives admins their second method */
+	snprintf(rest, sizeof(rest), "[totp]\nattribute = sspr-totp\n"
+	    "key_file = %s\n", key);
+	free(text);
+	text = minimal("", rest);
+	cfg = expect_ok(text);
+	assert_int_equal(cfg->policy.methods, METHOD_EMAIL | METHOD_TOTP);
+	assert_int_equal(cfg->policy.admin_methods, METHOD_EMAIL | METHOD_TOTP);
+	config_free(cfg);
+	free(text);
+	text = minimal("", "[sms]\ncommand = /bin/true\n"
+	    "[questions]\nattribute = q\n");
+	cfg = expect_ok(text);
+	assert_int_equal(cfg->policy.methods,
+	    METHOD_EMAIL | METHOD_SMS | METHOD_QUESTIONS);
+	assert_int_equal(cfg->policy.admin_methods, METHOD_EMAIL | METHOD_SMS);
+	config_free(cfg);
+	free(text);
+	cfg = expect_ok(text = minimal("", ""));
+	assert_int_equal(cfg->policy.methods, METHOD_EMAIL);
+	config_free(cfg);
+	free(text);
+	snprintf(rest, sizeof(rest), "[policy]\nmethods = email totp\n"
+	    "[totp]\nattribute = sspr-totp\nkey_file = %s\n"
+	    "issuer = Example Corp \xc3\xa9\n", key);
+	text = minimal("", rest);
+
 	/* the key file's mode and form */
 	chmod(key, 0640);
 	expect_error(text, 11, "key_file: secret file");
