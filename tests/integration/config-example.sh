@@ -1,11 +1,12 @@
 #!/bin/bash
 # config-example.sh - ssprd -t and ssprctl check-config on real files.
 #
-# The shipped example must be valid as shipped: the only thing it names that
-# a site must supply is the bind secret, /etc/ssprd/bind.secret. As root the
+# The shipped example must be valid as shipped: the only things it names
+# that a site must supply are the bind secret, /etc/ssprd/bind.secret, and
+# the key that seals authenticator secrets, /etc/ssprd/totp.key. As root the
 # test checks the literal, unmodified example in a private mount namespace
-# whose /etc/ssprd holds such a secret (nothing on the host is touched);
-# without root it checks a copy whose secret path points at a temp file.
+# whose /etc/ssprd holds both (nothing on the host is touched); without root
+# it checks a copy whose two paths point at temp files.
 # A broken file must be rejected with FILE:LINE and exit status 1.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -17,17 +18,18 @@ trap 'rm -rf "$tmp"' EXIT
 out=$("$SSPRD" -V)
 check "ssprd -V prints the version ($out)" [ "${out#ssprd }" != "$out" ]
 
-# Without the secret, the example fails on that one line and nothing else.
-if [ ! -e /etc/ssprd/bind.secret ]; then
+# Without them, the example fails on those two lines and nothing else.
+if [ ! -e /etc/ssprd/bind.secret ] && [ ! -e /etc/ssprd/totp.key ]; then
 	"$SSPRD" -t -c "$example" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	errors=$(grep -v ': warning: ' "$tmp/err")
-	check "example without its bind secret exits 1" [ "$rc" -eq 1 ]
-	only_secret_error() {
-		[ "$(printf '%s\n' "$errors" | wc -l)" -eq 1 ] &&
-			grep -q "^$example:[0-9]*: bind_password_file: cannot read secret file /etc/ssprd/bind.secret" <<<"$errors"
+	check "example without its secret files exits 1" [ "$rc" -eq 1 ]
+	only_secret_errors() {
+		[ "$(printf '%s\n' "$errors" | wc -l)" -eq 2 ] &&
+			grep -q "^$example:[0-9]*: bind_password_file: cannot read secret file /etc/ssprd/bind.secret" <<<"$errors" &&
+			grep -q "^$example:[0-9]*: key_file: .*/etc/ssprd/totp.key" <<<"$errors"
 	}
-	check "...and names only the secret file, with its line" only_secret_error
+	check "...and names only the two secret files, with their lines" only_secret_errors
 fi
 
 if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
@@ -37,19 +39,24 @@ if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
 			{ mkdir -p /etc/ssprd && mount -t tmpfs -o mode=0755 tmpfs /etc/ssprd; }
 		umask 077
 		printf "example-secret" > /etc/ssprd/bind.secret
+		head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n" > /etc/ssprd/totp.key
 		exec "$1" -t -c "$2"' _ "$SSPRD" "$example" >"$tmp/out" 2>"$tmp/err"
-	check "the unmodified example passes ssprd -t once /etc/ssprd/bind.secret exists" \
+	check "the unmodified example passes ssprd -t once its two secret files exist" \
 		grep -qF "$example: configuration OK" "$tmp/out"
 else
 	umask 077
 	printf 'example-secret' >"$tmp/bind.secret"
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/totp.key"
 	umask 022
-	sed "s|^bind_password_file = .*|bind_password_file = $tmp/bind.secret|" \
+	sed -e "s|^bind_password_file = .*|bind_password_file = $tmp/bind.secret|" \
+		-e "s|^key_file = .*|key_file = $tmp/totp.key|" \
 		"$example" >"$tmp/example.ini"
 	"$SSPRD" -t -c "$tmp/example.ini" >"$tmp/out" 2>"$tmp/err"
-	check "the example (secret path pointed at a temp file) passes ssprd -t" \
+	check "the example (secret paths pointed at temp files) passes ssprd -t" \
 		grep -qF "$tmp/example.ini: configuration OK" "$tmp/out"
 fi
+check "...without the warning that administrators cannot reset" \
+	not_grep -q "admins cannot reset" "$tmp/err"
 
 # A broken file: three problems, each reported with its line, exit 1.
 umask 077

@@ -816,11 +816,14 @@ static void
 test_shipped_example(void **state)
 {
 	const char *srcdir = getenv("SRCDIR");
-	char path[512], *line = NULL, *text = NULL;
+	char path[512], key[300], *line = NULL, *text = NULL;
 	size_t cap = 0, len = 0;
 	FILE *in, *out;
 	struct config *cfg;
 
+	snprintf(key, sizeof(key), "%s/totp.key", tmpdir);
+	write_file(key, "000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f\n", 0600);
 	snprintf(path, sizeof(path), "%s/config/ssprd.ini.example",
 	    srcdir ? srcdir : "..");
 	in = fopen(path, "r");
@@ -829,6 +832,8 @@ test_shipped_example(void **state)
 	while (getline(&line, &cap, in) >= 0) {
 		if (strncmp(line, "bind_password_file = ", 21) == 0)
 			fprintf(out, "bind_password_file = %s\n", secret);
+		else if (strncmp(line, "key_file = ", 11) == 0)
+			fprintf(out, "key_file = %s\n", key);
 		else
 			fputs(line, out);
 	}
@@ -838,8 +843,16 @@ test_shipped_example(void **state)
 	cfg = expect_ok(text);
 	assert_int_equal(cfg->directory.type, DIR_TYPE_AD);
 	assert_int_equal(cfg->directory.uris.n, 2);
+	/* administrators have two methods as shipped, without SMS */
+	assert_int_equal(cfg->policy.methods, METHOD_EMAIL | METHOD_TOTP);
+	assert_int_equal(cfg->policy.admin_methods, METHOD_EMAIL | METHOD_TOTP);
+	assert_int_equal(cfg->policy.admin_methods_required, 2);
+	assert_string_equal(cfg->totp.attribute,
+	    "msDS-cloudExtensionAttribute20");
+	assert_non_null(cfg->totp.key);
 	config_free(cfg);
 	free(text);
+	unlink(key);
 }
 
 static void
