@@ -124,6 +124,7 @@ static const struct key keys[] = {
 	{ "policy", "max_failures_per_client_hour", K_UINT, O(policy.max_failures_per_client_hour), "30", 1, 100000, NULL },
 	{ "policy", "lockout_failures", K_UINT, O(policy.lockout_failures), "5", 1, 100, NULL },
 	{ "policy", "lockout_time", K_UINT, O(policy.lockout_time), "86400", 60, 30 * 86400, NULL },
+	{ "policy", "reconfirm_days", K_UINT, O(policy.reconfirm_days), "0", 0, 3650, NULL },
 
 	{ "email", "command", K_COMMAND, O(email.command), "/usr/sbin/sendmail -t -oi", 0, 0, NULL },
 	{ "email", "timeout", K_UINT, O(email.timeout), "30", 1, 600, NULL },

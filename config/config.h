@@ -149,6 +149,7 @@ struct config {
 		unsigned max_failures_per_client_hour;
 		unsigned lockout_failures;
 		unsigned lockout_time;
+		unsigned reconfirm_days;	/* 0: never */
 	} policy;
 
 	/* Message templates: the text of the configured file, or NULL for the

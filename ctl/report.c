@@ -14,8 +14,12 @@
  *               for totp, registered and usable alike: a value of
  *               [totp] attribute)
  * how many could reset now (as many usable methods that count for them as
- * they need), and lists the administrators in scope whose usable
- * admin_methods are fewer than admin_methods_required. Every judgement is
+ * they need) and how many have nothing usable registered, and lists the
+ * administrators in scope whose usable admin_methods are fewer than
+ * admin_methods_required. With [policy] reconfirm_days, it also lists the
+ * users in scope due to confirm their registration again: it reads when
+ * each last did from ssprd's state (store_open_reader(): beside a running
+ * ssprd, as its user or root), under the key ssprd keeps it on. Every judgement is
  * the daemon's own (eligible.c, challenge.c), on the entry as a lookup
  * reads it, so the report agrees with what start would do.
  *
@@ -37,6 +41,8 @@
 #include "ctl/ctl.h"
 #include "daemon/challenge.h"
 #include "daemon/eligible.h"
+#include "daemon/store.h"
+#include "daemon/throttle.h"
 #include "ldap/dir.h"
 
 static const enum method methods[NMETHODS] = {
@@ -48,7 +54,9 @@ struct method_count {
 	size_t usable;
 };
 
-/* An administrator in scope below admin_methods_required. */
+/* A user the report lists: an administrator in scope below
+ * admin_methods_required (usable: what counts for them), or one due for
+ * reconfirmation. */
 struct short_admin {
 	char *name;
 	char *dn;
@@ -66,9 +74,14 @@ struct report {
 	size_t admins;		/* in scope */
 	struct short_admin *below;
 	size_t n_below;
-	/* A "due for reconfirmation" count belongs with the per-method
-	 * counts, decided in tally() from the entry, once reconfirmation
-	 * exists. */
+	size_t nothing;		/* in scope, nothing usable registered */
+	/* With reconfirm_days: ssprd's state (read only), where it keeps
+	 * when each account last confirmed its registration, and the users
+	 * in scope due to do so again. */
+	struct store *state;
+	int64_t now;
+	struct short_admin *due;
+	size_t n_due;
 };
 
 static unsigned
@@ -90,6 +103,37 @@ registered_contact(const struct dir_user *u, enum method m, size_t n)
 	}
 	view.mobile.n = n;
 	return eligible_mobile(&view) != NULL;
+}
+
+static void
+add_user(struct short_admin **list, size_t *n, const char *name,
+    const char *dn, unsigned usable)
+{
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = (struct short_admin){
+		.name = xstrdup(name),
+		.dn = xstrdup(dn),
+		.usable = usable,
+	};
+}
+
+/* When the account last confirmed its registration, from the record
+ * ssprd keeps under the same key it counts the account's failures on. */
+static bool
+reconfirm_due(const struct report *r, const struct dir_user *u,
+    const struct eligible_user *e)
+{
+	char id[THROTTLE_ID_LEN];
+	json_int_t confirmed = 0;
+	json_t *j;
+
+	throttle_id_account(store_hmac_key(r->state), u->dn, id);
+	if ((j = store_get(r->state, STORE_ACCOUNTS, id)) != NULL) {
+		confirmed = json_integer_value(json_object_get(j, "confirmed"));
+		json_decref(j);
+	}
+	return eligible_reconfirm_due(r->cfg, eligible_registered(r->cfg, e),
+	    confirmed, r->now);
 }
 
 static void
@@ -139,6 +183,10 @@ tally(void *arg, const struct dir_scan_user *su)
 			break;
 		}
 	}
+	if (eligible_registered(cfg, &e) == 0)
+		r->nothing++;
+	else if (r->state != NULL && reconfirm_due(r, u, &e))
+		add_user(&r->due, &r->n_due, su->name, u->dn, 0);
 	/* The methods that count for this user and would start for real. */
 	have = eligible_methods(cfg, &e);
 	if (count_bits(have) >= challenge_required(cfg, u->admin))
@@ -148,12 +196,7 @@ tally(void *arg, const struct dir_scan_user *su)
 	r->admins++;
 	if (count_bits(have) >= cfg->policy.admin_methods_required)
 		return;
-	r->below = xreallocarray(r->below, r->n_below + 1, sizeof(*r->below));
-	r->below[r->n_below++] = (struct short_admin){
-		.name = xstrdup(su->name),
-		.dn = xstrdup(u->dn),
-		.usable = have,
-	};
+	add_user(&r->below, &r->n_below, su->name, u->dn, have);
 }
 
 /* "email, sms" for the bits of v, or "none". */
@@ -198,6 +241,10 @@ print_text(const struct report *r, const struct dir_scan_stats *st,
 	    "admin_methods_required %u)\n", r->can_reset,
 	    cfg->policy.methods_required, cfg->policy.admin_methods_required);
 	printf("    cannot reset            %8zu\n", r->in_scope - r->can_reset);
+	printf("    nothing registered      %8zu\n", r->nothing);
+	if (r->state != NULL)
+		printf("    due for reconfirmation  %8zu  (reconfirm_days %u)\n",
+		    r->n_due, cfg->policy.reconfirm_days);
 	printf("methods (users in scope)  registered    usable\n");
 	for (size_t i = 0; i < NMETHODS; i++) {
 		char reg[32];
@@ -221,6 +268,11 @@ print_text(const struct report *r, const struct dir_scan_stats *st,
 		printf("    %s  %s  (usable: %s)\n", *r->below[i].name ?
 		    r->below[i].name : "-", r->below[i].dn, names);
 	}
+	if (r->n_due > 0)
+		printf("due for reconfirmation: %zu\n", r->n_due);
+	for (size_t i = 0; i < r->n_due; i++)
+		printf("    %s  %s\n", *r->due[i].name ? r->due[i].name : "-",
+		    r->due[i].dn);
 	printf("read in %.1f s: %u pages, %u searches\n", seconds, st->pages,
 	    st->searches);
 }
@@ -242,7 +294,7 @@ print_json(const struct report *r, const struct dir_scan_stats *st,
     double seconds)
 {
 	const struct config *cfg = r->cfg;
-	json_t *out, *ms, *below;
+	json_t *out, *ms, *below, *reconfirm;
 	int rc;
 
 	ms = json_object();
@@ -260,8 +312,20 @@ print_json(const struct report *r, const struct dir_scan_stats *st,
 		json_array_append_new(below, json_pack("{s:s, s:s, s:o}",
 		    "name", r->below[i].name, "dn", r->below[i].dn,
 		    "usable", json_methods(r->below[i].usable)));
-	out = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
-	    "s:o, s:{s:I, s:o, s:I, s:o}, s:I, s:I, s:f}",
+	if (r->state != NULL) {
+		json_t *due = json_array();
+
+		for (size_t i = 0; i < r->n_due; i++)
+			json_array_append_new(due, json_pack("{s:s, s:s}",
+			    "name", r->due[i].name, "dn", r->due[i].dn));
+		reconfirm = json_pack("{s:I, s:I, s:o}", "days",
+		    (json_int_t)cfg->policy.reconfirm_days, "due",
+		    (json_int_t)r->n_due, "users", due);
+	} else {
+		reconfirm = json_null();
+	}
+	out = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I}, s:o, s:{s:I, s:o, s:I, s:o}, s:o, s:I, s:I, s:f}",
 	    "server", st->server,
 	    "type", config_dir_type_name(cfg->directory.type),
 	    "base_dn", cfg->directory.base_dn,
@@ -272,12 +336,14 @@ print_json(const struct report *r, const struct dir_scan_stats *st,
 	    "in_scope", (json_int_t)r->in_scope,
 	    "can_reset", (json_int_t)r->can_reset,
 	    "cannot_reset", (json_int_t)(r->in_scope - r->can_reset),
+	    "nothing_registered", (json_int_t)r->nothing,
 	    "methods", ms,
 	    "admins",
 	    "in_scope", (json_int_t)r->admins,
 	    "methods", json_methods(cfg->policy.admin_methods),
 	    "required", (json_int_t)cfg->policy.admin_methods_required,
 	    "below_required", below,
+	    "reconfirm", reconfirm,
 	    "pages", (json_int_t)st->pages,
 	    "searches", (json_int_t)st->searches,
 	    "seconds", (double)(long long)(seconds * 1000 + 0.5) / 1000);
@@ -301,6 +367,16 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void
+free_users(struct short_admin *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(list[i].name);
+		free(list[i].dn);
+	}
+	free(list);
+}
+
 int
 ctl_report(const struct config *cfg, bool json, unsigned page_size)
 {
@@ -308,8 +384,21 @@ ctl_report(const struct config *cfg, bool json, unsigned page_size)
 	struct dir_scan_stats st;
 	struct dir_result res;
 	double start = now(), seconds;
+	char err[512];
 	int status;
 
+	if (cfg->policy.reconfirm_days > 0) {
+		r.now = (int64_t)time(NULL);
+		r.state = store_open_reader(cfg->daemon.state_dir, err,
+		    sizeof(err));
+		if (r.state == NULL) {
+			fprintf(stderr, "ssprctl: report: cannot read when users "
+			    "last confirmed their registration (reconfirm_days "
+			    "= %u): %s; run the report where ssprd runs, as its "
+			    "user or root\n", cfg->policy.reconfirm_days, err);
+			return 1;
+		}
+	}
 	if (dir_scan_users(cfg, page_size, tally, &r, &st, &res) != 0) {
 		fprintf(stderr, "ssprctl: report: cannot read the directory "
 		    "(%s): %s: %s\n", res.server ? res.server : "no server",
@@ -326,10 +415,8 @@ ctl_report(const struct config *cfg, bool json, unsigned page_size)
 		if (fflush(stdout) != 0)
 			status = 1;
 	}
-	for (size_t i = 0; i < r.n_below; i++) {
-		free(r.below[i].name);
-		free(r.below[i].dn);
-	}
-	free(r.below);
+	free_users(r.below, r.n_below);
+	free_users(r.due, r.n_due);
+	store_close(r.state);
 	return status;
 }

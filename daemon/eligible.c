@@ -95,3 +95,25 @@ eligible_methods(const struct config *cfg, const struct eligible_user *e)
 			have |= m;
 	return have;
 }
+
+unsigned
+eligible_registered(const struct config *cfg, const struct eligible_user *e)
+{
+	unsigned have = 0;
+
+	have |= e->mail != NULL ? METHOD_EMAIL : 0;
+	have |= e->mobile != NULL ? METHOD_SMS : 0;
+	have |= e->questions ? METHOD_QUESTIONS : 0;
+	have |= e->totp ? METHOD_TOTP : 0;
+	return have & cfg->policy.methods;
+}
+
+bool
+eligible_reconfirm_due(const struct config *cfg, unsigned registered,
+    int64_t confirmed, int64_t now)
+{
+	int64_t days = cfg->policy.reconfirm_days;
+
+	return days > 0 && registered != 0 &&
+	    (confirmed <= 0 || now - confirmed >= days * 86400);
+}

@@ -15,6 +15,7 @@
 #define SSPRD_ELIGIBLE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "ldap/dir.h"
@@ -49,5 +50,14 @@ const char *eligible_start(const struct config *cfg,
  * real. */
 unsigned eligible_methods(const struct config *cfg,
     const struct eligible_user *e);
+/* The methods of [policy] methods that e has something usable for (admins
+ * included: every method, not only those that count for them). */
+unsigned eligible_registered(const struct config *cfg,
+    const struct eligible_user *e);
+/* Whether a user with these registered methods, whose registration was last
+ * confirmed at confirmed (seconds; 0: never, or not known), is due to look
+ * at it again at now: [policy] reconfirm_days on, and something registered. */
+bool eligible_reconfirm_due(const struct config *cfg, unsigned registered,
+    int64_t confirmed, int64_t now);
 
 #endif

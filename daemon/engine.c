@@ -1070,6 +1070,9 @@ job_dispatch(struct job *job)
 	case OP_CONFIRM:
 		op_confirm(job);
 		break;
+	case OP_STATUS:
+		op_status(job);
+		break;
 	}
 }
 

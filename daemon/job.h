@@ -11,8 +11,9 @@
  *   proof.c     ops verify, reset and unlock: codes and answers checked,
  *               the password written
  *   change.c    op change: the password changed as the user
- *   register.c  ops register and confirm: security questions, and
- *               recovery contacts once a code sent to them came back
+ *   register.c  ops register, confirm and status: security questions,
+ *               recovery contacts once a code sent to them came back,
+ *               and what a user has registered
  *   policy.c    op policy: the rules, the same for everyone
  *   password.c  what change, register and reset share about passwords
  *   recovery.c  write intents, and settling a write whose answer was lost
@@ -113,6 +114,8 @@ struct job {
 	char code_sms[CODE_MAX + 1];	/* register: the second code */
 	char *totp_uri;			/* register: shown once (secret_alloc) */
 	enum method confirming;		/* confirm: the method its code proved */
+	bool stamp;			/* register: record the registration as
+					 * confirmed now, before the answer */
 	char sent_to[64];
 	const char *truth;		/* for the audit line: why a decoy */
 	const char *throttled;		/* start: why it may send nothing */
@@ -237,6 +240,7 @@ void op_reset(struct job *job);			/* proof.c: reset, unlock */
 void op_change(struct job *job);		/* change.c */
 void op_register(struct job *job);		/* register.c */
 void op_confirm(struct job *job);		/* register.c */
+void op_status(struct job *job);		/* register.c */
 void op_policy(struct job *job);		/* policy.c */
 
 /* --- proof.c ------------------------------------------------------------------ */

@@ -52,13 +52,13 @@
 #define METRICS_MAX_HEAD 8192	/* bytes of request line and headers */
 #define METRICS_PAUSE 1		/* seconds without accepting after an error */
 
-#define OPS 8
+#define OPS 10
 
 /* The last one counts files that never became a request (bad JSON, a file
  * refused by the spool): op "unparsed". */
 static const char *const op_names[OPS] = {
 	"start", "verify", "reset", "unlock", "change", "register", "policy",
-	"unparsed",
+	"confirm", "status", "unparsed",
 };
 
 struct conn {

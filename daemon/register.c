@@ -87,25 +87,109 @@ contact_list(const struct ticket *t, bool confirmed)
 	return l;
 }
 
+/* --- what is registered ------------------------------------------------------ */
+
+/* The user of the lookup as the rules see them; questions written by this
+ * request count. */
+static void
+who_eligible(const struct job *job, struct eligible_user *e)
+{
+	const struct who *w = &job->who;
+
+	*e = (struct eligible_user){
+		.found = w->found, .disabled = w->disabled,
+		.allowed = w->allowed, .admin = w->admin,
+		.mail = w->mail, .mobile = w->mobile,
+		.questions = job->req.questions != NULL ||
+		    eligible_questions(job->cfg, w->questions),
+		.totp = w->totp != NULL && *w->totp != '\0',
+	};
+}
+
+static json_t *
+method_list(unsigned v)
+{
+	const enum method ms[] = {
+		METHOD_EMAIL, METHOD_SMS, METHOD_QUESTIONS, METHOD_TOTP,
+	};
+	json_t *l = json_array();
+
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		if (v & ms[i])
+			json_array_append_new(l,
+			    json_string(config_method_name(ms[i])));
+	return l;
+}
+
+/* When job->acct's registration was last confirmed (STORE_ACCOUNTS); 0:
+ * never, or not known. */
+static int64_t
+confirmed_at(const struct job *job)
+{
+	json_t *j = store_get(job_store(job), STORE_ACCOUNTS, job->acct);
+	int64_t t = 0;
+
+	if (j != NULL) {
+		t = json_integer_value(json_object_get(j, "confirmed"));
+		json_decref(j);
+	}
+	return t;
+}
+
+/* "registered", "confirmed_at" and "reconfirm_due" of register, confirm
+ * and status answers, for the user of the lookup. */
+static unsigned
+add_registered(struct job *job, json_t *a)
+{
+	struct eligible_user e;
+	unsigned have;
+	int64_t t = confirmed_at(job);
+
+	who_eligible(job, &e);
+	have = eligible_registered(job->cfg, &e);
+	json_object_set_new(a, "registered", method_list(have));
+	json_object_set_new(a, "confirmed_at",
+	    t > 0 ? json_integer(t) : json_null());
+	json_object_set_new(a, "reconfirm_due", json_boolean(
+	    eligible_reconfirm_due(job->cfg, have, t, job_now())));
+	return have;
+}
+
+/* Record job->acct's registration as confirmed now; then next. */
+static void
+stamp(struct job *job, void (*next)(struct job *))
+{
+	json_t *j = json_pack("{s:I}", "confirmed", (json_int_t)job_now());
+	const struct store_op op = { STORE_ACCOUNTS, job->acct, j };
+
+	job_commit(job, &op, 1, next);
+	json_decref(j);
+}
+
+static void answer_register(struct job *job);
+
+static void
+register_stamped(struct job *job)
+{
+	if (job_committed(job))
+		answer_register(job);
+}
+
 /* What the user has registered now; with contacts waiting for their
  * codes, which ones, and the ticket to confirm them on. */
 static void
 answer_register(struct job *job)
 {
 	const struct config *cfg = job->cfg;
-	json_t *a = request_answer_ok(job->sreq->id), *list = json_array();
+	json_t *a;
 
-	if ((cfg->policy.methods & METHOD_EMAIL) && job->who.mail != NULL)
-		json_array_append_new(list, json_string("email"));
-	if ((cfg->policy.methods & METHOD_SMS) && job->who.mobile != NULL)
-		json_array_append_new(list, json_string("sms"));
-	if ((cfg->policy.methods & METHOD_QUESTIONS) &&
-	    (job->req.questions != NULL ||
-	    eligible_questions(cfg, job->who.questions)))
-		json_array_append_new(list, json_string("questions"));
-	if ((cfg->policy.methods & METHOD_TOTP) && job->who.totp != NULL)
-		json_array_append_new(list, json_string("totp"));
-	json_object_set_new(a, "registered", list);
+	if (job->stamp) {
+		job->stamp = false;
+		stamp(job, register_stamped);
+		return;
+	}
+	a = request_answer_ok(job->sreq->id);
+	add_registered(job, a);
 	if (job->have_ticket && job->t.registering) {
 		json_object_set_new(a, "pending", contact_list(&job->t, false));
 		json_object_set_new(a, "ticket", json_string(job->t.id));
@@ -131,6 +215,7 @@ questions_written(const struct dir_result *res, void *arg)
 		return;
 	}
 	notice_user(job, "used to update your recovery information");
+	job->stamp = true;
 	if (wants_contacts(job))
 		contacts_start(job);
 	else
@@ -179,8 +264,12 @@ register_proved(const struct dir_result *res, void *arg)
 		    "not-allowed");
 		return;
 	}
+	job->stamp = job->req.reconfirm;
 	if (job->req.questions == NULL) {
-		contacts_start(job);
+		if (wants_contacts(job))
+			contacts_start(job);
+		else
+			answer_register(job);
 		return;
 	}
 	if (job_refuse_hash_busy(job))
@@ -343,10 +432,24 @@ send_next_code(struct job *job)
 /* --- confirm -------------------------------------------------------------------- */
 
 static void
+confirm_stamped(struct job *job)
+{
+	json_t *a;
+
+	if (!job_committed(job))
+		return;
+	a = request_answer_ok(job->sreq->id);
+	json_object_set_new(a, "confirmed", contact_list(&job->t, true));
+	json_object_set_new(a, "pending", contact_list(&job->t, false));
+	json_object_set_new(a, "confirmed_at", json_integer(job_now()));
+	json_object_set_new(a, "reconfirm_due", json_false());
+	job_ok(job, a);
+}
+
+static void
 confirm_written(const struct dir_result *res, void *arg)
 {
 	struct job *job = arg;
-	json_t *a;
 
 	job_back(job, JOB_DIRECTORY);
 	if (res->reason != DIR_OK) {
@@ -363,10 +466,7 @@ confirm_written(const struct dir_result *res, void *arg)
 	    job->confirming == METHOD_SMS ?
 	    "used to register a new recovery mobile number" :
 	    "used to register an authenticator app");
-	a = request_answer_ok(job->sreq->id);
-	json_object_set_new(a, "confirmed", contact_list(&job->t, true));
-	json_object_set_new(a, "pending", contact_list(&job->t, false));
-	job_ok(job, a);
+	stamp(job, confirm_stamped);
 }
 
 static void
@@ -520,4 +620,68 @@ op_register(struct job *job)
 		return;
 	}
 	job_lookup(job, job->req.user, register_looked_up);
+}
+
+/* --- status ------------------------------------------------------------------- */
+
+/*
+ * What a front end shows after the user's password: what is registered,
+ * what may be registered here, whether that is enough to reset, and
+ * whether the registration is due to be looked at again. Unknown names and
+ * wrong passwords are answered wrong-password, at a real one's cost
+ * (password_refuse_unknown()).
+ */
+static void
+status_proved(const struct dir_result *res, void *arg)
+{
+	struct job *job = arg;
+	const struct config *cfg = job->cfg;
+	struct eligible_user e;
+	unsigned offered = 0, required;
+	json_t *a;
+
+	job_back(job, JOB_DIRECTORY);
+	if (res->reason != DIR_OK) {
+		password_refused(job, res);
+		return;
+	}
+	if (job->who.disabled || !job->who.allowed) {
+		job_error(job, job->who.disabled ? "account-disabled" :
+		    "not-allowed");
+		return;
+	}
+	for (unsigned m = METHOD_EMAIL; m <= METHOD_LAST; m <<= 1)
+		if ((cfg->policy.methods & m) &&
+		    contact_attribute(cfg, (enum method)m) != NULL &&
+		    (m != METHOD_TOTP || cfg->totp.key != NULL))
+			offered |= m;
+	if ((cfg->policy.methods & METHOD_QUESTIONS) &&
+	    cfg->questions.attribute != NULL)
+		offered |= METHOD_QUESTIONS;
+	required = challenge_required(cfg, job->who.admin);
+	who_eligible(job, &e);
+	a = request_answer_ok(job->sreq->id);
+	add_registered(job, a);
+	json_object_set_new(a, "offered", method_list(offered));
+	json_object_set_new(a, "required", json_integer(required));
+	json_object_set_new(a, "enough", json_boolean(
+	    (unsigned)__builtin_popcount(eligible_methods(cfg, &e)) >= required));
+	json_object_set_new(a, "reconfirm_days",
+	    json_integer(cfg->policy.reconfirm_days));
+	job_ok(job, a);
+}
+
+static void
+status_looked_up(struct job *job)
+{
+	if (password_refuse_unknown(job) || !job_away(job, JOB_DIRECTORY))
+		return;
+	dir_check_password(job_dir(job), job->who.dn, job->req.password.s,
+	    job->req.password.len, status_proved, job);
+}
+
+void
+op_status(struct job *job)
+{
+	job_lookup(job, job->req.user, status_looked_up);
 }

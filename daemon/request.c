@@ -50,7 +50,7 @@ static const char msg_both[] = "Send either a code or answers, not both.";
 static const char msg_neither[] = "The request lacks a code or answers.";
 static const char msg_register[] =
     "Register at least one of security questions, a mobile number, an "
-    "email address or an authenticator app.";
+    "email address or an authenticator app, or reconfirm.";
 
 static bool parse_user(json_t *, struct request *);
 static bool parse_method(json_t *, struct request *);
@@ -65,6 +65,7 @@ static bool parse_questions(json_t *, struct request *);
 static bool parse_mobile(json_t *, struct request *);
 static bool parse_email(json_t *, struct request *);
 static bool parse_totp(json_t *, struct request *);
+static bool parse_reconfirm(json_t *, struct request *);
 
 enum field {
 	F_USER,
@@ -80,6 +81,7 @@ enum field {
 	F_MOBILE,
 	F_EMAIL,
 	F_TOTP,
+	F_RECONFIRM,
 	F_COUNT
 };
 
@@ -146,6 +148,9 @@ static const struct field_spec {
 	[F_TOTP] = { "totp", parse_totp,
 	    "The authenticator app field is missing.",
 	    "The authenticator app field must be true." },
+	[F_RECONFIRM] = { "reconfirm", parse_reconfirm,
+	    "The reconfirm field is missing.",
+	    "The reconfirm field must be true." },
 };
 
 /*
@@ -176,7 +181,7 @@ static const struct op_spec {
 	    BIT(F_USER) | BIT(F_OLD_PASSWORD) | BIT(F_NEW_PASSWORD) },
 	[OP_REGISTER] = { "register",
 	    BIT(F_USER) | BIT(F_PASSWORD) | BIT(F_QUESTIONS) | BIT(F_MOBILE) |
-	    BIT(F_EMAIL) | BIT(F_TOTP) | BIT(F_CLIENT),
+	    BIT(F_EMAIL) | BIT(F_TOTP) | BIT(F_RECONFIRM) | BIT(F_CLIENT),
 	    BIT(F_USER) | BIT(F_PASSWORD) },
 	[OP_POLICY] = { "policy",
 	    BIT(F_USER) | BIT(F_CLIENT),
@@ -184,6 +189,9 @@ static const struct op_spec {
 	[OP_CONFIRM] = { "confirm",
 	    BIT(F_TICKET) | BIT(F_CODE) | BIT(F_CLIENT),
 	    BIT(F_TICKET) | BIT(F_CODE) },
+	[OP_STATUS] = { "status",
+	    BIT(F_USER) | BIT(F_PASSWORD) | BIT(F_CLIENT),
+	    BIT(F_USER) | BIT(F_PASSWORD) },
 };
 
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -470,6 +478,16 @@ parse_totp(json_t *v, struct request *req)
 	return true;
 }
 
+/* register: "reconfirm": true says what is registered is still right. */
+static bool
+parse_reconfirm(json_t *v, struct request *req)
+{
+	if (!json_is_true(v))
+		return false;
+	req->reconfirm = true;
+	return true;
+}
+
 static bool
 parse_email(json_t *v, struct request *req)
 {
@@ -591,7 +609,7 @@ parse_root(json_t *root, struct request *req)
 		break;
 	case OP_REGISTER:
 		if (req->questions == NULL && req->mobile == NULL &&
-		    req->email == NULL && !req->totp)
+		    req->email == NULL && !req->totp && !req->reconfirm)
 			return msg_register;
 		break;
 	default:

@@ -44,6 +44,7 @@ enum op {
 	OP_REGISTER,
 	OP_POLICY,
 	OP_CONFIRM,
+	OP_STATUS,
 };
 
 /* A secret string: sodium_malloc()ed, NUL-terminated; NULL when absent. */
@@ -71,12 +72,13 @@ struct request {
 	size_t nanswers;
 	struct secret old_password;	/* change */
 	struct secret new_password;	/* reset, change */
-	struct secret password;		/* register: the current password */
+	struct secret password;		/* register, status: the current password */
 	struct qa *questions;		/* register */
 	size_t nquestions;
 	char *mobile;			/* register */
 	char *email;			/* register */
 	bool totp;			/* register: an authenticator app */
+	bool reconfirm;			/* register: what is registered is right */
 };
 
 /* Once, before any JSON is parsed: the wiping allocator for jansson. */

@@ -14,7 +14,9 @@
  *   before LMDB sees the directory, refuses both a second ssprd and a second
  *   store_open() in this process (LMDB itself allows neither to go well: a
  *   second environment on the same file in one process drops the first
- *   one's POSIX locks when it is closed).
+ *   one's POSIX locks when it is closed). store_open_reader() (ssprctl, in
+ *   another process) takes no flock: an LMDB reader beside the writer is
+ *   what LMDB is made for.
  * - The HMAC key lives in sodium_malloc() memory, read-only while open, and
  *   is wiped by store_close().
  * - Every call opens and ends its own transaction, and MDB_NOTLS frees read
@@ -53,7 +55,7 @@
 /* Address space, not disk: the file grows only as pages are written. */
 #define STORE_MAPSIZE	((size_t)1 << 30)
 #define STORE_MAXDBS	8
-#define STORE_NDBS	4
+#define STORE_NDBS	5
 #define HMAC_KEY_NAME	"hmac-key"
 /* How long a lock left by a process that is gone may take to be freed
  * (take_lock()), and how often it is tried meanwhile. */
@@ -77,6 +79,7 @@ static const char *const db_names[STORE_NDBS] = {
 	[STORE_INTENTS] = "intents",
 	[STORE_EVENTS] = "events",
 	[STORE_META] = "meta",
+	[STORE_ACCOUNTS] = "accounts",
 };
 
 static const char *
@@ -254,7 +257,8 @@ take_lock(const char *dir, char *err, size_t errlen)
  * that no copy of it is left in jansson's (unwiped) heap memory.
  */
 static int
-load_hmac_key(struct store *st, MDB_txn *txn, char *err, size_t errlen)
+load_hmac_key(struct store *st, MDB_txn *txn, bool create, char *err,
+    size_t errlen)
 {
 	char text[2 + STORE_HMAC_KEY_LEN * 2 + 1];
 	unsigned char key[STORE_HMAC_KEY_LEN];
@@ -280,6 +284,9 @@ load_hmac_key(struct store *st, MDB_txn *txn, char *err, size_t errlen)
 			    HMAC_KEY_NAME);
 			goto out;
 		}
+	} else if (rc == MDB_NOTFOUND && !create) {
+		snprintf(err, errlen, "%s holds no ssprd state yet", st->path);
+		goto out;
 	} else if (rc == MDB_NOTFOUND) {
 		randombytes_buf(key, sizeof(key));
 		text[0] = '"';
@@ -314,14 +321,61 @@ out:
 	return ret;
 }
 
+/* st->env on st->path with these extra flags (MDB_RDONLY or 0); -1 with
+ * err filled (the caller closes st). */
+static int
+open_env(struct store *st, unsigned flags, char *err, size_t errlen)
+{
+	mdb_filehandle_t fd;
+	int rc, fdflags;
+
+	if ((rc = mdb_env_create(&st->env)) != 0) {
+		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
+		st->env = NULL;
+		return -1;
+	}
+	if ((rc = mdb_env_set_mapsize(st->env, STORE_MAPSIZE)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0) {
+		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
+		return -1;
+	}
+	/*
+	 * MDB_NOTLS: read transactions are not tied to the calling thread,
+	 * so the store does not care which thread (the event loop or a
+	 * worker) uses it, as long as one at a time does. No MDB_NOSYNC or
+	 * MDB_NOMETASYNC: a commit is on disk when it returns.
+	 */
+	rc = mdb_env_open(st->env, st->path, MDB_NOSUBDIR | MDB_NOTLS | flags, 0600);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot open %s: %s", st->path,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	/* LMDB 0.9 leaves its data file descriptor open across exec(2);
+	 * the commands ssprd runs have no business with the state. */
+	if (mdb_env_get_fd(st->env, &fd) == 0 &&
+	    ((fdflags = fcntl(fd, F_GETFD)) == -1 ||
+	    fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC) == -1)) {
+		snprintf(err, errlen, "%s: cannot set close-on-exec: %s",
+		    st->path, strerror(errno));
+		return -1;
+	}
+	if (mdb_env_get_maxkeysize(st->env) < STORE_KEY_MAX) {
+		snprintf(err, errlen, "%s: LMDB was built for keys of at most "
+		    "%d bytes; ssprd needs %d", st->path,
+		    mdb_env_get_maxkeysize(st->env), STORE_KEY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 struct store *
 store_open(const char *dir, char *err, size_t errlen)
 {
 	struct store *st;
 	struct stat sb;
 	MDB_txn *txn = NULL;
-	mdb_filehandle_t fd;
-	int rc, dead, flags;
+	int rc, dead;
 	size_t i;
 
 	if (sodium_init() == -1) {
@@ -353,43 +407,8 @@ store_open(const char *dir, char *err, size_t errlen)
 		return NULL;
 	}
 
-	if ((rc = mdb_env_create(&st->env)) != 0) {
-		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
-		st->env = NULL;
+	if (open_env(st, 0, err, errlen) == -1)
 		goto fail;
-	}
-	if ((rc = mdb_env_set_mapsize(st->env, STORE_MAPSIZE)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0) {
-		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
-		goto fail;
-	}
-	/*
-	 * MDB_NOTLS: read transactions are not tied to the calling thread,
-	 * so the store does not care which thread (the event loop or a
-	 * worker) uses it, as long as one at a time does. No MDB_NOSYNC or
-	 * MDB_NOMETASYNC: a commit is on disk when it returns.
-	 */
-	rc = mdb_env_open(st->env, st->path, MDB_NOSUBDIR | MDB_NOTLS, 0600);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot open %s: %s", st->path,
-		    mdb_strerror(rc));
-		goto fail;
-	}
-	/* LMDB 0.9 leaves its data file descriptor open across exec(2);
-	 * the commands ssprd runs have no business with the state. */
-	if (mdb_env_get_fd(st->env, &fd) == 0 &&
-	    ((flags = fcntl(fd, F_GETFD)) == -1 ||
-	    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1)) {
-		snprintf(err, errlen, "%s: cannot set close-on-exec: %s",
-		    st->path, strerror(errno));
-		goto fail;
-	}
-	if (mdb_env_get_maxkeysize(st->env) < STORE_KEY_MAX) {
-		snprintf(err, errlen, "%s: LMDB was built for keys of at most "
-		    "%d bytes; ssprd needs %d", st->path,
-		    mdb_env_get_maxkeysize(st->env), STORE_KEY_MAX);
-		goto fail;
-	}
 	/* A reader slot left by a killed ssprd would pin old pages for
 	 * good, and the map would only grow. */
 	if ((rc = mdb_reader_check(st->env, &dead)) != 0)
@@ -411,13 +430,64 @@ store_open(const char *dir, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	if (load_hmac_key(st, txn, err, errlen) == -1)
+	if (load_hmac_key(st, txn, true, err, errlen) == -1)
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: cannot commit: %s", st->path,
 		    mdb_strerror(rc));
+		goto fail;
+	}
+	return st;
+
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	store_close(st);
+	return NULL;
+}
+
+struct store *
+store_open_reader(const char *dir, char *err, size_t errlen)
+{
+	struct store *st;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if (sodium_init() == -1) {
+		snprintf(err, errlen, "cannot initialise libsodium");
+		return NULL;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->lockfd = -1;
+	st->path = xasprintf("%s/%s", dir, STORE_FILE);
+	if (access(st->path, F_OK) == -1) {
+		snprintf(err, errlen, "%s: %s", st->path, strerror(errno));
+		goto fail;
+	}
+	if (open_env(st, MDB_RDONLY, err, errlen) == -1)
+		goto fail;
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
+		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
+		goto fail;
+	}
+	for (size_t i = 0; i < STORE_NDBS; i++) {
+		if ((rc = mdb_dbi_open(txn, db_names[i], 0, &st->dbi[i])) != 0) {
+			snprintf(err, errlen, "%s: cannot open database %s: %s%s",
+			    st->path, db_names[i], mdb_strerror(rc),
+			    rc == MDB_NOTFOUND ? " (made by an older ssprd: "
+			    "start this one once)" : "");
+			goto fail;
+		}
+	}
+	if (load_hmac_key(st, txn, false, err, errlen) == -1)
+		goto fail;
+	/* Committing a read transaction keeps its database handles. */
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
 		goto fail;
 	}
 	return st;

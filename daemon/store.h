@@ -1,10 +1,11 @@
 /*
  * store.h - ssprd's persistent state in LMDB under [daemon] state_dir.
  *
- * Four named databases of small JSON records: tickets (by ticket ID),
+ * Five named databases of small JSON records: tickets (by ticket ID),
  * intents (by request ID: "this request is about to write the directory",
  * recorded durably before the write), events (throttling and lockout
- * counters: timestamps per key) and meta (the daemon's own keys). Every
+ * counters: timestamps per key), meta (the daemon's own keys) and accounts
+ * (per account, when its registration was last confirmed; never swept). Every
  * write is committed before the call returns (LMDB's default durability:
  * the data survives kill -9 and power loss), so a caller may act on it at
  * once. Nothing secret is ever passed in: the state holds keyed hashes of
@@ -33,6 +34,8 @@ enum store_db {
 	STORE_INTENTS,
 	STORE_EVENTS,
 	STORE_META,
+	STORE_ACCOUNTS,		/* per account (throttle_id_account()): when its
+				 * registration was last confirmed */
 };
 
 struct store;
@@ -40,6 +43,13 @@ struct store;
 /* Open (creating if needed) DIR/ssprd.mdb. NULL with err filled. */
 struct store *store_open(const char *dir, char *err, size_t errlen);
 void store_close(struct store *st);
+/*
+ * Open DIR/ssprd.mdb to read only, beside the ssprd that holds it (LMDB
+ * readers do not block its writer, nor it them): for ssprctl. Creates
+ * nothing and takes no lock; writes through it fail. NULL with err filled
+ * when there is no state there yet.
+ */
+struct store *store_open_reader(const char *dir, char *err, size_t errlen);
 
 /* One change: value NULL deletes key (absent is fine). */
 struct store_op {

@@ -354,6 +354,39 @@ test_register(void **state)
 	request_free(&req);
 }
 
+/* register "reconfirm": true alone; status: user and password. */
+static void
+test_reconfirm_status(void **state)
+{
+	struct request req;
+
+	assert_int_equal(parse("{\"v\":1,\"op\":\"register\",\"user\":\"d\","
+	    "\"password\":\"p\",\"reconfirm\":true}", &req), 0);
+	assert_true(req.reconfirm);
+	assert_false(req.totp);
+	assert_unset(&req, "mtcCAonqMe");
+	request_free(&req);
+	refused("{\"v\":1,\"op\":\"register\",\"user\":\"d\","
+	    "\"password\":\"p\",\"reconfirm\":false}",
+	    "The reconfirm field must be true.");
+	refused("{\"v\":1,\"op\":\"status\",\"user\":\"d\","
+	    "\"password\":\"p\",\"reconfirm\":true}",
+	    "does not accept");
+
+	assert_int_equal(parse("{\"v\":1,\"op\":\"status\",\"user\":\"d\","
+	    "\"password\":\"p\",\"client\":\"192.0.2.1\"}", &req), 0);
+	assert_int_equal(req.op, OP_STATUS);
+	assert_string_equal(req.user, "d");
+	assert_secret(&req.password, "p");
+	assert_string_equal(request_op_name(OP_STATUS), "status");
+	assert_unset(&req, "mtCAonqMe");
+	request_free(&req);
+	refused("{\"v\":1,\"op\":\"status\",\"user\":\"d\"}",
+	    "current password is missing");
+	refused("{\"v\":1,\"op\":\"status\",\"password\":\"p\"}",
+	    "user name is missing");
+}
+
 static void
 test_policy(void **state)
 {
@@ -1317,6 +1350,7 @@ main(void)
 		cmocka_unit_test(test_unlock),
 		cmocka_unit_test(test_change),
 		cmocka_unit_test(test_register),
+		cmocka_unit_test(test_reconfirm_status),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_missing),

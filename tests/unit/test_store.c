@@ -37,6 +37,7 @@ static int saved_stderr = -1;
 
 static const enum store_db all_dbs[] = {
 	STORE_TICKETS, STORE_INTENTS, STORE_EVENTS, STORE_META,
+	STORE_ACCOUNTS,
 };
 #define NDBS (sizeof(all_dbs) / sizeof(all_dbs[0]))
 
@@ -888,6 +889,51 @@ test_durable_after_kill(void **state)
 	store_close(st);
 }
 
+/* A reader beside the open writer (another process: LMDB wants one
+ * environment per file and process) sees what is committed and the same
+ * HMAC key, writes nothing, and is refused where there is no state. */
+static void
+test_reader(void **state)
+{
+	json_t *v = make_value("confirmed", 7);
+	struct store *st;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_null(store_open_reader(dir, err, sizeof(err)));
+	assert_contains(err, "ssprd.mdb");
+	st = open_ok(dir);
+	assert_int_equal(store_put(st, STORE_ACCOUNTS, "a:1", v), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct store *r = store_open_reader(dir, err, sizeof(err));
+		json_t *got;
+		bool ok;
+
+		if (r == NULL)
+			_exit(2);
+		got = store_get(r, STORE_ACCOUNTS, "a:1");
+		ok = got != NULL && json_equal(got, v) &&
+		    memcmp(store_hmac_key(r), store_hmac_key(st),
+		    STORE_HMAC_KEY_LEN) == 0 &&
+		    store_get(r, STORE_TICKETS, "a:1") == NULL &&
+		    store_put(r, STORE_ACCOUNTS, "a:2", v) == -1;
+		json_decref(got);
+		store_close(r);
+		_exit(ok ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* the writer goes on */
+	assert_int_equal(store_put(st, STORE_ACCOUNTS, "a:3", v), 0);
+	assert_null(store_get(st, STORE_ACCOUNTS, "a:2"));
+	json_decref(v);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -926,6 +972,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_durable_after_kill, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
