@@ -255,6 +255,27 @@ expect() {
 	fi
 }
 
+# app URI [OFFSET [step]]: the code an authenticator app shows now (+OFFSET
+# steps), computed from the otpauth URI alone (Python's standard library,
+# not ssprd's code); a third argument prints the step instead.
+app() {
+	/usr/bin/python3 - "$@" <<'PY'
+import base64, hashlib, hmac, struct, sys, time
+from urllib.parse import urlsplit, parse_qs
+uri, off = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
+q = parse_qs(urlsplit(uri).query)
+assert q["algorithm"] == ["SHA1"] and q["digits"] == ["6"] and q["period"] == ["30"]
+s = q["secret"][0]
+secret = base64.b32decode(s + "=" * (-len(s) % 8))
+step = int(time.time()) // 30 + off
+if len(sys.argv) > 3:
+    print(step); sys.exit()
+h = hmac.new(secret, struct.pack(">Q", step), hashlib.sha1).digest()
+o = h[-1] & 15
+print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 10**6))
+PY
+}
+
 # drop QUEUE PATTERN: rename every QUEUE/tmp/PATTERN into QUEUE/new/ in one
 # process. (One mv for many files stats each target after the rename and
 # complains when ssprd has claimed it already.)

@@ -57,25 +57,6 @@ sub() { submit "$conf" "$1"; }
 binds() { ldapsearch -x -H "$LDAPS_URI" -D "$1" -y <(printf '%s' "$2") -b "" -s base </dev/null >/dev/null 2>&1; }
 svc_attr() { ldapsearch -LLL -o ldif-wrap=no -x -H "$LDAPS_URI" -D "$SVC_DN" -y "$SVC_PASSWORD_FILE" \
 	-b "$1" -s base "(objectClass=*)" "$2" </dev/null | sed -n "s/^$2:: //p;s/^$2: //p"; }
-# app URI [OFFSET]: the code an authenticator app shows now (+OFFSET steps),
-# computed from the otpauth URI alone; "step" prints the step instead.
-app() {
-	"$PY" - "$@" <<'PY'
-import base64, hashlib, hmac, struct, sys, time
-from urllib.parse import urlsplit, parse_qs
-uri, off = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
-q = parse_qs(urlsplit(uri).query)
-assert q["algorithm"] == ["SHA1"] and q["digits"] == ["6"] and q["period"] == ["30"]
-s = q["secret"][0]
-secret = base64.b32decode(s + "=" * (-len(s) % 8))
-step = int(time.time()) // 30 + off
-if len(sys.argv) > 3:
-    print(step); sys.exit()
-h = hmac.new(secret, struct.pack(">Q", step), hashlib.sha1).digest()
-o = h[-1] & 15
-print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 10**6))
-PY
-}
 keys() { "$PY" -c 'import json,sys; print(sorted(json.loads(sys.argv[1])))' "$1"; }
 
 # --- register the app -------------------------------------------------------------
