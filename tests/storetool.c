@@ -4,8 +4,9 @@
  *
  *   storetool DIR get DB KEY        the record as JSON, or exit 1
  *   storetool DIR put DB KEY JSON   store it
+ *   storetool DIR list DB           every record: KEY, a tab, its JSON
  *
- * DB is tickets, intents, events or meta. ssprd must not be running: the
+ * DB is tickets, intents, events, meta or accounts. ssprd must not be running: the
  * store has one opener (store.c). Exit status 0; 1 when get finds no
  * (readable) record; 2 on usage errors; 3 when the store cannot be opened
  * or written.
@@ -21,14 +22,27 @@
 #include "common/log.h"
 #include "daemon/store.h"
 
-static const char *names[] = { "tickets", "intents", "events", "meta" };
+static const char *names[] = {
+	"tickets", "intents", "events", "meta", "accounts",
+};
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: storetool DIR get DB KEY\n"
-	    "       storetool DIR put DB KEY JSON\n");
+	    "       storetool DIR put DB KEY JSON\n"
+	    "       storetool DIR list DB\n");
 	exit(2);
+}
+
+static int
+print_record(const char *key, json_t *value, void *arg)
+{
+	(void)arg;
+	printf("%s\t", key);
+	json_dumpf(value, stdout, JSON_COMPACT);
+	putchar('\n');
+	return 0;
 }
 
 int
@@ -42,7 +56,7 @@ main(int argc, char **argv)
 	size_t i;
 	int rc = 0;
 
-	if (argc < 5)
+	if (argc < 4)
 		usage();
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(argv[3], names[i]) == 0)
@@ -63,6 +77,8 @@ main(int argc, char **argv)
 			putchar('\n');
 			json_decref(v);
 		}
+	} else if (strcmp(argv[2], "list") == 0 && argc == 4) {
+		rc = store_foreach(st, db, print_record, NULL) == 0 ? 0 : 3;
 	} else if (strcmp(argv[2], "put") == 0 && argc == 6) {
 		if ((v = json_loads(argv[5], 0, &jerr)) == NULL) {
 			fprintf(stderr, "storetool: %s\n", jerr.text);
