@@ -33,6 +33,7 @@
 #include "daemon/eligible.h"
 #include "daemon/engine.h"
 #include "daemon/job.h"
+#include "daemon/messages.h"
 #include "daemon/questions.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
@@ -183,6 +184,8 @@ who_clear(struct who *w)
 {
 	free(w->dn);
 	free(w->mail);
+	for (size_t i = 0; i < w->n_notify; i++)
+		free(w->notify[i]);
 	free(w->mobile);
 	free(w->questions);
 	free(w->totp);
@@ -766,6 +769,16 @@ who_set(struct who *w, const struct dir_user *u)
 	 * for that method is a decoy. */
 	if ((c = eligible_mail(u)) != NULL)
 		w->mail = xstrdup(c);
+	for (size_t i = 0; i < u->mail.n && w->n_notify < WHO_NOTIFY_MAX; i++) {
+		bool seen = false;
+
+		if (!message_address_ok(u->mail.v[i]))
+			continue;
+		for (size_t k = 0; k < w->n_notify && !seen; k++)
+			seen = strcasecmp(w->notify[k], u->mail.v[i]) == 0;
+		if (!seen)
+			w->notify[w->n_notify++] = xstrdup(u->mail.v[i]);
+	}
 	if ((c = eligible_mobile(u)) != NULL)
 		w->mobile = xstrdup(c);
 	if (u->questions != NULL)

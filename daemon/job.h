@@ -58,6 +58,8 @@ struct notifier;
 struct qworkers;
 struct ticket_hold;
 
+#define WHO_NOTIFY_MAX 4
+
 /* What a job needs from a lookup, copied out of the callback. */
 struct who {
 	bool found;
@@ -67,6 +69,11 @@ struct who {
 	bool allowed;
 	char *dn;
 	char *mail;		/* first usable address, or NULL */
+	/* Every distinct usable address, recovery and owned (at most
+	 * WHO_NOTIFY_MAX): notices go to all, so an address planted by
+	 * whoever knew the password is not the only one told. */
+	char *notify[WHO_NOTIFY_MAX];
+	size_t n_notify;
 	char *mobile;
 	char *questions;	/* [questions] attribute value, or NULL */
 	char *totp;		/* [totp] attribute value (sealed), or NULL */
@@ -283,7 +290,8 @@ bool recovery_resume(struct job *job);
 
 /* --- notice.c ----------------------------------------------------------------- */
 
-/* Tell the user (at the mail the lookup found) what was done. */
+/* Tell the user what was done, at every address the lookup found (the
+ * recovery ones and the owned one: who.notify). */
 void notice_user(struct job *job, const char *action);
 /* Entra tells every other admin when an admin resets: so does ssprd. */
 void notice_admins(struct job *job, const char *action);

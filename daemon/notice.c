@@ -81,19 +81,26 @@ notice_user(struct job *job, const char *action)
 	size_t len;
 	char *msg;
 
-	if (job->who.mail == NULL || cfg->email.command.argc == 0)
+	if (cfg->email.command.argc == 0)
 		return;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-	msg = message_build(cfg, MSG_EMAIL_NOTICE, job->who.mail, vars, &len, &err);
-	if (msg == NULL) {
-		log_warnx("notify: request %s: no notice: %s", job->sreq->id, err);
-		return;
+	/* To every address the lookup found, the owned one and the
+	 * recovery ones alike. */
+	for (size_t i = 0; i < job->who.n_notify; i++) {
+		const char *to = job->who.notify[i];
+
+		msg = message_build(cfg, MSG_EMAIL_NOTICE, to, vars, &len, &err);
+		if (msg == NULL) {
+			log_warnx("notify: request %s: no notice: %s",
+			    job->sreq->id, err);
+			return;
+		}
+		n = notice_new(job_hooks(job), job->sreq->id, to, "notice");
+		notify_run(job_notifier(job), &cfg->email.command, NULL, msg,
+		    len, cfg->email.timeout, on_notice_sent, n);
+		secret_free(msg);
 	}
-	n = notice_new(job_hooks(job), job->sreq->id, job->who.mail, "notice");
-	notify_run(job_notifier(job), &cfg->email.command, NULL, msg, len,
-	    cfg->email.timeout, on_notice_sent, n);
-	secret_free(msg);
 }
 
 

@@ -7,7 +7,8 @@
 # registration ticket. confirm with a wrong code counts an attempt; the
 # registration ticket proves nothing for verify or reset; confirm with the
 # email code writes the address to [email] recovery_attribute (mail stays
-# as it was) and tells the user at the address they had before; the same
+# as it was) and tells the user at the addresses they had before (a later
+# change: the owned one and the recovery one it replaces); the same
 # code again is accepted again; the SMS code writes the number. Then reset
 # codes go to the registered contacts. A wrong password registers nothing
 # and sends nothing; too many wrong codes end the ticket.
@@ -127,6 +128,21 @@ check "...the code goes to the registered address" grep -qx "To: $new_mail" "$(n
 a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$user\",\"method\":\"sms\"}")
 expect "start by SMS" "$a" status ok
 check "...the code goes to the registered number" grep -qx "argv: -- $new_mobile" "$(newest "$sms")"
+
+# --- a later change is told at every address known before ------------------------
+newer=reg2-$$@example.net
+a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"$user\",\"password\":\"$pw\",\"email\":\"$newer\"}")
+expect "register another address: pending" "$a" pending '["email"]'
+t4=$(jget "$a" ticket)
+c4=$(last_code "$mail")
+nm=$(msg_count "$mail")
+a=$(sub "{\"v\":1,\"op\":\"confirm\",\"ticket\":\"$t4\",\"code\":\"$c4\"}")
+expect "confirm it: ok" "$a" confirmed '["email"]'
+# told_at ADDR: a message to ADDR among those since the confirm
+told_at() { ls -1 "$mail"/*.msg | sort | tail -n "+$((nm + 1))" | xargs grep -lx "To: $1" >/dev/null 2>&1; }
+check "...a notice went to the address it replaces" wait_for 10 told_at "$new_mail"
+check "...and one to the owned address" wait_for 10 told_at "$old_mail"
+check "...none to the new one" bash -c "! ls -1 $mail/*.msg | sort | tail -n +$((nm + 1)) | xargs grep -lx \"To: $newer\" >/dev/null 2>&1"
 
 # --- attempts end a registration ticket -----------------------------------------
 a=$(sub "{\"v\":1,\"op\":\"register\",\"user\":\"$user\",\"password\":\"$pw\",\"mobile\":\"+905550003344\"}")
