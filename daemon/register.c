@@ -361,10 +361,10 @@ totp_offer(struct job *job)
 {
 	const struct config *cfg = job->cfg;
 	unsigned char *secret = totp_new_secret();
-	char owner[1100];
+	char *owner = totp_owner(job->who.dn);
 
-	totp_owner(job->who.dn, owner, sizeof(owner));
 	job->t.reg_totp = totp_seal(cfg->totp.key, owner, secret, job_now());
+	free(owner);
 	job->totp_uri = totp_uri(cfg->totp.issuer, job->req.user, secret);
 	secret_free(secret);
 	challenge_await(&job->t, METHOD_TOTP, job->t.expires);

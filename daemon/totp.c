@@ -288,14 +288,13 @@ fail:
 	return -1;
 }
 
-void
-totp_owner(const char *dn, char *out, size_t size)
+char *
+totp_owner(const char *dn)
 {
-	size_t i;
+	char *out = xstrdup(dn);
 
-	for (i = 0; size > 0 && i < size - 1 && dn[i] != '\0'; i++)
-		out[i] = dn[i] >= 'A' && dn[i] <= 'Z' ?
-		    (char)(dn[i] - 'A' + 'a') : dn[i];
-	if (size > 0)
-		out[i] = '\0';
+	for (char *p = out; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return out;
 }

@@ -76,10 +76,10 @@ size_t totp_base32(const unsigned char *in, size_t len, char *out,
  * secret_free()). Fatal when out of memory. */
 unsigned char *totp_new_secret(void);
 
-/* The owner string secrets are sealed for: the account's DN, ASCII letters
- * folded to lower case (AD and OpenLDAP compare DNs so). Moving or renaming
- * the account means registering the app again. */
-void totp_owner(const char *dn, char *out, size_t size);
+/* The owner string secrets are sealed for: the account's whole DN, ASCII
+ * letters folded to lower case (AD and OpenLDAP compare DNs so); free()
+ * it. Moving or renaming the account means registering the app again. */
+char *totp_owner(const char *dn);
 
 /*
  * The otpauth URI an authenticator app takes (from a QR code):

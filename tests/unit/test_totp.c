@@ -293,6 +293,27 @@ test_seal_refused(void **state)
 	assert_int_equal(totp_open(key, "bob", v, out, &t), -1);
 	assert_int_equal(totp_open(key, "alice ", v, out, &t), -1);
 
+	/* the owner is the whole DN, folded: two long DNs that differ only
+	 * past 1100 bytes are two owners */
+	{
+		char *dn = malloc(1301), *o1, *o2, *w;
+
+		memset(dn, 'X', 1300);
+		dn[1300] = '\0';
+		o1 = totp_owner(dn);
+		assert_int_equal(strlen(o1), 1300);
+		assert_int_equal(o1[0], 'x');
+		dn[1250] = 'Y';
+		o2 = totp_owner(dn);
+		w = totp_seal(key, o1, s, 1700000000);
+		assert_int_equal(totp_open(key, o1, w, out, &t), 0);
+		assert_int_equal(totp_open(key, o2, w, out, &t), -1);
+		free(w);
+		free(o1);
+		free(o2);
+		free(dn);
+	}
+
 	/* every character of the ciphertext changed in turn */
 	p = strstr(v, "\"c\":\"") + 5;
 	for (; *p != '"'; p++) {
