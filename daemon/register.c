@@ -41,6 +41,7 @@
 #include "ldap/dir.h"
 
 static void codes_saved(struct job *job);
+static bool contacts_throttled(struct job *job);
 static void totp_offer(struct job *job);
 static void contacts_start(struct job *job);
 static void send_next_code(struct job *job);
@@ -264,6 +265,10 @@ register_proved(const struct dir_result *res, void *arg)
 		    "not-allowed");
 		return;
 	}
+	/* Throttled before anything is written: questions are not stored
+	 * only for the answer to say throttled. */
+	if (wants_contacts(job) && contacts_throttled(job))
+		return;
 	job->stamp = job->req.reconfirm;
 	if (job->req.questions == NULL) {
 		if (wants_contacts(job))
@@ -298,11 +303,10 @@ register_looked_up(struct job *job)
  * are (max_starts_per_hour per user and method, per client), so a known
  * password cannot be used to flood someone else's phone or mailbox.
  */
-static void
-contacts_start(struct job *job)
+static bool
+contacts_throttled(struct job *job)
 {
 	const struct config *cfg = job->cfg;
-	const unsigned char *key = store_hmac_key(job_store(job));
 	const char *why = NULL;
 
 	if (job->req.email != NULL)
@@ -311,11 +315,20 @@ contacts_start(struct job *job)
 	if (why == NULL && job->req.mobile != NULL)
 		why = throttle_start(job_store(job), cfg, job->acct, METHOD_SMS,
 		    job->req.client_key, job_now());
-	if (why != NULL) {
-		job->truth = why;
-		job_error(job, "throttled");
-		return;
-	}
+	if (why == NULL)
+		return false;
+	job->truth = why;
+	job_error(job, "throttled");
+	return true;
+}
+
+/* After contacts_throttled(), before anything is written. */
+static void
+contacts_start(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	const unsigned char *key = store_hmac_key(job_store(job));
+
 	challenge_new_id(job->t.id);
 	job->t.user = xstrdup(job->req.user);
 	job->t.dn = xstrdup(job->who.dn);

@@ -117,12 +117,12 @@ fx_init(struct fx *f)
 	    "[email]\n"
 	    "command = %s %s\n"
 	    "[policy]\n"
-	    "methods = email\n"
+	    "methods = %s\n"
 	    "min_length = 8\n"
 	    "admin_methods_required = 1\n"
 	    "%s",
 	    f->q, f->state, f->dirtype ? f->dirtype : "ad", secret, script,
-	    f->mail, f->extra) > 0);
+	    f->mail, f->methods ? f->methods : "email", f->extra) > 0);
 	write_text(f->ini, text, 0600);
 	free(text);
 	memset(&diag, 0, sizeof(diag));

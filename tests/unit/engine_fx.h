@@ -31,6 +31,7 @@ struct fx {
 	char ini[PATH_MAX + 16];
 	char extra[1024];		/* more INI lines, [policy] first */
 	const char *dirtype;		/* "ad" (default) or "openldap" */
+	const char *methods;		/* [policy] methods; NULL: email */
 	struct event_base *base;
 	struct config *cfg;
 	struct store *st;

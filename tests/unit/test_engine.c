@@ -319,6 +319,34 @@ test_lockout_across_tickets(void **state)
 	assert_int_equal(fakedir_counts.ops[FAKE_RESET], 0);
 }
 
+/* register with questions and a new address, its sends throttled: answered
+ * throttled before anything is written (the questions were written, then
+ * the answer said throttled). */
+static void
+test_register_throttled_first(void **state)
+{
+	struct fx *f = *state;
+	json_t *a;
+
+	fakedir_add("alice", ALICE_DN, ALICE_MAIL, OLD_PW);
+	f->methods = "email, questions";
+	init_open(f, "max_starts_per_hour = 1\nadmin_methods = email\n"
+	    "[questions]\nattribute = q\nrequired = 1\n");
+	fx_submit(f, "r1", "{\"v\":1,\"op\":\"register\",\"user\":\"alice\","
+	    "\"password\":\"%s\",\"email\":\"one@example.net\"}", OLD_PW);
+	a = fx_wait(f, "r1");
+	assert_string_equal(fx_outcome(a), "ok");
+	json_decref(a);
+	fx_submit(f, "r2", "{\"v\":1,\"op\":\"register\",\"user\":\"alice\","
+	    "\"password\":\"%s\",\"email\":\"two@example.net\","
+	    "\"questions\":[{\"question\":\"Pet?\",\"answer\":\"Rex\"}]}",
+	    OLD_PW);
+	a = fx_wait(f, "r2");
+	assert_string_equal(fx_outcome(a), "throttled");
+	json_decref(a);
+	assert_int_equal(fakedir_counts.ops[FAKE_SET_ATTRS], 0);
+}
+
 static void
 test_lockout_parallel_tickets(void **state)
 {
@@ -856,6 +884,7 @@ main(void)
 		T(test_start_decoy_shapes),
 		T(test_lockout_across_tickets),
 		T(test_lockout_parallel_tickets),
+		T(test_register_throttled_first),
 		T(test_group_commit_order),
 		T(test_crash_write_held_applied),
 		T(test_crash_write_held_not_applied),
