@@ -249,22 +249,33 @@ on_hashed(char **hashes, size_t n, void *arg)
 	free(value);
 }
 
+/* The bind as the user of register or status came back: true when the
+ * password was right and the account may use self-service; otherwise
+ * answered. */
+static bool
+proved(struct job *job, const struct dir_result *res)
+{
+	job_back(job, JOB_DIRECTORY);
+	if (res->reason != DIR_OK) {
+		password_refused(job, res);
+		return false;
+	}
+	if (job->who.disabled || !job->who.allowed) {
+		job_error(job, job->who.disabled ? "account-disabled" :
+		    "not-allowed");
+		return false;
+	}
+	return true;
+}
+
 static void
 register_proved(const struct dir_result *res, void *arg)
 {
 	struct job *job = arg;
 	const char *answers[QUESTIONS_MAX];
 
-	job_back(job, JOB_DIRECTORY);
-	if (res->reason != DIR_OK) {
-		password_refused(job, res);
+	if (!proved(job, res))
 		return;
-	}
-	if (job->who.disabled || !job->who.allowed) {
-		job_error(job, job->who.disabled ? "account-disabled" :
-		    "not-allowed");
-		return;
-	}
 	/* Throttled before anything is written: questions are not stored
 	 * only for the answer to say throttled. */
 	if (wants_contacts(job) && contacts_throttled(job))
@@ -653,16 +664,8 @@ status_proved(const struct dir_result *res, void *arg)
 	unsigned offered = 0, required;
 	json_t *a;
 
-	job_back(job, JOB_DIRECTORY);
-	if (res->reason != DIR_OK) {
-		password_refused(job, res);
+	if (!proved(job, res))
 		return;
-	}
-	if (job->who.disabled || !job->who.allowed) {
-		job_error(job, job->who.disabled ? "account-disabled" :
-		    "not-allowed");
-		return;
-	}
 	for (unsigned m = METHOD_EMAIL; m <= METHOD_LAST; m <<= 1)
 		if ((cfg->policy.methods & m) &&
 		    contact_attribute(cfg, (enum method)m) != NULL &&

@@ -369,14 +369,51 @@ open_env(struct store *st, unsigned flags, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every database and the HMAC key, made when create (otherwise in a read
+ * transaction, whose commit keeps its database handles). -1 with err
+ * filled. */
+static int
+open_dbs(struct store *st, bool create, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, create ? 0 : MDB_RDONLY,
+	    &txn)) != 0) {
+		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
+		return -1;
+	}
+
+	for (size_t i = 0; i < STORE_NDBS; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0,
+		    &st->dbi[i]);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: cannot open database %s: %s%s",
+			    st->path, db_names[i], mdb_strerror(rc),
+			    rc == MDB_NOTFOUND ? " (made by an older ssprd: "
+			    "start this one once)" : "");
+			mdb_txn_abort(txn);
+			return -1;
+		}
+	}
+	if (load_hmac_key(st, txn, create, err, errlen) == -1) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		snprintf(err, errlen, "%s: cannot commit: %s", st->path,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 struct store *
 store_open(const char *dir, char *err, size_t errlen)
 {
 	struct store *st;
 	struct stat sb;
-	MDB_txn *txn = NULL;
 	int rc, dead;
-	size_t i;
 
 	if (sodium_init() == -1) {
 		snprintf(err, errlen, "cannot initialise libsodium");
@@ -418,32 +455,11 @@ store_open(const char *dir, char *err, size_t errlen)
 		log_info("store: cleared %d stale reader slot%s in %s", dead,
 		    dead == 1 ? "" : "s", st->path);
 
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
-		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
+	if (open_dbs(st, true, err, errlen) == -1)
 		goto fail;
-	}
-	for (i = 0; i < STORE_NDBS; i++) {
-		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
-		if (rc != 0) {
-			snprintf(err, errlen, "%s: cannot open database %s: %s",
-			    st->path, db_names[i], mdb_strerror(rc));
-			goto fail;
-		}
-	}
-	if (load_hmac_key(st, txn, true, err, errlen) == -1)
-		goto fail;
-	rc = mdb_txn_commit(txn);
-	txn = NULL;
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: cannot commit: %s", st->path,
-		    mdb_strerror(rc));
-		goto fail;
-	}
 	return st;
 
 fail:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
 	store_close(st);
 	return NULL;
 }
@@ -452,8 +468,6 @@ struct store *
 store_open_reader(const char *dir, char *err, size_t errlen)
 {
 	struct store *st;
-	MDB_txn *txn = NULL;
-	int rc;
 
 	if (sodium_init() == -1) {
 		snprintf(err, errlen, "cannot initialise libsodium");
@@ -468,33 +482,11 @@ store_open_reader(const char *dir, char *err, size_t errlen)
 	}
 	if (open_env(st, MDB_RDONLY, err, errlen) == -1)
 		goto fail;
-	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
-		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
+	if (open_dbs(st, false, err, errlen) == -1)
 		goto fail;
-	}
-	for (size_t i = 0; i < STORE_NDBS; i++) {
-		if ((rc = mdb_dbi_open(txn, db_names[i], 0, &st->dbi[i])) != 0) {
-			snprintf(err, errlen, "%s: cannot open database %s: %s%s",
-			    st->path, db_names[i], mdb_strerror(rc),
-			    rc == MDB_NOTFOUND ? " (made by an older ssprd: "
-			    "start this one once)" : "");
-			goto fail;
-		}
-	}
-	if (load_hmac_key(st, txn, false, err, errlen) == -1)
-		goto fail;
-	/* Committing a read transaction keeps its database handles. */
-	rc = mdb_txn_commit(txn);
-	txn = NULL;
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
-		goto fail;
-	}
 	return st;
 
 fail:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
 	store_close(st);
 	return NULL;
 }
