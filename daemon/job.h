@@ -45,6 +45,7 @@
 
 #include "config/config.h"
 #include "daemon/challenge.h"
+#include "daemon/messages.h"
 #include "daemon/engine.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
@@ -292,8 +293,8 @@ bool recovery_resume(struct job *job);
 
 /* Tell the user what was done, at every address the lookup found (the
  * recovery ones and the owned one: who.notify). */
-void notice_user(struct job *job, const char *action);
+void notice_user(struct job *job, enum message_action action);
 /* Entra tells every other admin when an admin resets: so does ssprd. */
-void notice_admins(struct job *job, const char *action);
+void notice_admins(struct job *job, enum message_action action);
 
 #endif

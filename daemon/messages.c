@@ -64,6 +64,105 @@ static const char sms_confirm[] =
     "valid for {{minutes}} minutes. If you did not register it, ignore "
     "this message.\n";
 
+/* Turkish: the same messages. */
+static const char tr_email_code[] =
+    "Subject: Parola sıfırlama kodunuz\n"
+    "\n"
+    "Merhaba {{user}},\n"
+    "\n"
+    "parola sıfırlama kodunuz: {{code}}\n"
+    "\n"
+    "Kod {{minutes}} dakika geçerlidir ve bir kez kullanılabilir.\n"
+    "Kodu siz istemediyseniz bu iletiyi dikkate almayın: parolanız\n"
+    "değişmez ve bu posta kutusuna erişimi olmayan kimse kodu kullanamaz.\n";
+
+static const char tr_email_notice[] =
+    "Subject: Hesabınızda işlem: {{action}}\n"
+    "\n"
+    "Merhaba {{user}},\n"
+    "\n"
+    "{{time}} tarihinde self servis ile hesabınızda şu işlem yapıldı:\n"
+    "{{action}}.\n"
+    "\n"
+    "Bunu siz yapmadıysanız hemen yardım masanıza başvurun: biri\n"
+    "hesabınıza ya da kurtarma yöntemlerinize erişmiş olabilir.\n";
+
+static const char tr_email_admin_notice[] =
+    "Subject: Yönetici hesabında işlem: {{admin}}: {{action}}\n"
+    "\n"
+    "{{admin}} yönetici hesabında {{time}} tarihinde self servis ile şu\n"
+    "işlem yapıldı: {{action}}.\n"
+    "\n"
+    "Bu bildirimi siz de yönetici olduğunuz için alıyorsunuz. Değişiklik\n"
+    "beklenmiyorsa bunu bir güvenlik olayı olarak ele alın.\n";
+
+static const char tr_sms_code[] =
+    "{{code}} parola sıfırlama kodunuzdur. {{minutes}} dakika geçerlidir. "
+    "Siz istemediyseniz bu mesajı dikkate almayın.\n";
+
+static const char tr_email_confirm[] =
+    "Subject: Kurtarma adresinizi doğrulayın\n"
+    "\n"
+    "Merhaba {{user}},\n"
+    "\n"
+    "bu adresi parola sıfırlama için doğrulamak üzere şu kodu girin:\n"
+    "{{code}}\n"
+    "\n"
+    "Kod {{minutes}} dakika geçerlidir. Bu adresi siz kaydetmediyseniz bu\n"
+    "iletiyi dikkate almayın: adres kullanılmayacaktır.\n";
+
+static const char tr_sms_confirm[] =
+    "{{code}} bu numarayı parola sıfırlama için doğrular. {{minutes}} "
+    "dakika geçerlidir. Numarayı siz kaydetmediyseniz bu mesajı dikkate "
+    "almayın.\n";
+
+/* The built-in texts of each language, by enum message_kind; the first
+ * is English, the fallback. */
+static const struct language {
+	const char *tag;
+	const char *text[MSG_KINDS];
+	const char *action[MSG_ACTIONS];
+} languages[] = {
+	{ "en",
+	    { email_code, email_notice, email_admin_notice, sms_code,
+	      email_confirm, sms_confirm },
+	    { "reset", "changed", "unlocked",
+	      "used to update your recovery information",
+	      "used to register a new recovery address",
+	      "used to register a new recovery mobile number",
+	      "used to register an authenticator app" } },
+	{ "tr",
+	    { tr_email_code, tr_email_notice, tr_email_admin_notice,
+	      tr_sms_code, tr_email_confirm, tr_sms_confirm },
+	    { "parola sıfırlandı", "parola değiştirildi", "hesap kilidi açıldı",
+	      "kurtarma bilgileri güncellendi",
+	      "yeni bir kurtarma adresi kaydedildi",
+	      "yeni bir kurtarma cep telefonu numarası kaydedildi",
+	      "bir doğrulama uygulaması kaydedildi" } },
+};
+#define NLANGUAGES (sizeof(languages) / sizeof(languages[0]))
+
+static const struct language *
+language(const char *lang)
+{
+	for (size_t i = 0; lang != NULL && i < NLANGUAGES; i++)
+		if (strcmp(lang, languages[i].tag) == 0)
+			return &languages[i];
+	return &languages[0];
+}
+
+const char *
+message_language(const char *lang)
+{
+	return language(lang)->tag;
+}
+
+const char *
+message_action(const char *lang, enum message_action a)
+{
+	return language(lang)->action[a];
+}
+
 bool
 message_address_ok(const char *addr)
 {
@@ -79,43 +178,126 @@ message_address_ok(const char *addr)
 	return true;
 }
 
+/* The admin's template (English and languages without texts of their
+ * own), else the language's built-in text. */
 static const char *
-template_of(const struct config *cfg, enum message_kind kind)
+template_of(const struct config *cfg, enum message_kind kind,
+    const struct language *l)
 {
-	switch (kind) {
-	case MSG_EMAIL_CODE:
-		return cfg->email.code_template ? cfg->email.code_template :
-		    email_code;
-	case MSG_EMAIL_NOTICE:
-		return cfg->email.notice_template ? cfg->email.notice_template :
-		    email_notice;
-	case MSG_EMAIL_ADMIN_NOTICE:
-		return cfg->email.admin_notice_template ?
-		    cfg->email.admin_notice_template : email_admin_notice;
-	case MSG_SMS_CODE:
-		return cfg->sms.code_template ? cfg->sms.code_template : sms_code;
-	case MSG_EMAIL_CONFIRM:
-		return email_confirm;
-	case MSG_SMS_CONFIRM:
-		return sms_confirm;
+	const char *custom = NULL;
+
+	if (l == &languages[0]) {
+		switch (kind) {
+		case MSG_EMAIL_CODE:
+			custom = cfg->email.code_template;
+			break;
+		case MSG_EMAIL_NOTICE:
+			custom = cfg->email.notice_template;
+			break;
+		case MSG_EMAIL_ADMIN_NOTICE:
+			custom = cfg->email.admin_notice_template;
+			break;
+		case MSG_SMS_CODE:
+			custom = cfg->sms.code_template;
+			break;
+		default:
+			break;
+		}
 	}
-	return NULL;
+	return custom != NULL ? custom : l->text[kind];
+}
+
+/* Bytes of s that start at most max bytes of whole UTF-8 characters. */
+static size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t n = len < max ? len : max;
+
+	while (n < len && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/*
+ * The header lines of an email template, rendered, with every value that
+ * is not ASCII as RFC 2047 encoded words (UTF-8, base64; at most 45 bytes
+ * of text each, so a word stays within 76 characters), folded onto
+ * continuation lines. Bodies are 8bit (the MIME headers say so); headers
+ * must be ASCII. A new buffer (secret_alloc()), the body copied as is.
+ */
+static char *
+encode_headers(const char *msg, size_t len, size_t *outlen)
+{
+	const char *end = strstr(msg, "\n\n");
+	size_t hlen = end != NULL ? (size_t)(end - msg) + 1 : len;
+	size_t cap = hlen * 3 + (len - hlen) + 64, o = 0;
+	char *out = secret_alloc(cap + 1);
+	const char *line = msg;
+
+	while (line < msg + hlen) {
+		const char *nl = memchr(line, '\n', (size_t)(msg + hlen - line));
+		size_t ll = nl != NULL ? (size_t)(nl - line) : (size_t)(msg +
+		    hlen - line);
+		const char *colon = memchr(line, ':', ll);
+		bool ascii = true;
+
+		for (size_t i = 0; i < ll; i++)
+			ascii &= (unsigned char)line[i] < 0x80;
+		if (ascii || colon == NULL) {
+			memcpy(out + o, line, ll);
+			o += ll;
+		} else {
+			const char *v = colon + 1;
+			size_t vlen = ll - (size_t)(v - line);
+
+			while (vlen > 0 && *v == ' ')
+				v++, vlen--;
+			memcpy(out + o, line, (size_t)(v - line));
+			o += (size_t)(v - line);
+			while (vlen > 0) {
+				size_t n = utf8_cut(v, vlen, 45);
+
+				o += (size_t)snprintf(out + o, cap - o, "%s=?UTF-8?B?",
+				    o > 0 && out[o - 1] != ' ' ? "\n " : "");
+				sodium_bin2base64(out + o, cap - o,
+				    (const unsigned char *)v, n,
+				    sodium_base64_VARIANT_ORIGINAL);
+				o += strlen(out + o);
+				memcpy(out + o, "?=", 2);
+				o += 2;
+				v += n;
+				vlen -= n;
+			}
+		}
+		out[o++] = '\n';
+		line += ll + 1;
+	}
+	memcpy(out + o, msg + hlen, len - hlen);
+	o += len - hlen;
+	out[o] = '\0';
+	*outlen = o;
+	return out;
 }
 
 char *
-message_build(const struct config *cfg, enum message_kind kind, const char *to,
-    const struct notify_var *vars, size_t *len, const char **err)
+message_build(const struct config *cfg, enum message_kind kind,
+    const char *lang, const char *to, const struct notify_var *vars,
+    size_t *len, const char **err)
 {
 	char *body, *msg, head[1024], date[64];
 	size_t blen, hlen;
 	time_t now = time(NULL);
 	struct tm tm;
 
-	body = notify_render(template_of(cfg, kind), vars, &blen, err);
+	body = notify_render(template_of(cfg, kind, language(lang)), vars,
+	    &blen, err);
 	if (body == NULL || kind == MSG_SMS_CODE || kind == MSG_SMS_CONFIRM) {
 		*len = blen;
 		return body;
 	}
+	msg = encode_headers(body, blen, &blen);
+	secret_free(body);
+	body = msg;
 	if (!message_address_ok(to)) {
 		secret_free(body);
 		*err = "the address is not a plain email address";

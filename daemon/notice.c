@@ -63,7 +63,7 @@ on_notice_sent(bool ok, const char *detail, void *arg)
 }
 
 void
-notice_user(struct job *job, const char *action)
+notice_user(struct job *job, enum message_action action)
 {
 	const struct config *cfg = job->cfg;
 	char when[64];
@@ -71,7 +71,7 @@ notice_user(struct job *job, const char *action)
 	struct tm tm;
 	struct notify_var vars[] = {
 		{ "user", job->req.user ? job->req.user : job->t.user },
-		{ "action", action },
+		{ "action", message_action(job->req.lang, action) },
 		{ "time", when },
 		{ "client", job->req.client ? job->req.client : "unknown" },
 		{ NULL, NULL },
@@ -90,7 +90,8 @@ notice_user(struct job *job, const char *action)
 	for (size_t i = 0; i < job->who.n_notify; i++) {
 		const char *to = job->who.notify[i];
 
-		msg = message_build(cfg, MSG_EMAIL_NOTICE, to, vars, &len, &err);
+		msg = message_build(cfg, MSG_EMAIL_NOTICE, job->req.lang, to,
+		    vars, &len, &err);
 		if (msg == NULL) {
 			log_warnx("notify: request %s: no notice: %s",
 			    job->sreq->id, err);
@@ -113,7 +114,8 @@ struct admin_notice {
 	char id[SPOOL_ID_MAX + 1];
 	char *user;
 	char *dn;
-	char action[16];
+	enum message_action action;
+	char lang[4];
 };
 
 static void
@@ -127,7 +129,7 @@ on_admins(const struct dir_result *res, const struct strlist *dns,
 	struct notify_var vars[] = {
 		{ "admin", an->user },
 		{ "user", an->user },
-		{ "action", an->action },
+		{ "action", message_action(an->lang, an->action) },
 		{ "time", when },
 		{ NULL, NULL },
 	};
@@ -145,8 +147,8 @@ on_admins(const struct dir_result *res, const struct strlist *dns,
 
 		if (strcasecmp(dns->v[i], an->dn) == 0)
 			continue;	/* the admin whose password it was */
-		msg = message_build(an->cfg, MSG_EMAIL_ADMIN_NOTICE, mails->v[i],
-		    vars, &len, &err);
+		msg = message_build(an->cfg, MSG_EMAIL_ADMIN_NOTICE, an->lang,
+		    mails->v[i], vars, &len, &err);
 		if (msg == NULL) {
 			log_warnx("notify: request %s: no admin notice to %s: %s",
 			    an->id, mails->v[i], err);
@@ -159,7 +161,7 @@ on_admins(const struct dir_result *res, const struct strlist *dns,
 		sent++;
 	}
 	log_info("notify: request %s: %u other admin(s) told that %s's password "
-	    "was %s", an->id, sent, an->user, an->action);
+	    "was %s", an->id, sent, an->user, message_action(NULL, an->action));
 	config_free(an->cfg);
 	free(an->user);
 	free(an->dn);
@@ -167,7 +169,7 @@ on_admins(const struct dir_result *res, const struct strlist *dns,
 }
 
 void
-notice_admins(struct job *job, const char *action)
+notice_admins(struct job *job, enum message_action action)
 {
 	struct admin_notice *an;
 
@@ -181,6 +183,7 @@ notice_admins(struct job *job, const char *action)
 	snprintf(an->id, sizeof(an->id), "%s", job->sreq->id);
 	an->user = xstrdup(job->t.user ? job->t.user : "?");
 	an->dn = xstrdup(job->who.dn);
-	snprintf(an->action, sizeof(an->action), "%s", action);
+	an->action = action;
+	memcpy(an->lang, job->req.lang, sizeof(an->lang));
 	dir_admin_contacts(job_dir(job), on_admins, an);
 }

@@ -69,13 +69,14 @@ recovery_intent_done(struct job *job)
 static void
 succeeded_answer(struct job *job)
 {
-	const char *action = job->req.op == OP_CHANGE ? "changed" :
-	    job->req.op == OP_UNLOCK ? "unlocked" : "reset";
+	enum message_action action = job->req.op == OP_CHANGE ?
+	    MSG_ACT_CHANGED : job->req.op == OP_UNLOCK ? MSG_ACT_UNLOCKED :
+	    MSG_ACT_RESET;
 
 	notice_user(job, action);
 	if (job->req.op != OP_CHANGE && job->t.admin && !job->settling) {
 		log_info("engine: request %s: an administrator's password was "
-		    "%s", job->sreq->id, action);
+		    "%s", job->sreq->id, message_action(NULL, action));
 		notice_admins(job, action);
 	}
 	job_ok(job, NULL);

@@ -215,7 +215,7 @@ questions_written(const struct dir_result *res, void *arg)
 		job_error(job, dir_reason_code(res->reason));
 		return;
 	}
-	notice_user(job, "used to update your recovery information");
+	notice_user(job, MSG_ACT_QUESTIONS);
 	job->stamp = true;
 	if (wants_contacts(job))
 		contacts_start(job);
@@ -436,7 +436,8 @@ send_next_code(struct job *job)
 	}
 	snprintf(minutes, sizeof(minutes), "%u",
 	    (cfg->policy.code_ttl + 59) / 60);
-	msg = message_build(cfg, sms ? MSG_SMS_CONFIRM : MSG_EMAIL_CONFIRM, to,
+	msg = message_build(cfg, sms ? MSG_SMS_CONFIRM : MSG_EMAIL_CONFIRM,
+	    job->req.lang, to,
 	    vars, &len, &err);
 	sodium_memzero(code, CODE_MAX + 1);
 	if (msg == NULL) {
@@ -486,10 +487,8 @@ confirm_written(const struct dir_result *res, void *arg)
 	}
 	/* To the address the user had before, which the lookup found. */
 	notice_user(job, job->confirming == METHOD_EMAIL ?
-	    "used to register a new recovery address" :
-	    job->confirming == METHOD_SMS ?
-	    "used to register a new recovery mobile number" :
-	    "used to register an authenticator app");
+	    MSG_ACT_NEW_ADDRESS : job->confirming == METHOD_SMS ?
+	    MSG_ACT_NEW_MOBILE : MSG_ACT_NEW_APP);
 	stamp(job, confirm_stamped);
 }
 

@@ -66,6 +66,7 @@ static bool parse_mobile(json_t *, struct request *);
 static bool parse_email(json_t *, struct request *);
 static bool parse_totp(json_t *, struct request *);
 static bool parse_reconfirm(json_t *, struct request *);
+static bool parse_lang(json_t *, struct request *);
 
 enum field {
 	F_USER,
@@ -82,6 +83,7 @@ enum field {
 	F_EMAIL,
 	F_TOTP,
 	F_RECONFIRM,
+	F_LANG,
 	F_COUNT
 };
 
@@ -151,11 +153,15 @@ static const struct field_spec {
 	[F_RECONFIRM] = { "reconfirm", parse_reconfirm,
 	    "The reconfirm field is missing.",
 	    "The reconfirm field must be true." },
+	[F_LANG] = { "lang", parse_lang,
+	    "The language is missing.",
+	    "The language must be a language tag such as en or tr-TR." },
 };
 
 /*
- * "client" is accepted on every op (request.h): a front end that passes the
- * caller's address along should not have to know which ops look at it.
+ * "client" and "lang" are accepted on every op (request.h): a front end
+ * that passes the caller's address and language along should not have to
+ * know which ops look at them.
  */
 static const struct op_spec {
 	const char *name;
@@ -478,6 +484,42 @@ parse_totp(json_t *v, struct request *req)
 	return true;
 }
 
+/*
+ * "lang": a language tag (RFC 5646 in its common shapes: a primary subtag
+ * of 2 to 8 letters, then subtags of 1 to 8 letters or digits, joined by
+ * hyphens). Only the primary subtag is kept, and only when it is 2 or 3
+ * letters (a language): the messages are chosen by it.
+ */
+static bool
+parse_lang(json_t *v, struct request *req)
+{
+	const char *s;
+	size_t len, run = 0, primary = 0;
+
+	if ((s = string_of(v, &len)) == NULL || len == 0 || len > REQ_LANG_MAX)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		char c = s[i];
+
+		if (c == '-' || c == '\0') {
+			if (run == 0 || run > 8)
+				return false;
+			if (primary == 0)
+				primary = run;
+			run = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (primary > 0 && c >= '0' && c <= '9')) {
+			run++;
+		} else {
+			return false;
+		}
+	}
+	if (primary >= 2 && primary <= 3)
+		for (size_t i = 0; i < primary; i++)
+			req->lang[i] = (char)(s[i] | 0x20);	/* letters */
+	return true;
+}
+
 /* register: "reconfirm": true says what is registered is still right. */
 static bool
 parse_reconfirm(json_t *v, struct request *req)
@@ -561,6 +603,7 @@ parse_root(json_t *root, struct request *req)
 	const struct op_spec *spec;
 	const char *key;
 	json_t *v, *value;
+	unsigned allowed;
 	int f;
 
 	if (!json_is_object(root))
@@ -576,17 +619,18 @@ parse_root(json_t *root, struct request *req)
 	if (!json_is_string(v) || find_op(json_string_value(v), &req->op) != 0)
 		return msg_bad_op;
 	spec = &ops[req->op];
+	allowed = spec->allowed | BIT(F_LANG);	/* every op */
 
 	/* Unknown names first, before any value is looked at or copied. */
 	json_object_foreach(root, key, value) {
 		if (strcmp(key, "v") == 0 || strcmp(key, "op") == 0)
 			continue;
-		if ((f = find_field(key)) < 0 || !(spec->allowed & BIT(f)))
+		if ((f = find_field(key)) < 0 || !(allowed & BIT(f)))
 			return msg_unknown;
 	}
 
 	for (f = 0; f < F_COUNT; f++) {
-		if (!(spec->allowed & BIT(f)))
+		if (!(allowed & BIT(f)))
 			continue;
 		if ((v = json_object_get(root, fields[f].name)) == NULL) {
 			if (spec->required & BIT(f))

@@ -34,6 +34,7 @@
 #define REQ_EMAIL_MAX 254
 #define REQ_MOBILE_MAX 32
 #define REQ_TICKET_LEN 32	/* hex digits of a 128-bit ticket */
+#define REQ_LANG_MAX 35		/* a language tag, such as tr-TR */
 
 enum op {
 	OP_START,
@@ -79,6 +80,9 @@ struct request {
 	char *email;			/* register */
 	bool totp;			/* register: an authenticator app */
 	bool reconfirm;			/* register: what is registered is right */
+	/* Optional on every op: the primary subtag of "lang", in lower case
+	 * ("tr" for "tr-TR"); "" when absent. The messages' language. */
+	char lang[4];
 };
 
 /* Once, before any JSON is parsed: the wiping allocator for jansson. */

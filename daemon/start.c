@@ -293,11 +293,11 @@ send_code(struct job *job)
 	if (m == METHOD_EMAIL) {
 		notify_mask_email(to, job->sent_to, sizeof(job->sent_to));
 		decoy_learn(job_masks(job), m, job->sent_to, job->req.user);
-		msg = message_build(cfg, MSG_EMAIL_CODE, to, vars, &len, &err);
+		msg = message_build(cfg, MSG_EMAIL_CODE, job->req.lang, to, vars, &len, &err);
 	} else {
 		notify_mask_phone(to, job->sent_to, sizeof(job->sent_to));
 		decoy_learn(job_masks(job), m, job->sent_to, job->req.user);
-		msg = message_build(cfg, MSG_SMS_CODE, to, vars, &len, &err);
+		msg = message_build(cfg, MSG_SMS_CODE, job->req.lang, to, vars, &len, &err);
 	}
 	if (msg == NULL) {
 		sodium_memzero(job->code, sizeof(job->code));

@@ -387,6 +387,58 @@ test_reconfirm_status(void **state)
 	    "user name is missing");
 }
 
+/* "lang" on any op: the primary subtag, in lower case, when it names a
+ * language; a malformed tag is refused. */
+static void
+test_lang(void **state)
+{
+	static const struct {
+		const char *tag;
+		const char *want;
+	} ok[] = {
+		{ "tr-TR", "tr" }, { "EN", "en" }, { "de-1996", "de" },
+		{ "zh-Hant-TW", "zh" }, { "ast", "ast" }, { "x-klingon", "" },
+		{ "abcdefgh", "" },
+	};
+	static const char *const bad[] = {
+		"tr_TR", "1tr", "tr-", "-tr", "tr--TR", "tr TR", "abcdefghi",
+		"tr-abcdefghi", "t\u00fcrk",
+	};
+	struct request req;
+	char json[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(json, sizeof(json), "{\"v\":1,\"op\":\"policy\","
+		    "\"lang\":\"%s\"}", ok[i].tag);
+		assert_int_equal(parse(json, &req), 0);
+		assert_string_equal(req.lang, ok[i].want);
+		request_free(&req);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"v\":1,\"op\":\"start\","
+		    "\"user\":\"u\",\"method\":\"email\",\"lang\":\"%s\"}",
+		    bad[i]);
+		refused(json, "The language must be a language tag");
+	}
+	refused("{\"v\":1,\"op\":\"policy\",\"lang\":\"\"}",
+	    "The language must be a language tag");
+	refused("{\"v\":1,\"op\":\"policy\",\"lang\":5}",
+	    "The language must be a language tag");
+	refused("{\"v\":1,\"op\":\"policy\",\"lang\":"
+	    "\"en-aaaaaaaa-bbbbbbbb-cccccccc-dddddd\"}",	/* 36 */
+	    "The language must be a language tag");
+	/* every op takes it */
+	assert_int_equal(parse("{\"v\":1,\"op\":\"confirm\",\"ticket\":\""
+	    TICKET "\",\"code\":\"1\",\"lang\":\"tr\"}", &req), 0);
+	assert_string_equal(req.lang, "tr");
+	request_free(&req);
+	assert_int_equal(parse("{\"v\":1,\"op\":\"change\",\"user\":\"u\","
+	    "\"old_password\":\"o\",\"new_password\":\"n\",\"lang\":\"tr\"}",
+	    &req), 0);
+	request_free(&req);
+}
+
 static void
 test_policy(void **state)
 {
@@ -1351,6 +1403,7 @@ main(void)
 		cmocka_unit_test(test_change),
 		cmocka_unit_test(test_register),
 		cmocka_unit_test(test_reconfirm_status),
+		cmocka_unit_test(test_lang),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_missing),
