@@ -84,6 +84,8 @@ REASONS = {
     "policy": "bad-request busy",
     "confirm": "bad-request expired bad-code too-many-attempts throttled "
                "not-verified not-allowed busy directory-unavailable internal",
+    "status": "bad-request throttled busy wrong-password account-disabled "
+              "not-allowed directory-unavailable internal",
 }
 REASONS = {op: set(r.split()) for op, r in REASONS.items()}
 # Reasons a path in the code reaches that the op's docs leave out, and why.
@@ -107,6 +109,12 @@ KNOWN = {
         "wrong-password": "as for reset",
         "password-policy": "op_reset() serves both; only a reset checks a "
             "new password",
+    },
+    "status": {
+        "account-locked": LOCK_FOLDED,
+        "password-policy": "password_refused() passes any other directory "
+            "reason on through job_dir_error(); the one operation status "
+            "sends, a bind, is never refused for a password's quality",
     },
 }
 
