@@ -187,8 +187,8 @@ code_step(struct page *p, enum flow flow)
 	} else {
 		evbuffer_add_printf(p->out, "<p>");
 		html_escape(p->out, T(p, s->method == M_SMS ?
-		    "If the account has this mobile number, a code was sent to it:" :
-		    "If the account has this address, a code was sent to it:"));
+		    N_("If the account has this mobile number, a code was sent to it:") :
+		    N_("If the account has this address, a code was sent to it:")));
 		evbuffer_add_printf(p->out, " <strong>");
 		html_escape(p->out, s->sent_to);
 		evbuffer_add_printf(p->out, "</strong></p>\n");

@@ -13,6 +13,9 @@
 # without its CSRF token does nothing. Screenshots of every step go to
 # $WEB_SHOTS (default: the test's temporary folder, kept when KEEP_TMP=1).
 #
+# WEB_ON=ad (web-browser-ad.sh) runs the reset flows against Samba AD
+# instead, so the portal meets unicodePwd: by email without JavaScript in
+# English, with it in Turkish, and an unknown user.
 # WEB_SERVE=1 starts everything and waits (for a look at the pages by hand).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -23,13 +26,25 @@ SSPRWEB=${SSPRWEB:-$(dirname "$SSPRD")/ssprweb}
 /usr/bin/python3 -c 'import selenium' 2>/dev/null ||
 	skip_all "python3-selenium is not installed"
 
+if [ "${WEB_ON:-openldap}" = ad ]; then
+	with_samba web-ad
+	conf=$tmp/ssprd.ini
+	write_ini "$conf" ad "$LDAPS_URI" "" "[policy]
+allowed_groups = $GROUP_DN
+admin_groups = $ADMIN_GROUP_DN
+methods = email
+min_length = 12
+max_starts_per_hour = 100
+max_starts_per_client_hour = 1000
+lockout_failures = 50"
+	export BROWSER_FLOWS=ad
+else
 with_slapd web
-
+conf=$tmp/ssprd.ini
 key=$tmp/totp.key
 openssl rand -hex 32 >"$key"
 chmod 600 "$key"
 [ "$(id -u)" -ne 0 ] || chown nobody "$key"
-conf=$tmp/ssprd.ini
 write_ini "$conf" openldap "$LDAPS_URI" "" "recovery_attribute = $RECOVERY_MAIL_ATTR
 [policy]
 methods = email, sms, questions, totp
@@ -50,6 +65,7 @@ required = 3
 attribute = $TOTP_ATTR
 key_file = $key
 issuer = Example Corp"
+fi
 spool_ini "$conf"
 log=$tmp/daemon.log
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; cat "$log"; finish; exit 1; }

@@ -258,12 +258,12 @@ def set_password(d, lang, user, dn, new, js, tag):
     result(binds(dn, new), "%s %s: binds with the new password" % (tag, user))
 
 
-def flow_reset_email(d, lang, js):
-    user, dn = E["USER1"], E["USER1_DN"]
-    tag = "reset-email"
+def flow_reset_email(d, lang, js, user=None, dn=None):
+    user, dn = user or E["USER1"], dn or E["USER1_DN"]
+    tag = "reset-email" if user == E["USER1"] else "reset-email-" + user
     start_reset(d, lang, user, tag=tag)
     prove_by(d, lang, user, "email", tag, MAIL)
-    set_password(d, lang, user, dn, "Blue-Harbor-Lantern-42", js, tag)
+    set_password(d, lang, user, dn, "Blue-Harbor-Lantern-42" if user == E["USER1"] else "Amber-Island-Beacon-57", js, tag)
 
 
 def flow_reset_sms_turkish(d, js):
@@ -520,7 +520,26 @@ def run(desc, fn, *args):
         result(False, "%s: %s: %s" % (desc, type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
 
 
+def main_ad():
+    """Against Samba AD: the reset flows, so unicodePwd is written."""
+    d = browser(False)
+    try:
+        run("reset by email on AD (en, no JS)", flow_reset_email, d, "en", False)
+        run("unknown user on AD (en, no JS)", flow_unknown, d, "en")
+    finally:
+        d.quit()
+    d = browser(True)
+    try:
+        d.get(URL + "/?lang=tr")
+        run("reset by email on AD (tr, JS)", flow_reset_email, d, "tr", True, E["USER2"], E["USER2_DN"])
+    finally:
+        d.quit()
+    return 1 if failures else 0
+
+
 def main():
+    if E.get("BROWSER_FLOWS") == "ad":
+        return main_ad()
     security()
     run("Accept-Language", accept_language)
     # English without JavaScript, Turkish with it, and the other way round
