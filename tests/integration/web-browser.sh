@@ -11,7 +11,7 @@
 # what the directory holds afterwards, that an unknown user sees the same
 # pages as a real one, the security headers and cookie, and that a form
 # without its CSRF token does nothing. Screenshots of every step go to
-# $WEB_SHOTS (default: the test's temporary folder, kept when KEEP_TMP=1).
+# $WEB_SHOTS (default: tests/web-shots/ in the build tree, kept as artifacts).
 #
 # WEB_ON=ad (web-browser-ad.sh) runs the reset flows against Samba AD
 # instead, so the portal meets unicodePwd: by email without JavaScript in
@@ -102,7 +102,7 @@ wlog=$tmp/ssprweb.log
 "${as_web[@]}" "$SSPRWEB" -c "$wconf" 2>>"$wlog" &
 web_pid=$!
 trap 'kill $web_pid 2>/dev/null; fixture_cleanup' EXIT
-if ! wait_for 10 log_has "$wlog" "ssprweb: ready"; then
+if ! wait_for 60 log_has "$wlog" "ssprweb: ready"; then
 	not_ok "ssprweb starts"
 	cat "$wlog"
 	finish
@@ -111,8 +111,11 @@ fi
 ok "ssprweb starts"
 
 export WEB_URL=http://localhost:$port MAIL_DIR=$tmp/mail SMS_DIR=$tmp/sms
-export WEB_SHOTS=${WEB_SHOTS:-$tmp/shots}
+# kept after the run as the test's artifacts (make clean removes them)
+export WEB_SHOTS=${WEB_SHOTS:-$PWD/tests/web-shots/${WEB_ON:-openldap}}
+rm -rf "$WEB_SHOTS"
 mkdir -p "$WEB_SHOTS"
+echo "# screenshots: $WEB_SHOTS"
 if [ -n "${WEB_SERVE:-}" ]; then
 	echo "# serving on $WEB_URL (tmp $tmp); Ctrl-C ends"
 	wait "$web_pid"

@@ -22,7 +22,8 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,
+                                        WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
@@ -108,18 +109,36 @@ def notice(d):
         return ""
 
 
+def settled(fn):
+    """fn() again while ChromeDriver says the node it just found belongs to
+    a document that is being replaced (it happens, rarely, right after a
+    navigation without JavaScript); any other error is raised."""
+    for attempt in range(50):
+        try:
+            return fn()
+        except (StaleElementReferenceException, WebDriverException) as e:
+            if attempt == 49 or not (isinstance(e, StaleElementReferenceException) or
+                                     "does not belong to the document" in str(e)):
+                raise
+            time.sleep(0.1)
+
+
 def fill(d, name, value):
-    el = d.find_element(By.NAME, name)
-    el.clear()
-    el.send_keys(value)
-    return el
+    def once():
+        el = d.find_element(By.NAME, name)
+        el.clear()
+        el.send_keys(value)
+        if el.get_attribute("value") != value:
+            raise StaleElementReferenceException("typed value did not stay")
+        return el
+    return settled(once)
 
 
 def press(d, field, wait=True):
     """Submit the form that holds field (a name) with its button, and wait
     for the page that answers it."""
-    el = d.find_element(By.NAME, field)
-    button = el.find_element(By.XPATH, "./ancestor::form//button[@type='submit']")
+    button = settled(lambda: d.find_element(By.NAME, field).find_element(
+        By.XPATH, "./ancestor::form//button[@type='submit']"))
     button.click()
     if wait:
         WebDriverWait(d, 120).until(staleness_of(button))
@@ -158,8 +177,11 @@ def app_code(key, offset=0):
 
 
 def binds(dn, password):
-    r = subprocess.run(["ldapwhoami", "-x", "-H", E["LDAPS_URI"], "-D", dn, "-w", password],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Samba has no whoami extended operation: a bind and a base search of
+    # the user's own entry prove the password on both directories.
+    r = subprocess.run(["ldapsearch", "-x", "-H", E["LDAPS_URI"], "-o", "nettimeout=10",
+                        "-D", dn, "-y", "/dev/stdin", "-b", dn, "-s", "base", "1.1"],
+                       input=password.encode(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return r.returncode == 0
 
 
