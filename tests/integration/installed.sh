@@ -24,9 +24,22 @@ sed 's/^/# /' "$tmp/install.log" | tail -n 5
 installed() { find "$root" -path "*/$1" -type f | head -n 1; }
 for f in sbin/ssprd sbin/ssprctl etc/ssprd/ssprd.ini.example man/man8/ssprd.8 \
 	man/man8/ssprctl.8 man/man5/ssprd.ini.5 systemd/system/ssprd.service \
-	sysusers.d/ssprd.conf tmpfiles.d/ssprd-tmpfiles.conf; do
+	sysusers.d/ssprd.conf tmpfiles.d/ssprd-tmpfiles.conf \
+	sbin/ssprweb man/man8/ssprweb.8 etc/ssprd/ssprweb.ini.example \
+	systemd/system/ssprweb.service sysusers.d/ssprweb.conf \
+	ssprd/web/static/style.css ssprd/web/static/app.js ssprd/web/po/tr.po; do
 	check "installed: $f" [ -n "$(installed "$f")" ]
 done
+# the installed portal finds its style sheet, script and catalogs
+web_data=$(dirname "$(dirname "$(installed ssprd/web/po/tr.po)")")
+openssl rand -hex 32 >"$tmp/ssprweb.key"
+chmod 600 "$tmp/ssprweb.key"
+printf '[web]\nsession_key_file = %s\ndata_dir = %s\ndefault_language = tr\n' \
+	"$tmp/ssprweb.key" "$web_data" >"$tmp/ssprweb.ini"
+check "the installed ssprweb checks a configuration with its data" \
+	"$(installed sbin/ssprweb)" -t -c "$tmp/ssprweb.ini"
+check "ssprweb.service starts the installed binary" \
+	grep -q "^ExecStart=.*/sbin/ssprweb -c " "$(installed systemd/system/ssprweb.service)"
 ssprd=$(installed sbin/ssprd)
 ssprctl=$(installed sbin/ssprctl)
 unit=$(installed systemd/system/ssprd.service)

@@ -21,7 +21,7 @@ set -uo pipefail
 
 man_dir=$SRCDIR/man
 protocol=$SRCDIR/docs/protocol.md
-pages="ssprd.8 ssprctl.8 ssprd.ini.5"
+pages="ssprd.8 ssprctl.8 ssprd.ini.5 ssprweb.8"
 ini5=$man_dir/ssprd.ini.5
 
 for p in $pages; do
