@@ -395,6 +395,86 @@ binds() {
 }
 check "alice binds with the new password" binds "$USER1_DN" "$pw"
 
+# --- ssprweb, the portal, under its own unit --------------------------------------
+# Its user (sysusers: ssprweb in ssprd-submit), its key and configuration
+# where an admin puts them, then: the unit starts sandboxed, serves pages,
+# passes a form through ssprd's spool, and cannot see ssprd's state or
+# secrets even where file modes would let it.
+web_unit=$(installed systemd/system/ssprweb.service)
+web_sysusers=$(installed sysusers.d/ssprweb.conf)
+read -r sbin_web web_conf < <(sed -n 's/^ExecStart=\([^ ]*\) -c \([^ ]*\)$/\1 \2/p' "$dest$web_unit")
+web_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf '[web]\nlisten = 127.0.0.1:%s\norganisation = Real systemd test\n' "$web_port" \
+	>"/proc/$box/root$web_conf"
+in_box systemd-sysusers "$web_sysusers" >"$tmp/sysusers-web.out" 2>&1
+check "systemd-sysusers $web_sysusers" [ $? -eq 0 ]
+web_ids() { in_box id ssprweb 2>/dev/null | grep -q '(ssprd-submit)'; }
+check "the user ssprweb exists, in ssprd-submit" web_ids
+openssl rand -hex 32 >"/proc/$box/root/etc/ssprd/ssprweb.key"
+in_box chown ssprweb /etc/ssprd/ssprweb.key
+in_box chmod 600 /etc/ssprd/ssprweb.key
+if ! grep -qxF "$(dirname "$web_unit")" <<<"$(in_box systemd-analyze --system unit-paths)"; then
+	in_box systemctl link "$web_unit" >/dev/null 2>&1
+fi
+in_box systemctl start ssprweb >"$tmp/start-web.out" 2>&1
+check "systemctl start ssprweb: exit 0" [ $? -eq 0 ]
+wprop() { in_box systemctl show -P "$1" ssprweb 2>/dev/null; }
+if [ "$(wprop ActiveState)/$(wprop SubState)" = active/running ]; then
+	ok "ssprweb.service is active (running), after its READY=1"
+else
+	not_ok "ssprweb.service is active (running) (got $(wprop ActiveState)/$(wprop SubState))"
+	sed 's/^/# /' "$tmp/start-web.out"
+	in_box journalctl --no-pager -u ssprweb 2>&1 | tail -n 20 | sed 's/^/# journal: /'
+fi
+web_main=$(wprop MainPID)
+web_pid=
+for p in $(cat "$cg/system.slice/ssprweb.service/cgroup.procs" 2>/dev/null); do
+	[ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$p/status" 2>/dev/null)" = "$web_main" ] &&
+		web_pid=$p
+done
+wst_is() {
+	[ -n "$web_pid" ] && [ "$(awk -v k="$1:" '$1 == k { print $2 }' "/proc/$web_pid/status")" = "$2" ]
+}
+check "ssprweb runs as ssprweb" wst_is Uid "$(in_box id -u ssprweb)"
+check "...with no capabilities" wst_is CapEff 0000000000000000
+check "...under a seccomp filter" wst_is Seccomp 2
+check "...and no_new_privs" wst_is NoNewPrivs 1
+
+url=http://localhost:$web_port
+jar=$tmp/cookies
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url/")
+check "GET / answers 200 ($code)" [ "$code" = 200 ]
+page=$(curl -s -c "$jar" -b "$jar" "$url/reset")
+csrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' <<<"$page" | head -n 1)
+check "the reset page has a form with a CSRF token" [ -n "$csrf" ]
+code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" \
+	--data-urlencode "csrf=$csrf" --data-urlencode step=0 --data-urlencode user=alice \
+	--max-time 120 "$url/reset")
+page=$(curl -s -c "$jar" -b "$jar" "$url/reset")
+check "a form goes through ssprd's spool and back: 303 ($code)" [ "$code" = 303 ]
+check "...then the method choice" grep -q 'name="method"' <<<"$page"
+# In ssprweb's own mount namespace, what the unit hides is an empty node
+# of mode 0 (InaccessiblePaths=), even to root; and as the ssprweb user
+# (with ssprd-submit) ssprd's state and bind secret cannot be read.
+in_web() { nsenter -t "$web_pid" -m "$@"; }
+as_web() {
+	in_web setpriv --reuid="$(in_box id -u ssprweb)" --regid="$(in_box id -g ssprweb)" \
+		--groups="$(in_box getent group ssprd-submit | cut -d: -f3)" \
+		--inh-caps=-all --bounding-set=-all "$@"
+}
+mode_in_web() { in_web stat -c %a "$1" 2>/dev/null; }
+not() { ! "$@"; }
+check "in ssprweb's namespace /var/lib/ssprd is hidden (mode $(mode_in_web /var/lib/ssprd))" \
+	[ "$(mode_in_web /var/lib/ssprd)" = 0 ]
+check "...and the bind secret too (mode $(mode_in_web /etc/ssprd/bind.secret))" \
+	[ "$(mode_in_web /etc/ssprd/bind.secret)" = 0 ]
+web_reads() { as_web "$@" >/dev/null 2>&1; }
+check "as ssprweb there: ssprd's state cannot be listed" not web_reads ls /var/lib/ssprd
+check "...nor the bind secret read" not web_reads cat /etc/ssprd/bind.secret
+check "...while its own key is readable (the check is not blind)" web_reads cat /etc/ssprd/ssprweb.key
+in_box systemctl stop ssprweb >/dev/null 2>&1
+check "systemctl stop ssprweb: inactive" [ "$(wprop ActiveState)" = inactive ]
+
 # --- reload ---------------------------------------------------------------------
 # min_length_now: min_length of the configuration in force.
 min_length_now() {

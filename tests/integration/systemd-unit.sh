@@ -289,4 +289,75 @@ else
 	fi
 fi
 
+# --- ssprweb.service ----------------------------------------------------------
+# The portal's unit, generated the same way: verify, its exposure, the
+# settings its promises rest on (its own user in ssprd-submit, only the
+# spool writable, ssprd's state and secrets hidden), and its sysusers.d
+# file on top of ssprd's.
+wunit=$tmp/unit/ssprweb.service
+sed -e "s|@sbindir[@]|/usr/sbin|g" -e "s|@sysconfdir[@]|/etc|g" \
+	-e "s|@docdir[@]|/usr/share/doc/ssprd|g" "$src/systemd/ssprweb.service.in" >"$wunit"
+if grep -n '@[A-Za-z_]*@' "$wunit" >"$tmp/left"; then
+	not_ok "ssprweb: no @placeholder@ is left in the generated unit"
+	diag "$tmp/left"
+else
+	ok "ssprweb: no @placeholder@ is left in the generated unit"
+fi
+for line in Type=notify User=ssprweb SupplementaryGroups=ssprd-submit \
+	ReadWritePaths=-/run/ssprd/queue InaccessiblePaths=-/var/lib/ssprd \
+	InaccessiblePaths=-/etc/ssprd/bind.secret InaccessiblePaths=-/etc/ssprd/totp.key \
+	ProtectSystem=strict NoNewPrivileges=yes CapabilityBoundingSet= \
+	"ExecStart=/usr/sbin/ssprweb -c /etc/ssprd/ssprweb.ini"; do
+	check "ssprweb: the unit has $line" grep -qxF -- "$line" "$wunit"
+done
+if [ -x "${SSPRWEB:-}" ]; then
+	mkdir -p "$tmp/wprefix/sbin" "$tmp/wverify"
+	ln -s "$(cd "$(dirname "$SSPRWEB")" && pwd)/$(basename "$SSPRWEB")" \
+		"$tmp/wprefix/sbin/ssprweb"
+	sed -e "s|@sbindir[@]|$tmp/wprefix/sbin|g" -e "s|@sysconfdir[@]|$tmp/wprefix/etc|g" \
+		-e "s|@docdir[@]|$tmp/wprefix/doc|g" "$src/systemd/ssprweb.service.in" \
+		>"$tmp/wverify/ssprweb.service"
+	systemd-analyze verify --man=no "$tmp/wverify/ssprweb.service" >"$tmp/wverify.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ] && ! grep -q 'ssprweb' "$tmp/wverify.out"; then
+		ok "ssprweb: systemd-analyze verify accepts the unit"
+	else
+		not_ok "ssprweb: systemd-analyze verify accepts the unit (status $rc)"
+		diag "$tmp/wverify.out"
+	fi
+else
+	skip "ssprweb: systemd-analyze verify accepts the unit" "no built ssprweb"
+fi
+systemd-analyze security --offline=yes --no-pager "$wunit" >"$tmp/wsecurity.out" 2>&1
+rc=$?
+score=$(sed -n 's/.*Overall exposure level for ssprweb\.service: \([0-9.]*\).*/\1/p' \
+	"$tmp/wsecurity.out")
+if [ -z "$score" ]; then
+	not_ok "ssprweb: systemd-analyze security rates the unit (status $rc)"
+	diag "$tmp/wsecurity.out"
+else
+	grep -F 'Overall exposure level' "$tmp/wsecurity.out" | diag /dev/stdin
+	if awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
+		ok "ssprweb: overall exposure $score is 2.0 or lower"
+	else
+		not_ok "ssprweb: overall exposure $score is 2.0 or lower"
+	fi
+	grep '^✗' "$tmp/wsecurity.out" | sed 's/  */ /g' | diag /dev/stdin
+fi
+if command -v systemd-sysusers >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	wroot=$tmp/wroot
+	mkdir -p "$wroot/etc"
+	systemd-sysusers --root="$wroot" "$sysusers" "$src/systemd/ssprweb.sysusers" \
+		>"$tmp/wsysusers.out" 2>&1
+	check "ssprweb: its sysusers.d file applies on top of ssprd's" [ $? -eq 0 ]
+	members() { awk -F: -v g="$1" '$1 == g { print $4 }' "$wroot/etc/group"; }
+	check "ssprweb: the user ssprweb exists" grep -q '^ssprweb:' "$wroot/etc/passwd"
+	check "ssprweb: it is a member of ssprd-submit ($(members ssprd-submit))" \
+		grep -qw ssprweb <<<"$(members ssprd-submit)"
+	check "ssprweb: and of no group of ssprd's state ($(members ssprd))" \
+		not_grep -w ssprweb <<<"$(members ssprd)"
+else
+	skip "ssprweb: its sysusers.d file applies on top of ssprd's" "not root or no systemd-sysusers"
+fi
+
 finish
