@@ -13,7 +13,9 @@
  */
 #include "build.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@
 enum key_type {
 	K_STRING,	/* header-safe text */
 	K_PATH,		/* absolute path, not opened */
+	K_DIR,		/* absolute path of a folder, read at load; "" = unset */
 	K_FILE,		/* absolute path of a readable file; "" = unset */
 	K_SECRET,	/* secret file: checked, not read */
 	K_PASSWORD,	/* secret file: checked and read into bind_password */
@@ -78,6 +81,7 @@ struct key {
 static const struct key keys[] = {
 	{ "daemon", "queue_dir", K_PATH, O(daemon.queue_dir), "/run/ssprd/queue", 0, 0, NULL },
 	{ "daemon", "state_dir", K_PATH, O(daemon.state_dir), "/var/lib/ssprd", 0, 0, NULL },
+	{ "daemon", "templates_dir", K_DIR, O(daemon.templates_dir), "", 0, 0, NULL },
 	{ "daemon", "log_level", K_ENUM, O(daemon.log_level), "info", 0, 0, log_level_names },
 	{ "daemon", "metrics", K_LISTEN, O(daemon.metrics_host), "127.0.0.1:9469", 0, 0, NULL },
 	{ "daemon", "answer_ttl", K_UINT, O(daemon.answer_ttl), "3600", 60, 7 * 86400, NULL },
@@ -321,6 +325,12 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 		if (empty)
 			break;
 		if ((err = value_readable_file(v, msg)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_DIR:
+		if (empty)
+			break;
+		if ((err = value_abs_path(v)) == NULL)
 			*str = xstrdup(v);
 		break;
 	case K_SECRET:
@@ -836,6 +846,133 @@ load_choices(struct loader *ld)
 		    cfg->questions.choices.n, cfg->questions.required);
 }
 
+/* The file names of templates_dir, by enum message_kind. */
+const char *const config_template_names[CONFIG_MSG_KINDS] = {
+	"email-code.txt", "email-notice.txt", "email-admin-notice.txt",
+	"sms-code.txt", "email-confirm.txt", "sms-confirm.txt",
+};
+
+/* One language folder of templates_dir: each file it has is read and
+ * checked as the single template keys are; any other file is refused, so a
+ * misspelt name is not silently ignored. */
+static void
+load_language(struct loader *ld, const char *dir, const char *tag)
+{
+	static const char *const fills_key[CONFIG_MSG_KINDS] = {
+		"code_template", "notice_template", "admin_notice_template",
+		"code_template", "code_template", "code_template",
+	};
+	struct config *cfg = ld->cfg;
+	unsigned at = BLAME("daemon", "templates_dir");
+	struct config_templates *t;
+	char path[PATH_MAX], msg[VALUE_MSG_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, tag);
+	if ((d = opendir(path)) == NULL) {
+		diag_add(ld, at, true, "%s: cannot read: %s", path, strerror(errno));
+		return;
+	}
+	if (cfg->daemon.ntemplates == CONFIG_LANGS_MAX) {
+		diag_add(ld, at, true, "%s: more than %d languages", dir,
+		    CONFIG_LANGS_MAX);
+		closedir(d);
+		return;
+	}
+	t = &cfg->daemon.templates[cfg->daemon.ntemplates++];
+	snprintf(t->tag, sizeof(t->tag), "%s", tag);
+	while ((e = readdir(d)) != NULL) {
+		const char *err;
+		int k;
+
+		if (e->d_name[0] == '.')
+			continue;
+		for (k = 0; k < CONFIG_MSG_KINDS; k++)
+			if (strcmp(e->d_name, config_template_names[k]) == 0)
+				break;
+		if (k == CONFIG_MSG_KINDS) {
+			diag_add(ld, at, true, "%s/%.40s: not a message ssprd "
+			    "sends (the names are email-code.txt, "
+			    "email-notice.txt, email-admin-notice.txt, "
+			    "sms-code.txt, email-confirm.txt, sms-confirm.txt)",
+			    path, e->d_name);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, tag, e->d_name);
+		err = value_template(path, strncmp(e->d_name, "email-", 6) == 0,
+		    template_fills(fills_key[k]),
+		    strcmp(fills_key[k], "code_template") == 0, &t->text[k], msg);
+		if (err != NULL)
+			diag_add(ld, at, true, "%s", err);
+		snprintf(path, sizeof(path), "%s/%s", dir, tag);
+	}
+	closedir(d);
+}
+
+/* The single-file keys are the English texts: templates_dir/en may not
+ * give the same message a second time. */
+static void
+english_once(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	const char *const single[4] = { cfg->email.code_template,
+	    cfg->email.notice_template, cfg->email.admin_notice_template,
+	    cfg->sms.code_template };
+	static const char *const key[4] = { "[email] code_template",
+	    "[email] notice_template", "[email] admin_notice_template",
+	    "[sms] code_template" };
+
+	for (unsigned i = 0; i < cfg->daemon.ntemplates; i++) {
+		if (strcmp(cfg->daemon.templates[i].tag, "en") != 0)
+			continue;
+		for (int k = 0; k < 4; k++)
+			if (single[k] != NULL &&
+			    cfg->daemon.templates[i].text[k] != NULL)
+				diag_add(ld, BLAME("daemon", "templates_dir"),
+				    true, "%s/en/%s and %s both give the "
+				    "English text of one message: keep one",
+				    cfg->daemon.templates_dir,
+				    config_template_names[k], key[k]);
+	}
+}
+
+/* [daemon] templates_dir: a folder per language code ([a-z]{2,3}). */
+static void
+load_templates(struct loader *ld)
+{
+	const char *dir = ld->cfg->daemon.templates_dir;
+	unsigned at = BLAME("daemon", "templates_dir");
+	struct dirent *e;
+	DIR *d;
+
+	if (dir == NULL)
+		return;
+	if ((d = opendir(dir)) == NULL) {
+		diag_add(ld, at, true, "templates_dir: %s: %s", dir, strerror(errno));
+		return;
+	}
+	ld->cfg->daemon.templates = xcalloc(CONFIG_LANGS_MAX,
+	    sizeof(*ld->cfg->daemon.templates));
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (n < 2 || n > 3 || strspn(e->d_name,
+		    "abcdefghijklmnopqrstuvwxyz") != n) {
+			diag_add(ld, at, true, "%s/%.40s: a language folder is "
+			    "named by a two- or three-letter lower-case language "
+			    "code such as tr (a request's lang is matched on that)",
+			    dir, e->d_name);
+			continue;
+		}
+		load_language(ld, dir, e->d_name);
+	}
+	closedir(d);
+	english_once(ld);
+}
+
 static struct config *load(const char *path, struct config_diag *diag,
     bool no_secrets);
 
@@ -895,6 +1032,7 @@ load(const char *path, struct config_diag *diag, bool no_secrets)
 	check_command(&ld, "sms", &cfg->sms.command);
 	load_banned(&ld);
 	load_choices(&ld);
+	load_templates(&ld);
 
 	flush_diag(&ld);
 	if (diag->errors > 0) {
@@ -941,6 +1079,10 @@ config_free(struct config *cfg)
 		sodium_free(cfg->totp.key);			/* wipes */
 	strlist_free(&cfg->policy.banned);
 	strlist_free(&cfg->questions.choices);
+	for (unsigned i = 0; i < cfg->daemon.ntemplates; i++)
+		for (int k = 0; k < CONFIG_MSG_KINDS; k++)
+			free(cfg->daemon.templates[i].text[k]);
+	free(cfg->daemon.templates);
 	free(cfg->path);
 	free(cfg);
 }

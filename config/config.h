@@ -65,6 +65,19 @@ enum method {
 /* [questions] choices: at most this many, each at most this many bytes
  * (the longest question a register request may carry). */
 #define CONFIG_CHOICES_MAX	100
+
+/*
+ * Per-language message templates ([daemon] templates_dir): one folder per
+ * language tag, holding any of these files, in the order of daemon/
+ * messages.h's enum message_kind (messages.c checks it).
+ */
+#define CONFIG_MSG_KINDS	6
+#define CONFIG_LANGS_MAX	16
+extern const char *const config_template_names[CONFIG_MSG_KINDS];
+struct config_templates {
+	char tag[4];			/* [a-z]{2,3}: a language code */
+	char *text[CONFIG_MSG_KINDS];	/* NULL: not given for this language */
+};
 #define CONFIG_QUESTION_MAX	256
 
 struct strlist {
@@ -92,6 +105,10 @@ struct config {
 	struct {
 		char *queue_dir;
 		char *state_dir;
+		char *templates_dir;	/* NULL: none */
+		/* its languages' templates, checked at load */
+		struct config_templates *templates;
+		unsigned ntemplates;
 		enum log_level log_level;
 		char *metrics_host;	/* NULL: metrics off */
 		unsigned metrics_port;

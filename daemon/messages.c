@@ -116,6 +116,9 @@ static const char tr_sms_confirm[] =
     "dakika geçerlidir. Numarayı siz kaydetmediyseniz bu mesajı dikkate "
     "almayın.\n";
 
+_Static_assert(MSG_KINDS == CONFIG_MSG_KINDS,
+    "config_template_names[] follows enum message_kind");
+
 /* The built-in texts of each language, by enum message_kind; the first
  * is English, the fallback. */
 static const struct language {
@@ -178,33 +181,60 @@ message_address_ok(const char *addr)
 	return true;
 }
 
-/* The admin's template (English and languages without texts of their
- * own), else the language's built-in text. */
+/* The admin's template for kind in the language tag from templates_dir,
+ * or NULL. */
+static const char *
+dir_template(const struct config *cfg, enum message_kind kind,
+    const char *tag)
+{
+	for (unsigned i = 0; tag != NULL && i < cfg->daemon.ntemplates; i++)
+		if (strcmp(cfg->daemon.templates[i].tag, tag) == 0)
+			return cfg->daemon.templates[i].text[kind];
+	return NULL;
+}
+
+/* The admin's single template file of kind (an English text), or NULL. */
+static const char *
+key_template(const struct config *cfg, enum message_kind kind)
+{
+	switch (kind) {
+	case MSG_EMAIL_CODE:
+		return cfg->email.code_template;
+	case MSG_EMAIL_NOTICE:
+		return cfg->email.notice_template;
+	case MSG_EMAIL_ADMIN_NOTICE:
+		return cfg->email.admin_notice_template;
+	case MSG_SMS_CODE:
+		return cfg->sms.code_template;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * The text of kind for a request's lang, first found of:
+ *   1. templates_dir/LANG/NAME (any language the admin wrote a folder for);
+ *   2. the built-in text of LANG, when ssprd has texts of its own for it;
+ *   3. the single-file key (code_template, ...), which is English;
+ *   4. templates_dir/en/NAME;
+ *   5. the built-in English text.
+ */
 static const char *
 template_of(const struct config *cfg, enum message_kind kind,
-    const struct language *l)
+    const char *lang)
 {
-	const char *custom = NULL;
+	const struct language *l = language(lang);
+	const char *t;
 
-	if (l == &languages[0]) {
-		switch (kind) {
-		case MSG_EMAIL_CODE:
-			custom = cfg->email.code_template;
-			break;
-		case MSG_EMAIL_NOTICE:
-			custom = cfg->email.notice_template;
-			break;
-		case MSG_EMAIL_ADMIN_NOTICE:
-			custom = cfg->email.admin_notice_template;
-			break;
-		case MSG_SMS_CODE:
-			custom = cfg->sms.code_template;
-			break;
-		default:
-			break;
-		}
-	}
-	return custom != NULL ? custom : l->text[kind];
+	if ((t = dir_template(cfg, kind, lang)) != NULL)
+		return t;
+	if (l != &languages[0])
+		return l->text[kind];
+	if ((t = key_template(cfg, kind)) != NULL)
+		return t;
+	if ((t = dir_template(cfg, kind, "en")) != NULL)
+		return t;
+	return languages[0].text[kind];
 }
 
 /* Bytes of s that start at most max bytes of whole UTF-8 characters. */
@@ -289,7 +319,7 @@ message_build(const struct config *cfg, enum message_kind kind,
 	time_t now = time(NULL);
 	struct tm tm;
 
-	body = notify_render(template_of(cfg, kind, language(lang)), vars,
+	body = notify_render(template_of(cfg, kind, lang), vars,
 	    &blen, err);
 	if (body == NULL || kind == MSG_SMS_CODE || kind == MSG_SMS_CONFIRM) {
 		*len = blen;

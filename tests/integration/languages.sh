@@ -4,6 +4,7 @@
 # Turkish notice for "tr-TR", English without lang and for a language
 # ssprd has no texts in. Mail subjects that are not ASCII arrive as RFC 2047
 # encoded words, which Python's email package (not ssprd's code) decodes.
+# Then [daemon] templates_dir: the admin's texts per language folder.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -73,6 +74,52 @@ done
 
 a=$(sub "{\"v\":1,\"op\":\"start\",\"user\":\"$user\",\"method\":\"email\",\"lang\":\"tr_TR\"}")
 expect "a malformed lang: bad-request" "$a" reason bad-request
+
+# --- [daemon] templates_dir: the admin's own texts per language -------------
+# The shipped Turkish folder copied and edited, a German folder added:
+# each language gets its own, others fall back to English. The daemon
+# reads the folder once, at load: a reload with a broken file is refused
+# and the texts in force stay.
+tpl=$tmp/templates
+mkdir -p "$tpl/tr" "$tpl/de"
+cp "$SRCDIR"/config/templates/tr/*.txt "$tpl/tr/"
+sed -i 's/^Subject: .*/Subject: Kurum parola kodu/' "$tpl/tr/email-code.txt"
+printf 'Subject: Ihr Code\n\nHallo {{user}}, Ihr Code: {{code}} ({{minutes}} Minuten).\n' \
+	>"$tpl/de/email-code.txt"
+chmod -R go+rX "$tpl"
+sed -i "s|^\[daemon\]$|[daemon]\ntemplates_dir = $tpl|" "$conf"
+check "ssprd -t accepts the templates folder" "$SSPRD" -t -c "$conf"
+kill -HUP "$daemon_pid"
+check "...and the daemon reloads with it" wait_for 10 log_has "$log" "config: reloaded"
+
+# mail_for LANG: the subject of the code mail a start with lang LANG brings
+mail_for() {
+	local n
+	n=$(msg_count "$mail")
+	sub "{\"v\":1,\"op\":\"start\",\"user\":\"$user\",\"method\":\"email\",\"lang\":\"$1\"}" >/dev/null
+	wait_for 10 bash -c "[ \$(ls -1 $mail/*.msg 2>/dev/null | wc -l) -gt $n ]"
+	subject "$(newest "$mail")"
+}
+got=$(mail_for tr)
+check "lang tr: the folder's Turkish text ($got)" [ "$got" = "Kurum parola kodu" ]
+got=$(mail_for de-AT)
+check "lang de-AT: the German folder's text ($got)" [ "$got" = "Ihr Code" ]
+check "...with its placeholders filled" grep -q "^Hallo $user, Ihr Code: [0-9]* (10 Minuten).$" "$(newest "$mail")"
+got=$(mail_for fr)
+check "lang fr, no folder: English ($got)" [ "$got" = "Your password reset code" ]
+
+# the front end's own copy: ssprctl reads queue_dir from a file too, and
+# must go on working while the daemon's file is broken
+grep -v '^templates_dir' "$conf" >"$tmp/front.ini"
+sub() { submit "$tmp/front.ini" "$1"; }
+printf 'Subject: Ihr Code\n\nkein Code\n' >"$tpl/de/email-code.txt"
+out=$("$SSPRD" -t -c "$conf" 2>&1)
+check "a German text without {{code}}: ssprd -t names the file" \
+	grep -q "$tpl/de/email-code.txt template must contain {{code}}" <<<"$out"
+kill -HUP "$daemon_pid"
+check "...a reload is refused" wait_for 10 log_has "$log" "reload refused"
+got=$(mail_for de)
+check "...and the German text in force stays ($got)" [ "$got" = "Ihr Code" ]
 
 daemon_stop
 finish

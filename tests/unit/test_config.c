@@ -811,6 +811,103 @@ test_missing_file(void **state)
 	config_diag_free(&diag);
 }
 
+/* [daemon] templates_dir: a folder per language; every file read and
+ * checked at load, errors naming the file; the shipped folder loads. */
+static void
+test_templates_dir(void **state)
+{
+	const char *srcdir = getenv("SRCDIR");
+	char dir[300], sub[340], file[400], rest[1200], *text;
+	struct config_diag diag;
+	struct config *cfg;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/templates", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(sub, sizeof(sub), "%s/tr", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(file, sizeof(file), "%s/tr/sms-code.txt", dir);
+	write_file(file, "Kod {{code}}\n", 0644);
+	snprintf(file, sizeof(file), "%s/tr/email-code.txt", dir);
+	write_file(file, "Subject: Kod\n\nKodunuz {{code}} ({{minutes}} dk)\n", 0644);
+
+	/* good: the texts are in the configuration, by language and kind */
+	snprintf(rest, sizeof(rest), "[daemon]\ntemplates_dir = %s\n", dir);
+	text = minimal("", rest);
+	cfg = load_text(text, &diag);
+	free(text);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->daemon.ntemplates, 1);
+	assert_string_equal(cfg->daemon.templates[0].tag, "tr");
+	assert_string_equal(cfg->daemon.templates[0].text[3], "Kod {{code}}\n");
+	assert_non_null(cfg->daemon.templates[0].text[0]);
+	assert_null(cfg->daemon.templates[0].text[1]);
+	config_free(cfg);
+	config_diag_free(&diag);
+
+	/* a code template without {{code}}: refused, the file named */
+	write_file(file, "Subject: Kod\n\nKodunuz yok\n", 0644);
+	expect_error_in("", rest, 8, "tr/email-code.txt template must contain {{code}}");
+	/* a placeholder the message does not fill */
+	write_file(file, "Subject: Kod\n\n{{code}} {{time}}\n", 0644);
+	expect_error_in("", rest, 8, "tr/email-code.txt has {{time}}");
+	/* From: is ssprd's */
+	write_file(file, "Subject: Kod\nFrom: x@example.org\n\n{{code}}\n", 0644);
+	expect_error_in("", rest, 8, "may not set From:");
+	write_file(file, "Subject: Kod\n\nKodunuz {{code}}\n", 0644);
+
+	/* a misspelt file name is refused, not ignored */
+	snprintf(file, sizeof(file), "%s/tr/email_code.txt", dir);
+	write_file(file, "{{code}}\n", 0644);
+	expect_error_in("", rest, 8, "tr/email_code.txt: not a message ssprd sends");
+	unlink(file);
+
+	/* a folder that no request's lang can name */
+	snprintf(sub, sizeof(sub), "%s/Turkish", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	expect_error_in("", rest, 8, "Turkish: a language folder is named by");
+	rmdir(sub);
+
+	/* English twice: en/email-code.txt and [email] code_template */
+	snprintf(sub, sizeof(sub), "%s/en", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(file, sizeof(file), "%s/en/email-code.txt", dir);
+	write_file(file, "Subject: Code\n\nCode {{code}}\n", 0644);
+	snprintf(rest, sizeof(rest), "[daemon]\ntemplates_dir = %s\n"
+	    "[email]\ncode_template = %s\n", dir, file);
+	expect_error_in("", rest, 8, "both give the English text of one message");
+
+	/* a folder that is not there */
+	expect_error_in("", "[daemon]\ntemplates_dir = /nonexistent/templates\n", 8,
+	    "templates_dir: /nonexistent/templates: No such file or directory");
+
+	unlink(file);
+	rmdir(sub);
+	snprintf(file, sizeof(file), "%s/tr/email-code.txt", dir);
+	unlink(file);
+	snprintf(file, sizeof(file), "%s/tr/sms-code.txt", dir);
+	unlink(file);
+	snprintf(sub, sizeof(sub), "%s/tr", dir);
+	rmdir(sub);
+	rmdir(dir);
+
+	/* the shipped templates (config/templates) load as they are */
+	snprintf(rest, sizeof(rest), "[daemon]\ntemplates_dir = %s/config/templates\n",
+	    srcdir ? srcdir : "..");
+	text = minimal("", rest);
+	cfg = load_text(text, &diag);
+	free(text);
+	for (size_t i = 0; i < diag.n; i++)
+		print_error("  %s\n", diag.lines[i]);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->daemon.ntemplates, 2);
+	for (unsigned i = 0; i < 2; i++)
+		for (int k = 0; k < CONFIG_MSG_KINDS; k++)
+			assert_non_null(cfg->daemon.templates[i].text[k]);
+	config_free(cfg);
+	config_diag_free(&diag);
+}
+
 /* The shipped example, with its secret file pointed at ours. */
 static void
 test_shipped_example(void **state)
@@ -889,6 +986,7 @@ main(void)
 		cmocka_unit_test(test_many_errors_in_order),
 		cmocka_unit_test(test_warnings_do_not_fail),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_templates_dir),
 		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_config_check_status),
 	};

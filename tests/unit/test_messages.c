@@ -1,8 +1,10 @@
 /*
  * test_messages.c - the messages ssprd sends, per language: the built-in
  * English and Turkish texts, English for any other language, the admin's
- * template for English only, and header values that are not ASCII sent as
- * RFC 2047 encoded words that decode back to the text.
+ * template for English only, templates_dir's per-language files in their
+ * order of precedence, the shipped template files equal to the built-in
+ * texts, and header values that are not ASCII sent as RFC 2047 encoded
+ * words that decode back to the text.
  */
 #include "build.h"
 
@@ -200,6 +202,150 @@ test_custom_english(void **state)
 	cfg.email.code_template = NULL;
 }
 
+/* msg without its Date: line (a new string), to compare two builds. */
+static char *
+undated(const char *msg)
+{
+	char *out = strdup(msg), *d = strstr(out, "Date: ");
+
+	assert_non_null(out);
+	if (d != NULL && (d == out || d[-1] == '\n'))
+		memmove(d, strchr(d, '\n') + 1, strlen(strchr(d, '\n') + 1) + 1);
+	return out;
+}
+
+static const struct notify_var notice_vars[] = {
+	{ "user", "zoë" }, { "action", "reset" }, { "time", "2026-12-03 10:00 UTC" },
+	{ "client", "192.0.2.1" }, { "admin", "carol" }, { NULL, NULL },
+};
+
+/* Every kind in lang built from cfg equals the built-in text's build. */
+static void
+same_as_builtin(const char *lang)
+{
+	struct config_templates *saved = cfg.daemon.templates;
+	unsigned n = cfg.daemon.ntemplates;
+
+	for (int k = 0; k < MSG_KINDS; k++) {
+		const struct notify_var *v = k == MSG_EMAIL_NOTICE ||
+		    k == MSG_EMAIL_ADMIN_NOTICE ? notice_vars : code_vars;
+		char *a, *b, *ua, *ub;
+
+		a = build((enum message_kind)k, lang, v);
+		cfg.daemon.templates = NULL;
+		cfg.daemon.ntemplates = 0;
+		b = build((enum message_kind)k, lang, v);
+		cfg.daemon.templates = saved;
+		cfg.daemon.ntemplates = n;
+		ua = undated(a);
+		ub = undated(b);
+		if (strcmp(ua, ub) != 0)
+			fail_msg("%s %s differs from the built-in text:\n%s\n---\n%s",
+			    lang, config_template_names[k], ua, ub);
+		free(ua);
+		free(ub);
+		secret_free(a);
+		secret_free(b);
+	}
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 17 * 1024);
+	size_t n;
+
+	if (f == NULL)
+		fail_msg("cannot read %s", path);
+	n = fread(buf, 1, 17 * 1024 - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* config/templates/{en,tr}: the built-in texts, to copy and edit. */
+static void
+test_shipped_templates(void **state)
+{
+	const char *srcdir = getenv("SRCDIR");
+	struct config_templates t[2] = { { .tag = "en" }, { .tag = "tr" } };
+	char path[512];
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < MSG_KINDS; k++) {
+			snprintf(path, sizeof(path), "%s/config/templates/%s/%s",
+			    srcdir ? srcdir : "..", t[i].tag, config_template_names[k]);
+			t[i].text[k] = slurp(path);
+		}
+	cfg.daemon.templates = t;
+	cfg.daemon.ntemplates = 2;
+	same_as_builtin("en");
+	same_as_builtin("tr");
+	cfg.daemon.templates = NULL;
+	cfg.daemon.ntemplates = 0;
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < MSG_KINDS; k++)
+			free(t[i].text[k]);
+}
+
+/* Which text a language gets: templates_dir/LANG, then LANG's built-in
+ * text, then the English key, then templates_dir/en, then built-in. */
+static void
+test_templates_dir_order(void **state)
+{
+	struct config_templates t[3] = { { .tag = "tr" }, { .tag = "de" },
+	    { .tag = "en" } };
+	char *msg;
+
+	(void)state;
+	t[0].text[MSG_SMS_CODE] = "TR-DIR {{code}}\n";
+	t[1].text[MSG_SMS_CODE] = "DE-DIR {{code}}\n";
+	t[2].text[MSG_EMAIL_NOTICE] = "Subject: EN-DIR\n\n{{action}}\n";
+	cfg.daemon.templates = t;
+	cfg.daemon.ntemplates = 3;
+	cfg.sms.code_template = "EN-KEY {{code}}\n";
+
+	/* 1. the language's own folder */
+	msg = build(MSG_SMS_CODE, "tr", code_vars);
+	assert_string_equal(msg, "TR-DIR 12345678\n");
+	secret_free(msg);
+	msg = build(MSG_SMS_CODE, "de", code_vars);
+	assert_string_equal(msg, "DE-DIR 12345678\n");
+	secret_free(msg);
+	/* 2. Turkish has built-in texts: no English for it */
+	msg = build(MSG_EMAIL_NOTICE, "tr", notice_vars);
+	assert_null(strstr(msg, "EN-DIR"));
+	assert_non_null(strstr(msg, "Merhaba zoë"));
+	secret_free(msg);
+	/* 3. the single-file key, for English and languages without texts */
+	msg = build(MSG_SMS_CODE, "en", code_vars);
+	assert_string_equal(msg, "EN-KEY 12345678\n");
+	secret_free(msg);
+	msg = build(MSG_SMS_CODE, "fr", code_vars);
+	assert_string_equal(msg, "EN-KEY 12345678\n");
+	secret_free(msg);
+	msg = build(MSG_SMS_CODE, "", code_vars);
+	assert_string_equal(msg, "EN-KEY 12345678\n");
+	secret_free(msg);
+	/* 4. templates_dir/en where no key is set */
+	msg = build(MSG_EMAIL_NOTICE, "de", notice_vars);
+	assert_non_null(strstr(msg, "Subject: EN-DIR\n"));
+	secret_free(msg);
+	msg = build(MSG_EMAIL_NOTICE, "en", notice_vars);
+	assert_non_null(strstr(msg, "Subject: EN-DIR\n"));
+	secret_free(msg);
+	/* 5. built-in English, for what no file gives */
+	msg = build(MSG_EMAIL_CODE, "de", code_vars);
+	assert_non_null(strstr(msg, "Subject: Your password reset code\n"));
+	secret_free(msg);
+
+	cfg.sms.code_template = NULL;
+	cfg.daemon.templates = NULL;
+	cfg.daemon.ntemplates = 0;
+}
+
 int
 main(void)
 {
@@ -208,6 +354,8 @@ main(void)
 		cmocka_unit_test(test_turkish),
 		cmocka_unit_test(test_long_header),
 		cmocka_unit_test(test_custom_english),
+		cmocka_unit_test(test_shipped_templates),
+		cmocka_unit_test(test_templates_dir_order),
 	};
 
 	if (sodium_init() == -1)
