@@ -20,27 +20,11 @@
 
 #include <sodium.h>
 
+#include "common/fdio.h"
 #include "common/secret.h"
 #include "ctl/ctl.h"
 
 #define REQUEST_MAX (64 * 1024)
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static bool
 id_ok(const char *id)
@@ -108,7 +92,7 @@ ctl_submit(const struct config *cfg, const char *given_id, unsigned wait)
 	snprintf(dst, sizeof(dst), "%s/new/%s.json", q, id);
 	snprintf(out, sizeof(out), "%s/out/%s.json", q, id);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0 || write_all(fd, req, len) != 0 || fsync(fd) != 0 ||
+	if (fd < 0 || fd_write_all(fd, req, len) != 0 || fsync(fd) != 0 ||
 	    close(fd) != 0 || rename(tmp, dst) != 0) {
 		fprintf(stderr, "ssprctl: cannot queue %s: %s\n", tmp,
 		    strerror(errno));

@@ -19,22 +19,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "common/secret.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "web/web.h"
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode len bytes of a urlencoded component into out (which has room for
  * len + 1 bytes, since decoding never grows). Returns the decoded length,
@@ -46,15 +36,12 @@ urldecode(const char *in, size_t len, char *out, bool plus_is_space)
 
 	for (i = 0; i < len; i++) {
 		if (in[i] == '%') {
-			int h, l;
+			size_t n = 0;
 
-			if (i + 2 >= len)
+			if (i + 2 >= len || sodium_hex2bin((unsigned char *)out + o,
+			    1, in + i + 1, 2, NULL, &n, NULL) != 0 || n != 1)
 				return -1;
-			h = hexval((unsigned char)in[i + 1]);
-			l = hexval((unsigned char)in[i + 2]);
-			if (h < 0 || l < 0)
-				return -1;
-			out[o++] = (char)(h << 4 | l);
+			o++;
 			i += 2;
 		} else if (in[i] == '+' && plus_is_space) {
 			out[o++] = ' ';

@@ -29,6 +29,7 @@
 
 #include <sodium.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/xalloc.h"
@@ -238,23 +239,6 @@ queue_shutdown(void)
 	inofd = -1;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 queue_submit(json_t *request, queue_cb *cb, void *arg)
 {
@@ -273,7 +257,7 @@ queue_submit(json_t *request, queue_cb *cb, void *arg)
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.json", qdir, p->id);
 	snprintf(dst, sizeof(dst), "%s/new/%s.json", qdir, p->id);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (text != NULL && fd >= 0 && write_all(fd, text, strlen(text)) == 0 &&
+	if (text != NULL && fd >= 0 && fd_write_all(fd, text, strlen(text)) == 0 &&
 	    close(fd) == 0 && (fd = -1, rename(tmp, dst) == 0)) {
 		p->cb = cb;
 		p->arg = arg;

@@ -31,8 +31,8 @@ static size_t nbuckets;		/* a power of two */
 static struct session *oldest, *newest;
 static unsigned count, max_count, idle;
 
-static double
-now_mono(void)
+double
+session_now(void)
 {
 	struct timespec ts;
 
@@ -141,11 +141,11 @@ session_find(const char *id)
 			break;
 	if (s == NULL)
 		return NULL;
-	if (!s->busy && now_mono() - s->last_used > idle) {
+	if (!s->busy && session_now() - s->last_used > idle) {
 		session_free(s);
 		return NULL;
 	}
-	s->last_used = now_mono();
+	s->last_used = session_now();
 	lru_unlink(s);
 	lru_push(s);
 	return s;
@@ -158,7 +158,7 @@ session_new(void)
 	unsigned char r[WEB_ID_HEX / 2];
 	size_t b;
 
-	session_sweep(now_mono());
+	session_sweep(session_now());
 	while (count >= max_count && oldest != NULL && !oldest->busy)
 		session_free(oldest);
 	if (count >= max_count)
@@ -166,7 +166,7 @@ session_new(void)
 	s = xcalloc(1, sizeof(*s));
 	randombytes_buf(r, sizeof(r));
 	sodium_bin2hex(s->id, sizeof(s->id), r, sizeof(r));
-	s->last_used = now_mono();
+	s->last_used = session_now();
 	b = bucket_of(s->id);
 	s->hnext = buckets[b];
 	buckets[b] = s;

@@ -59,15 +59,6 @@ static struct blob blobs[] = {
 
 static char *prefix_buf;
 
-static double
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int
 load_blob(struct blob *b, const char *file, char *err, size_t errsize)
 {
@@ -356,7 +347,7 @@ handle(struct evhttp_request *req, void *arg)
 	if (!found)
 		goto not_found;
 	client_address(req, client);
-	if (!limit_take(client, now_mono())) {
+	if (!limit_take(client, session_now())) {
 		plain_error(req, 429, "Too Many Requests",
 		    "Too many requests from your address. Please wait a minute.");
 		return;
@@ -404,7 +395,7 @@ on_minute(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	session_sweep(now_mono());
+	session_sweep(session_now());
 	flow_policy_refresh();
 }
 
