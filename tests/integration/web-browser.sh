@@ -45,6 +45,9 @@ key=$tmp/totp.key
 openssl rand -hex 32 >"$key"
 chmod 600 "$key"
 [ "$(id -u)" -ne 0 ] || chown nobody "$key"
+printf '%s\n' "First pet?" "Street you grew up on?" "Favourite teacher?" \
+	"City you were born in?" >"$tmp/questions.txt"
+chmod 644 "$tmp/questions.txt"
 write_ini "$conf" openldap "$LDAPS_URI" "" "recovery_attribute = $RECOVERY_MAIL_ATTR
 [policy]
 methods = email, sms, questions, totp
@@ -61,6 +64,7 @@ recovery_attribute = $RECOVERY_MOBILE_ATTR
 [questions]
 attribute = $QUESTIONS_ATTR
 required = 3
+choices = $tmp/questions.txt
 [totp]
 attribute = $TOTP_ATTR
 key_file = $key
