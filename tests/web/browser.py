@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import time
+import traceback
 import urllib.error
 import urllib.request
 
@@ -26,8 +27,9 @@ from selenium.common.exceptions import (NoSuchElementException, StaleElementRefe
                                         WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.wait import WebDriverWait
 
 URL = os.environ["WEB_URL"]
@@ -95,6 +97,47 @@ def shot(d, name):
                   if not d.find_elements(By.CSS_SELECTOR, "label[for='%s']" % i.get_attribute("id"))]
     if unlabelled:
         result(False, "%s: every field has a label (%s has none)" % (name, unlabelled))
+    low = settled(lambda: d.execute_script(CONTRAST_JS))
+    if low:
+        result(False, "%s: WCAG AA contrast for all text (below: %s)" % (name, low[:5]))
+    global contrast_pages
+    contrast_pages += 1
+
+
+contrast_pages = 0
+# Every visible element with text of its own: its colour against the first
+# opaque background behind it (the page's white when none), by WCAG 2.1's
+# relative luminance; AA wants 4.5:1, or 3:1 for large text (24px, or
+# 18.66px bold). Runs as a WebDriver script, so also with the page's
+# JavaScript off. Returns what falls short.
+CONTRAST_JS = """
+function rgb(c) { var m = c.match(/[0-9.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; }
+function lum(c) {
+    var v = c.slice(0, 3).map(function (x) { x /= 255;
+        return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+}
+function bg(el) {
+    for (; el; el = el.parentElement) {
+        var c = rgb(getComputedStyle(el).backgroundColor);
+        if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+}
+var low = [];
+document.querySelectorAll('body *').forEach(function (el) {
+    var own = Array.prototype.some.call(el.childNodes, function (n) {
+        return n.nodeType === 3 && n.textContent.trim() !== ''; });
+    var r = el.getBoundingClientRect(), st = getComputedStyle(el);
+    if (!own || r.width === 0 || r.height === 0 || st.visibility === 'hidden') return;
+    var a = lum(rgb(st.color)), b = lum(bg(el));
+    var ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    var size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+    var need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) low.push(el.tagName + ' ' + ratio.toFixed(2) + ':1 ' + el.textContent.trim().slice(0, 30));
+});
+return low;
+"""
 
 
 def main_text(d):
@@ -140,6 +183,23 @@ def fill(d, name, value):
     return settled(once)
 
 
+def gone(el):
+    """A wait condition: el's document has been replaced. ChromeDriver says
+    so with a stale-element error or, now and then without JavaScript,
+    with "Node with given id does not belong to the document"."""
+    def check(d):
+        try:
+            el.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+    return check
+
+
 def press(d, field, wait=True):
     """Submit the form that holds field (a name) with its button, and wait
     for the page that answers it."""
@@ -147,7 +207,7 @@ def press(d, field, wait=True):
         By.XPATH, "./ancestor::form//button[@type='submit']"))
     button.click()
     if wait:
-        WebDriverWait(d, 120).until(staleness_of(button))
+        WebDriverWait(d, 120).until(gone(button))
         # WebDriver's scripts run with the page's JavaScript off too
         WebDriverWait(d, 120).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
@@ -370,6 +430,37 @@ def flow_unlock(d, lang):
     result(binds(dn, E["USER5_PASSWORD"]), "unlock: %s binds with the old password again" % user)
 
 
+def keyboard_only(d, lang):
+    """Home, the reset task, the user name and the method choice with the
+    keyboard alone (Tab, typing, Enter), each focused control outlined."""
+    d.get(URL + "/?lang=" + lang)
+
+    def tab_to(selector, limit=30):
+        for _ in range(limit):
+            ActionChains(d).send_keys(Keys.TAB).perform()
+            if d.execute_script("return document.activeElement.matches(arguments[0])", selector):
+                return True
+        return False
+
+    def outlined():
+        return d.execute_script("var s = getComputedStyle(document.activeElement);"
+                                "return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2")
+    ok = tab_to("a[href$='/reset']")
+    result(ok and outlined(), "keyboard: Tab reaches the reset task, outlined when focused")
+    before = d.current_url
+    ActionChains(d).send_keys(Keys.ENTER).perform()
+    WebDriverWait(d, 60).until(lambda d: d.current_url != before)
+    result(h1(d) == t(lang, "Reset a forgotten password"), "keyboard: Enter opens it")
+    ok = tab_to("input[name=user]")
+    result(ok and outlined(), "keyboard: Tab reaches the user name field, outlined")
+    ActionChains(d).send_keys(E["USER2"]).send_keys(Keys.ENTER).perform()
+    WebDriverWait(d, 120).until(lambda d: d.find_elements(By.NAME, "method"))
+    ok = tab_to("input[name=method]")
+    result(ok and outlined(), "keyboard: Enter sends it; Tab reaches the method choice, outlined")
+    ActionChains(d).send_keys(Keys.SPACE).perform()
+    result(d.execute_script("return document.activeElement.checked"), "keyboard: Space picks a method")
+
+
 def flow_change(d, lang, js, old=None, new="Green-Valley-Compass-9"):
     user, dn, old = E["USER6"], E["USER6_DN"], old or E["USER6_PASSWORD"]
     fresh(d, "/change")
@@ -554,6 +645,7 @@ def run(desc, fn, *args):
         fn(*args)
     except Exception as e:  # a broken flow is a failure, and the rest runs
         result(False, "%s: %s: %s" % (desc, type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+        traceback.print_exc(limit=4)
 
 
 def main_ad():
@@ -581,6 +673,7 @@ def main():
     # English without JavaScript, Turkish with it, and the other way round
     d = browser(False)
     try:
+        run("keyboard only (en, no JS)", keyboard_only, d, "en")
         run("reset by email (en, no JS)", flow_reset_email, d, "en", False)
         run("admin (en, no JS)", flow_admin, d, "en")
         run("unknown user (en, no JS)", flow_unknown, d, "en")
@@ -600,6 +693,7 @@ def main():
             run("reset by questions and app (tr, JS)", flow_reset_questions_and_app, d, "tr", True, holder["key"])
     finally:
         d.quit()
+    result(contrast_pages == shot_no > 20, "WCAG AA contrast checked on every page shot (%d pages)" % contrast_pages)
     # every flow once more in Turkish without JavaScript (the app stays
     # as registered above: a second one could want the step just used)
     d = browser(False, "tr")
