@@ -867,6 +867,7 @@ load_language(struct loader *ld, const char *dir, const char *tag)
 	struct config_templates *t;
 	char path[PATH_MAX], msg[VALUE_MSG_MAX];
 	struct dirent *e;
+	size_t n;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, tag);
@@ -881,7 +882,11 @@ load_language(struct loader *ld, const char *dir, const char *tag)
 		return;
 	}
 	t = &cfg->daemon.templates[cfg->daemon.ntemplates++];
-	snprintf(t->tag, sizeof(t->tag), "%s", tag);
+	n = strlen(tag);	/* 2 or 3: load_templates() checked */
+	if (n >= sizeof(t->tag))
+		n = sizeof(t->tag) - 1;
+	memcpy(t->tag, tag, n);
+	t->tag[n] = '\0';
 	while ((e = readdir(d)) != NULL) {
 		const char *err;
 		int k;

@@ -207,7 +207,7 @@ answers_step(struct page *p, enum flow flow)
 	para(p, N_("Answer your security questions."));
 	html_form_begin(p, flow_path(flow), STEP_ANSWERS);
 	for (i = 0; i < s->nquestions; i++) {
-		char name[16];
+		char name[24];
 
 		snprintf(name, sizeof(name), "answer%u", i + 1);
 		html_input(p, name, s->questions[i], "text", "off", NULL, true);
@@ -317,7 +317,7 @@ register_form(struct page *p)
 		html_escape(p->out, T(p, "Security questions"));
 		evbuffer_add_printf(p->out, "</legend>\n");
 		for (i = 1; i <= nq && i <= WEB_QUESTIONS_MAX; i++) {
-			char qn[16], an[16], ql[64], al[64];
+			char qn[32], an[32], ql[160], al[160];
 
 			snprintf(qn, sizeof(qn), "question%ld", i);
 			snprintf(an, sizeof(an), "answer%ld", i);
