@@ -125,6 +125,22 @@ load_data(const struct webconf *c, char *err, size_t errsize)
 	return 0;
 }
 
+/* What load_data() and set_prefix() hold, and the configuration (NULL is
+ * fine): released on every way out of main(). */
+static void
+free_data(struct webconf *c)
+{
+	i18n_free();
+	for (size_t i = 0; i < NBLOBS; i++) {
+		free(blobs[i].data);
+		blobs[i].data = NULL;
+	}
+	free(prefix_buf);
+	prefix_buf = NULL;
+	if (c != NULL)
+		webconf_free(c);
+}
+
 /* --- responses -------------------------------------------------------------- */
 
 static void
@@ -458,12 +474,14 @@ main(int argc, char **argv)
 	if ((conf = webconf_load(path, err, sizeof(err))) == NULL ||
 	    load_data(conf, err, sizeof(err)) != 0) {
 		log_errorx("ssprweb: %s", err);
+		free_data(conf);
 		return 1;
 	}
 	web_conf = conf;
 	set_prefix(conf->base_url);
 	if (test) {
 		printf("ssprweb: %s is fine\n", path);
+		free_data(conf);
 		return 0;
 	}
 	log_set_level(conf->log_level);
@@ -509,10 +527,6 @@ main(int argc, char **argv)
 	limit_shutdown();
 	flow_shutdown();
 	event_base_free(base);
-	i18n_free();
-	for (size_t i = 0; i < NBLOBS; i++)
-		free(blobs[i].data);
-	free(prefix_buf);
-	webconf_free(conf);
+	free_data(conf);
 	return 0;
 }
