@@ -865,14 +865,14 @@ load_language(struct loader *ld, const char *dir, const char *tag)
 	struct config *cfg = ld->cfg;
 	unsigned at = BLAME("daemon", "templates_dir");
 	struct config_templates *t;
-	char path[PATH_MAX], msg[VALUE_MSG_MAX];
+	char folder[PATH_MAX], file[PATH_MAX + NAME_MAX + 2], msg[VALUE_MSG_MAX];
 	struct dirent *e;
 	size_t n;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, tag);
-	if ((d = opendir(path)) == NULL) {
-		diag_add(ld, at, true, "%s: cannot read: %s", path, strerror(errno));
+	snprintf(folder, sizeof(folder), "%s/%s", dir, tag);
+	if ((d = opendir(folder)) == NULL) {
+		diag_add(ld, at, true, "%s: cannot read: %s", folder, strerror(errno));
 		return;
 	}
 	if (cfg->daemon.ntemplates == CONFIG_LANGS_MAX) {
@@ -901,18 +901,38 @@ load_language(struct loader *ld, const char *dir, const char *tag)
 			    "sends (the names are email-code.txt, "
 			    "email-notice.txt, email-admin-notice.txt, "
 			    "sms-code.txt, email-confirm.txt, sms-confirm.txt)",
-			    path, e->d_name);
+			    folder, e->d_name);
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, tag, e->d_name);
-		err = value_template(path, strncmp(e->d_name, "email-", 6) == 0,
+		snprintf(file, sizeof(file), "%s/%s", folder, e->d_name);
+		err = value_template(file, strncmp(e->d_name, "email-", 6) == 0,
 		    template_fills(fills_key[k]),
 		    strcmp(fills_key[k], "code_template") == 0, &t->text[k], msg);
 		if (err != NULL)
 			diag_add(ld, at, true, "%s", err);
-		snprintf(path, sizeof(path), "%s/%s", dir, tag);
 	}
 	closedir(d);
+}
+
+const char *
+config_single_template(const struct config *cfg, unsigned kind,
+    const char **key)
+{
+	static const char *const names[CONFIG_MSG_KINDS] = {
+		"[email] code_template", "[email] notice_template",
+		"[email] admin_notice_template", "[sms] code_template",
+		NULL, NULL,
+	};
+
+	if (key != NULL)
+		*key = kind < CONFIG_MSG_KINDS ? names[kind] : NULL;
+	switch (kind) {
+	case 0: return cfg->email.code_template;
+	case 1: return cfg->email.notice_template;
+	case 2: return cfg->email.admin_notice_template;
+	case 3: return cfg->sms.code_template;
+	default: return NULL;
+	}
 }
 
 /* The single-file keys are the English texts: templates_dir/en may not
@@ -921,24 +941,21 @@ static void
 english_once(struct loader *ld)
 {
 	const struct config *cfg = ld->cfg;
-	const char *const single[4] = { cfg->email.code_template,
-	    cfg->email.notice_template, cfg->email.admin_notice_template,
-	    cfg->sms.code_template };
-	static const char *const key[4] = { "[email] code_template",
-	    "[email] notice_template", "[email] admin_notice_template",
-	    "[sms] code_template" };
 
 	for (unsigned i = 0; i < cfg->daemon.ntemplates; i++) {
 		if (strcmp(cfg->daemon.templates[i].tag, "en") != 0)
 			continue;
-		for (int k = 0; k < 4; k++)
-			if (single[k] != NULL &&
+		for (unsigned k = 0; k < CONFIG_MSG_KINDS; k++) {
+			const char *key;
+
+			if (config_single_template(cfg, k, &key) != NULL &&
 			    cfg->daemon.templates[i].text[k] != NULL)
 				diag_add(ld, BLAME("daemon", "templates_dir"),
 				    true, "%s/en/%s and %s both give the "
 				    "English text of one message: keep one",
 				    cfg->daemon.templates_dir,
-				    config_template_names[k], key[k]);
+				    config_template_names[k], key);
+		}
 	}
 }
 

@@ -74,6 +74,12 @@ enum method {
 #define CONFIG_MSG_KINDS	6
 #define CONFIG_LANGS_MAX	16
 extern const char *const config_template_names[CONFIG_MSG_KINDS];
+/* The single-file template of message kind (an English text; NULL when
+ * not set or when kind has no such key) and, in *key when not NULL, that
+ * key's name ("[email] code_template"). */
+struct config;
+const char *config_single_template(const struct config *cfg, unsigned kind,
+    const char **key);
 struct config_templates {
 	char tag[4];			/* [a-z]{2,3}: a language code */
 	char *text[CONFIG_MSG_KINDS];	/* NULL: not given for this language */

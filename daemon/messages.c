@@ -116,8 +116,9 @@ static const char tr_sms_confirm[] =
     "dakika geçerlidir. Numarayı siz kaydetmediyseniz bu mesajı dikkate "
     "almayın.\n";
 
-_Static_assert(MSG_KINDS == CONFIG_MSG_KINDS,
-    "config_template_names[] follows enum message_kind");
+_Static_assert(MSG_KINDS == CONFIG_MSG_KINDS && MSG_EMAIL_CODE == 0 &&
+    MSG_EMAIL_NOTICE == 1 && MSG_EMAIL_ADMIN_NOTICE == 2 && MSG_SMS_CODE == 3,
+    "config.c's template tables follow enum message_kind");
 
 /* The built-in texts of each language, by enum message_kind; the first
  * is English, the fallback. */
@@ -193,24 +194,6 @@ dir_template(const struct config *cfg, enum message_kind kind,
 	return NULL;
 }
 
-/* The admin's single template file of kind (an English text), or NULL. */
-static const char *
-key_template(const struct config *cfg, enum message_kind kind)
-{
-	switch (kind) {
-	case MSG_EMAIL_CODE:
-		return cfg->email.code_template;
-	case MSG_EMAIL_NOTICE:
-		return cfg->email.notice_template;
-	case MSG_EMAIL_ADMIN_NOTICE:
-		return cfg->email.admin_notice_template;
-	case MSG_SMS_CODE:
-		return cfg->sms.code_template;
-	default:
-		return NULL;
-	}
-}
-
 /*
  * The text of kind for a request's lang, first found of:
  *   1. templates_dir/LANG/NAME (any language the admin wrote a folder for);
@@ -230,7 +213,7 @@ template_of(const struct config *cfg, enum message_kind kind,
 		return t;
 	if (l != &languages[0])
 		return l->text[kind];
-	if ((t = key_template(cfg, kind)) != NULL)
+	if ((t = config_single_template(cfg, kind, NULL)) != NULL)
 		return t;
 	if ((t = dir_template(cfg, kind, "en")) != NULL)
 		return t;
