@@ -169,24 +169,30 @@ fi
 
 # --- systemd-analyze security ---------------------------------------------------
 
-systemd-analyze security --offline=yes --no-pager "$unit" \
-	>"$tmp/security.out" 2>&1
-rc=$?
-score=$(sed -n 's/.*Overall exposure level for ssprd\.service: \([0-9.]*\).*/\1/p' \
-	"$tmp/security.out")
-if [ -z "$score" ]; then
-	not_ok "systemd-analyze security rates the unit (status $rc)"
-	diag "$tmp/security.out"
-else
-	grep -F 'Overall exposure level' "$tmp/security.out" | diag /dev/stdin
+# exposure UNIT_FILE PREFIX: systemd-analyze security --offline rates the
+# unit at 2.0 or lower (PREFIX starts the TAP lines: "" or "ssprweb: ").
+exposure() {
+	local name out rc score
+	name=$(basename "$1")
+	out=$tmp/security-$name.out
+	systemd-analyze security --offline=yes --no-pager "$1" >"$out" 2>&1
+	rc=$?
+	score=$(sed -n "s/.*Overall exposure level for ${name//./\\.}: \([0-9.]*\).*/\1/p" "$out")
+	if [ -z "$score" ]; then
+		not_ok "${2}systemd-analyze security rates the unit (status $rc)"
+		diag "$out"
+		return
+	fi
+	grep -F 'Overall exposure level' "$out" | diag /dev/stdin
 	if awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
-		ok "overall exposure $score is 2.0 or lower"
+		ok "${2}overall exposure $score is 2.0 or lower"
 	else
-		not_ok "overall exposure $score is 2.0 or lower"
+		not_ok "${2}overall exposure $score is 2.0 or lower"
 	fi
 	# What still counts against it, for whoever reads the log.
-	grep '^✗' "$tmp/security.out" | sed 's/  */ /g' | diag /dev/stdin
-fi
+	grep '^✗' "$out" | sed 's/  */ /g' | diag /dev/stdin
+}
+exposure "$unit" ""
 
 # --- sysusers.d -----------------------------------------------------------------
 
@@ -328,22 +334,7 @@ if [ -x "${SSPRWEB:-}" ]; then
 else
 	skip "ssprweb: systemd-analyze verify accepts the unit" "no built ssprweb"
 fi
-systemd-analyze security --offline=yes --no-pager "$wunit" >"$tmp/wsecurity.out" 2>&1
-rc=$?
-score=$(sed -n 's/.*Overall exposure level for ssprweb\.service: \([0-9.]*\).*/\1/p' \
-	"$tmp/wsecurity.out")
-if [ -z "$score" ]; then
-	not_ok "ssprweb: systemd-analyze security rates the unit (status $rc)"
-	diag "$tmp/wsecurity.out"
-else
-	grep -F 'Overall exposure level' "$tmp/wsecurity.out" | diag /dev/stdin
-	if awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
-		ok "ssprweb: overall exposure $score is 2.0 or lower"
-	else
-		not_ok "ssprweb: overall exposure $score is 2.0 or lower"
-	fi
-	grep '^✗' "$tmp/wsecurity.out" | sed 's/  */ /g' | diag /dev/stdin
-fi
+exposure "$wunit" "ssprweb: "
 if command -v systemd-sysusers >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	wroot=$tmp/wroot
 	mkdir -p "$wroot/etc"
