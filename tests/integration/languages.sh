@@ -90,14 +90,14 @@ chmod -R go+rX "$tpl"
 sed -i "s|^\[daemon\]$|[daemon]\ntemplates_dir = $tpl|" "$conf"
 check "ssprd -t accepts the templates folder" "$SSPRD" -t -c "$conf"
 kill -HUP "$daemon_pid"
-check "...and the daemon reloads with it" wait_for 10 log_has "$log" "config: reloaded"
+check "...and the daemon reloads with it" wait_for 60 log_has "$log" "config: reloaded"
 
 # mail_for LANG: the subject of the code mail a start with lang LANG brings
 mail_for() {
 	local n
 	n=$(msg_count "$mail")
 	sub "{\"v\":1,\"op\":\"start\",\"user\":\"$user\",\"method\":\"email\",\"lang\":\"$1\"}" >/dev/null
-	wait_for 10 bash -c "[ \$(ls -1 $mail/*.msg 2>/dev/null | wc -l) -gt $n ]"
+	wait_for 60 bash -c "[ \$(ls -1 $mail/*.msg 2>/dev/null | wc -l) -gt $n ]"
 	subject "$(newest "$mail")"
 }
 got=$(mail_for tr)
@@ -117,7 +117,7 @@ out=$("$SSPRD" -t -c "$conf" 2>&1)
 check "a German text without {{code}}: ssprd -t names the file" \
 	grep -q "$tpl/de/email-code.txt template must contain {{code}}" <<<"$out"
 kill -HUP "$daemon_pid"
-check "...a reload is refused" wait_for 10 log_has "$log" "reload refused"
+check "...a reload is refused" wait_for 60 log_has "$log" "reload refused"
 got=$(mail_for de)
 check "...and the German text in force stays ($got)" [ "$got" = "Ihr Code" ]
 
