@@ -27,6 +27,7 @@
 #include <ini.h>
 #include <sodium.h>
 
+#include "common/breach.h"
 #include "common/utf8.h"
 #include "config/config.h"
 #include "config/values.h"
@@ -119,6 +120,9 @@ static const struct key keys[] = {
 	{ "policy", "min_length", K_UINT, O(policy.min_length), "15", 8, 256, NULL },
 	{ "policy", "max_length", K_UINT, O(policy.max_length), "256", 8, 1024, NULL },
 	{ "policy", "banned_passwords", K_LINES, O(policy.banned_passwords), "", 0, 0, NULL },
+	{ "policy", "min_score", K_UINT, O(policy.min_score), "5", 0, 100, NULL },
+	{ "policy", "breached_file", K_FILE, O(policy.breached_file), "", 0, 0, NULL },
+	{ "policy", "breached_min_count", K_UINT, O(policy.breached_min_count), "1", 1, 1000000000, NULL },
 	{ "policy", "code_length", K_UINT, O(policy.code_length), "8", 6, 12, NULL },
 	{ "policy", "code_ttl", K_UINT, O(policy.code_ttl), "600", 60, 86400, NULL },
 	{ "policy", "ticket_lifetime", K_UINT, O(policy.ticket_lifetime), "3600", 60, 7 * 86400, NULL },
@@ -798,6 +802,32 @@ load_banned(struct loader *ld)
 		    sizeof(*cfg->policy.banned.v), cmp_str);
 }
 
+/* The breached-password index: mapped, not read (common/breach.h). Not
+ * for config_load_public(): front ends never look passwords up. */
+static void
+load_breached(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	unsigned at = BLAME("policy", "breached_file");
+	char err[512];
+
+	if (cfg->policy.breached_file == NULL || ld->no_secrets)
+		return;
+	cfg->policy.breached = breach_open(cfg->policy.breached_file, err,
+	    sizeof(err));
+	if (cfg->policy.breached == NULL) {
+		diag_add(ld, at, true, "[policy] breached_file: %s", err);
+		return;
+	}
+	if (breach_min_count(cfg->policy.breached) >
+	    cfg->policy.breached_min_count)
+		diag_add(ld, BLAME("policy", "breached_min_count"), false,
+		    "[policy] breached_min_count %u is below the count the "
+		    "index was imported with (%llu): passwords seen fewer "
+		    "times are not in it", cfg->policy.breached_min_count,
+		    (unsigned long long)breach_min_count(cfg->policy.breached));
+}
+
 /* One question a user may register, as register's requests carry them. */
 static void
 question_choice(struct loader *ld, char *line, size_t n, unsigned lineno)
@@ -1053,6 +1083,7 @@ load(const char *path, struct config_diag *diag, bool no_secrets)
 	check_command(&ld, "email", &cfg->email.command);
 	check_command(&ld, "sms", &cfg->sms.command);
 	load_banned(&ld);
+	load_breached(&ld);
 	load_choices(&ld);
 	load_templates(&ld);
 
@@ -1100,6 +1131,7 @@ config_free(struct config *cfg)
 	if (cfg->totp.key != NULL)
 		sodium_free(cfg->totp.key);			/* wipes */
 	strlist_free(&cfg->policy.banned);
+	breach_close(cfg->policy.breached);
 	strlist_free(&cfg->questions.choices);
 	for (unsigned i = 0; i < cfg->daemon.ntemplates; i++)
 		for (int k = 0; k < CONFIG_MSG_KINDS; k++)

@@ -78,6 +78,7 @@ extern const char *const config_template_names[CONFIG_MSG_KINDS];
  * not set or when kind has no such key) and, in *key when not NULL, that
  * key's name ("[email] code_template"). */
 struct config;
+struct breach;
 const char *config_single_template(const struct config *cfg, unsigned kind,
     const char **key);
 struct config_templates {
@@ -163,6 +164,10 @@ struct config {
 		unsigned max_length;
 		char *banned_passwords;		/* file name or NULL */
 		struct strlist banned;		/* its lines, ASCII case-folded, sorted */
+		unsigned min_score;		/* banned terms' score; 0: off */
+		char *breached_file;		/* index (common/breach.h) or NULL */
+		struct breach *breached;	/* it, mapped; NULL when unset */
+		unsigned breached_min_count;
 		unsigned code_length;
 		unsigned code_ttl;
 		unsigned ticket_lifetime;	/* seconds from a ticket's start */

@@ -5,6 +5,7 @@
 #define SSPRD_CTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 
@@ -21,5 +22,11 @@ int ctl_status(const struct config *cfg);
  * object. page_size 0: the default. Call dir_init() first. 0 when the
  * directory was read, 1 when not (the reason on stderr). */
 int ctl_report(const struct config *cfg, bool json, unsigned page_size);
+
+/* breach.c: INPUT ("-": stdin) in the Pwned Passwords download format
+ * into the index at OUTPUT; lines counted below min_count left out. 0 when
+ * written, 1 when not (the reason, with the line, on stderr). */
+int ctl_breach_import(const char *input, const char *output,
+    uint64_t min_count);
 
 #endif

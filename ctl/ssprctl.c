@@ -13,6 +13,9 @@
  *   ssprctl [-c FILE] submit [--id ID] [--wait S]
  *                                           a JSON request from stdin
  *                                           through the spool, answer out
+ *   ssprctl breach-import [--min-count N] INPUT OUTPUT
+ *                                           build [policy] breached_file
+ *                                           from a Pwned Passwords file
  *   ssprctl version
  *
  * Each subcommand is one function below; they share the configuration
@@ -30,6 +33,7 @@
  */
 #include "build.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +82,11 @@ usage(int code)
 	    "  submit [--id ID] [--wait SECONDS]\n"
 	    "                 read a JSON request on stdin, queue it, print\n"
 	    "                 the answer (exit 0 ok, 1 error answer, 3 none)\n"
+	    "  breach-import [--min-count N] INPUT OUTPUT\n"
+	    "                 build the breached-password index OUTPUT from\n"
+	    "                 INPUT (- for stdin), SHA-1 or NTLM HASH:COUNT\n"
+	    "                 lines ordered by hash; lines counted below N\n"
+	    "                 are left out\n"
 	    "  version        print the version\n"
 	    "  -c FILE  configuration file (default %s)\n",
 	    SSPRD_CONFIG_FILE);
@@ -479,11 +488,13 @@ main(int argc, char **argv)
 		{ "wait", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "page-size", required_argument, NULL, 'p' },
+		{ "min-count", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = SSPRD_CONFIG_FILE;
 	const char *user = NULL, *id = NULL;
 	unsigned wait = 60, page_size = 0;
+	unsigned long long min_count = 1;
 	bool json = false;
 	const char *cmd;
 	char *end;
@@ -536,9 +547,25 @@ main(int argc, char **argv)
 			    page_size > REPORT_PAGE_MAX)
 				usage(2);
 			break;
+		case 'm':
+			if (strcmp(cmd, "breach-import") != 0)
+				usage(2);
+			errno = 0;
+			min_count = strtoull(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    errno != 0)
+				usage(2);
+			break;
 		default:
 			usage(2);
 		}
+	}
+	if (strcmp(cmd, "breach-import") == 0) {
+		if (optind + 2 != argc || *argv[optind] == '\0' ||
+		    *argv[optind + 1] == '\0')
+			usage(2);
+		return ctl_breach_import(argv[optind], argv[optind + 1],
+		    min_count);
 	}
 	if (strcmp(cmd, "lookup") == 0 && optind + 1 == argc)
 		user = argv[optind++];

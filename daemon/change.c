@@ -37,8 +37,9 @@ change_written(const struct dir_result *res, void *arg)
 
 
 /* A disabled account, or one outside allowed_groups, may not change its
- * password here; who does not know the password learns only that it is
- * wrong, who does learns why. */
+ * password here, nor to one its entry's personal data refuses; who does
+ * not know the password learns only that it is wrong, who does learns
+ * why. */
 static void
 change_refused_checked(const struct dir_result *res, void *arg)
 {
@@ -49,6 +50,10 @@ change_refused_checked(const struct dir_result *res, void *arg)
 		password_refused(job, res);
 		return;
 	}
+	if (job->weak != 0) {
+		password_answer_weak(job, job->weak);
+		return;
+	}
 	job_error(job, job->who.disabled ? "account-disabled" : "not-allowed");
 }
 
@@ -57,9 +62,12 @@ change_looked_up(struct job *job)
 {
 	if (password_refuse_unknown(job))
 		return;
-	if (job->who.disabled || !job->who.allowed) {
+	if (!job->who.disabled && job->who.allowed)
+		job->weak = password_weak_for(job, job->req.user);
+	if (job->who.disabled || !job->who.allowed || job->weak != 0) {
 		job->truth = job->who.disabled ? "account disabled" :
-		    "not in allowed_groups";
+		    !job->who.allowed ? "not in allowed_groups" :
+		    "the new password breaks a rule on the entry's data";
 		if (!job_away(job, JOB_DIRECTORY))
 			return;
 		dir_check_password(job_dir(job), job->who.dn,

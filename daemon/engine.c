@@ -189,6 +189,7 @@ who_clear(struct who *w)
 	free(w->mobile);
 	free(w->questions);
 	free(w->totp);
+	strlist_free(&w->personal);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -785,6 +786,10 @@ who_set(struct who *w, const struct dir_user *u)
 		w->questions = xstrdup(u->questions);
 	if (u->totp != NULL)
 		w->totp = xstrdup(u->totp);
+	for (size_t i = 0; i < u->personal.n; i++)
+		strlist_add(&w->personal, u->personal.v[i]);
+	for (size_t i = 0; i < u->mail.n; i++)
+		strlist_add(&w->personal, u->mail.v[i]);
 	snprintf(w->stamp, sizeof(w->stamp), "%s", u->pwd_changed);
 }
 

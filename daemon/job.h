@@ -78,6 +78,9 @@ struct who {
 	char *mobile;
 	char *questions;	/* [questions] attribute value, or NULL */
 	char *totp;		/* [totp] attribute value (sealed), or NULL */
+	/* For the password rules: the entry's names and every mail value
+	 * (dir_user's personal, then mail). */
+	struct strlist personal;
 	char stamp[32];		/* password-changed stamp */
 };
 
@@ -125,6 +128,8 @@ struct job {
 	bool stamp;			/* register: record the registration as
 					 * confirmed now, before the answer */
 	char sent_to[64];
+	unsigned weak;			/* change: pwpolicy bits, told once the
+					 * current password is proven */
 	const char *truth;		/* for the audit line: why a decoy */
 	const char *throttled;		/* start: why it may send nothing */
 	const char *late_reason;	/* proof.c: answered once saved */
@@ -267,6 +272,11 @@ bool proof_totp(struct job *job, const char *sealed, const char *dn);
 /* The new password against ssprd's own rules: answered password-policy
  * with the violations when it breaks any (true). */
 bool password_refuse_weak(struct job *job, const char *user);
+/* The same rules with what the lookup found (job->who's personal data):
+ * the bits, answered by the caller (password_answer_weak()) when and as
+ * it may. */
+unsigned password_weak_for(struct job *job, const char *user);
+void password_answer_weak(struct job *job, unsigned bits);
 /* The directory refused a password or a bind: answered, counted as a
  * failed proof where it is one. */
 void password_refused(struct job *job, const struct dir_result *res);

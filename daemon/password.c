@@ -13,20 +13,39 @@
 #include "daemon/throttle.h"
 #include "ldap/dir.h"
 
-/* The new password against ssprd's own rules: answered password-policy
- * with the violations when it breaks any. */
+void
+password_answer_weak(struct job *job, unsigned bits)
+{
+	const char *names[PW_NAMES_MAX];
+
+	pwpolicy_names(bits, names);
+	job_error_v(job, "password-policy", NULL, names);
+}
+
+/* The new password against ssprd's own rules, before the lookup (without
+ * personal data): answered password-policy with the violations when it
+ * breaks any. */
 bool
 password_refuse_weak(struct job *job, const char *user)
 {
-	unsigned v = pwpolicy_check(job->cfg, user, job->req.new_password.s,
+	struct pw_context pc = { .user = user };
+	unsigned v = pwpolicy_check(job->cfg, &pc, job->req.new_password.s,
 	    job->req.new_password.len);
-	const char *names[6];
 
 	if (v == 0)
 		return false;
-	pwpolicy_names(v, names);
-	job_error_v(job, "password-policy", NULL, names);
+	password_answer_weak(job, v);
 	return true;
+}
+
+unsigned
+password_weak_for(struct job *job, const char *user)
+{
+	struct pw_context pc = { .user = user,
+	    .personal = &job->who.personal };
+
+	return pwpolicy_check(job->cfg, &pc, job->req.new_password.s,
+	    job->req.new_password.len);
 }
 
 /*

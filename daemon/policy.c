@@ -36,6 +36,13 @@ op_policy(struct job *job)
 	if (cfg->policy.banned.n > 0)
 		json_array_append_new(rules, json_string("not-banned"));
 	json_array_append_new(rules, json_string("no-user-name"));
+	if (cfg->policy.min_score > 0) {
+		json_array_append_new(rules, json_string("banned-terms"));
+		json_object_set_new(a, "min_score",
+		    json_integer(cfg->policy.min_score));
+	}
+	if (cfg->policy.breached != NULL)
+		json_array_append_new(rules, json_string("not-breached"));
 	json_array_append_new(rules, json_string("directory-policy"));
 	json_object_set_new(a, "rules", rules);
 	json_object_set_new(a, "methods", method_list(cfg->policy.methods));

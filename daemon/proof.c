@@ -333,6 +333,17 @@ reset_looked_up(struct job *job)
 			return;
 		}
 	}
+	/* The user proved who they are: the rules may use, and name, what
+	 * the entry holds (the same code may be sent again with a better
+	 * password). */
+	if (job->req.op == OP_RESET) {
+		unsigned weak = password_weak_for(job, job->t.user);
+
+		if (weak != 0) {
+			password_answer_weak(job, weak);
+			return;
+		}
+	}
 	reset_write(job);
 }
 

@@ -1,23 +1,33 @@
 /*
- * pwpolicy.c - length in characters, banned list, user name (see pwpolicy.h).
+ * pwpolicy.c - ssprd's own password rules (see pwpolicy.h for the order
+ * and the scoring).
  *
- * Copies made for case folding live in locked memory (common/secret.h), and are
- * wiped; nothing here logs or keeps a password.
+ * Copies made for case folding and normalising live in locked memory
+ * (common/secret.h) and are wiped, as is the password's hash; nothing here
+ * logs or keeps a password.
  */
 #include "build.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include <nettle/md4.h>
+#include <nettle/sha1.h>
 #include <sodium.h>
 
+#include "common/breach.h"
 #include "common/log.h"
-#include "common/utf8.h"
 #include "common/secret.h"
+#include "common/utf8.h"
+#include "common/xalloc.h"
 #include "daemon/pwpolicy.h"
 
-/* Shorter user names would match too many passwords by accident. */
+/* Shorter user names, and shorter terms, would match too many passwords
+ * by accident. */
 #define USER_MATCH_MIN 3
+#define TERM_MIN 3
+/* Terms this long or longer also match within one edit. */
+#define FUZZY_MIN 4
 
 static void
 fold(char *s, size_t len)
@@ -50,20 +60,309 @@ contains_user(const char *folded_pw, const char *user)
 
 	if (ulen < USER_MATCH_MIN)
 		return false;
-	u = strdup(user);
-	if (u == NULL)
-		fatalx("pwpolicy: out of memory");
+	u = xstrdup(user);
 	fold(u, ulen);
 	found = strstr(folded_pw, u) != NULL;
 	free(u);
 	return found;
 }
 
-unsigned
-pwpolicy_check(const struct config *cfg, const char *user, const char *pw,
-    size_t len)
+/* --- banned terms and personal data, scored ------------------------------ */
+
+static char
+norm(char c)
 {
-	unsigned v = 0;
+	if (c >= 'A' && c <= 'Z')
+		return (char)(c - 'A' + 'a');
+	switch (c) {
+	case '0': return 'o';
+	case '3': return 'e';
+	case '4': return 'a';
+	case '5': return 's';
+	case '7': return 't';
+	case '@': return 'a';
+	case '$': return 's';
+	case '!': return 'i';
+	default: return c;
+	}
+}
+
+/* Normalised characters: equal, or a 1 standing for l or i. */
+static bool
+eq(char a, char b)
+{
+	return a == b || (a == '1' && (b == 'l' || b == 'i')) ||
+	    (b == '1' && (a == 'l' || a == 'i'));
+}
+
+struct term {
+	const char *s;		/* normalised */
+	size_t len;
+	unsigned kind;		/* PW_BANNED_WORD or PW_PERSONAL */
+};
+
+struct terms {
+	struct term *v;
+	size_t n, cap;
+	char *text;		/* the normalised terms, one after another */
+	size_t used, size;
+};
+
+static void
+term_add(struct terms *t, const char *s, size_t len, unsigned kind)
+{
+	char *p;
+
+	if (len < TERM_MIN || t->used + len + 1 > t->size)
+		return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 16;
+		t->v = xreallocarray(t->v, t->cap, sizeof(*t->v));
+	}
+	p = t->text + t->used;
+	for (size_t i = 0; i < len; i++)
+		p[i] = norm(s[i]);
+	p[len] = '\0';
+	t->used += len + 1;
+	t->v[t->n++] = (struct term){ p, len, kind };
+}
+
+static bool
+delimiter(char c)
+{
+	return strchr(" \t,.-_#+'@", c) != NULL;
+}
+
+/* A value from the directory entry as tokens: a mail address by its local
+ * part, a name by its words. */
+static void
+personal_add(struct terms *t, const char *v)
+{
+	const char *at = strchr(v, '@');
+	size_t len = at ? (size_t)(at - v) : strlen(v), i = 0;
+
+	while (i < len) {
+		size_t j;
+
+		while (i < len && delimiter(v[i]))
+			i++;
+		for (j = i; j < len && !delimiter(v[j]); j++)
+			;
+		term_add(t, v + i, j - i, PW_PERSONAL);
+		i = j;
+	}
+}
+
+static void
+terms_build(struct terms *t, const struct config *cfg,
+    const struct pw_context *pc)
+{
+	const struct strlist *b = &cfg->policy.banned;
+	size_t size = 1;
+
+	for (size_t i = 0; i < b->n; i++)
+		size += strlen(b->v[i]) + 1;
+	if (pc->user != NULL)
+		size += strlen(pc->user) + 1;
+	for (size_t i = 0; pc->personal != NULL && i < pc->personal->n; i++)
+		size += strlen(pc->personal->v[i]) + 1;
+	memset(t, 0, sizeof(*t));
+	t->text = xmalloc(size);
+	t->size = size;
+	for (size_t i = 0; i < b->n; i++)
+		term_add(t, b->v[i], strlen(b->v[i]), PW_BANNED_WORD);
+	if (pc->user != NULL)
+		personal_add(t, pc->user);
+	for (size_t i = 0; pc->personal != NULL && i < pc->personal->n; i++)
+		personal_add(t, pc->personal->v[i]);
+}
+
+static void
+terms_free(struct terms *t)
+{
+	free(t->v);
+	free(t->text);
+}
+
+/* Equal characters from the front of a and b (at most n). */
+static size_t
+prefix(const char *a, const char *b, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && eq(a[k], b[k]))
+		k++;
+	return k;
+}
+
+/* ... and from the back of a (alen) and b (blen), at most n. */
+static size_t
+suffix(const char *a, size_t alen, const char *b, size_t blen, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && eq(a[alen - 1 - k], b[blen - 1 - k]))
+		k++;
+	return k;
+}
+
+/* How a term may match: exactly, then (terms of FUZZY_MIN or more) with
+ * one character changed, one left out, one added. Every pass looks at the
+ * whole password before the next is tried, so "-alice" is "-" and an
+ * exact "alice", not "alice" with a "-" added. */
+enum pass { EXACT, CHANGED, FEWER, MORE, PASSES };
+
+/* The length of the window at p that term t matches in this pass (0:
+ * none). */
+static size_t
+match_at(const char *p, size_t room, const struct term *t, enum pass pass)
+{
+	size_t m = t->len, a, s;
+	unsigned diff = 0;
+
+	switch (pass) {
+	case EXACT:
+	case CHANGED:
+		if (room < m)
+			return 0;
+		for (size_t k = 0; k < m && diff <= (unsigned)pass; k++)
+			diff += !eq(p[k], t->s[k]);
+		return diff <= (unsigned)pass ? m : 0;
+	case FEWER:
+		if (room < m - 1)
+			return 0;
+		a = prefix(p, t->s, m - 1);
+		s = suffix(p, m - 1, t->s, m, m - 1 - a);
+		return a + s >= m - 1 ? m - 1 : 0;
+	case MORE:
+		if (room < m + 1)
+			return 0;
+		a = prefix(p, t->s, m);
+		s = suffix(p, m + 1, t->s, m, m - a);
+		return a + s >= m ? m + 1 : 0;
+	default:
+		return 0;
+	}
+}
+
+static bool
+unmarked(const unsigned char *mark, size_t i, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (mark[i + k])
+			return false;
+	return true;
+}
+
+/* Score the normalised password p (len bytes, marks in mark). */
+static unsigned
+score(const char *p, unsigned char *mark, size_t len, const struct terms *t,
+    unsigned *kinds)
+{
+	size_t longest = 0;
+	unsigned points = 0;
+
+	*kinds = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].len > longest)
+			longest = t->v[i].len;
+	for (size_t m = longest; m >= TERM_MIN; m--) {
+		for (size_t k = 0; k < t->n; k++) {
+			const struct term *tm = &t->v[k];
+
+			if (tm->len != m || m > len + 1)
+				continue;
+			for (enum pass ps = EXACT; ps < PASSES; ps++) {
+				if (ps > EXACT && m < FUZZY_MIN)
+					break;
+				for (size_t i = 0; i < len; i++) {
+					size_t w = match_at(p + i, len - i, tm,
+					    ps);
+
+					if (w == 0 || !unmarked(mark, i, w))
+						continue;
+					memset(mark + i, 1, w);
+					points++;
+					*kinds |= tm->kind;
+					i += w - 1;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!mark[i] && ((unsigned char)p[i] & 0xC0) != 0x80)
+			points++;
+	return points;
+}
+
+unsigned
+pwpolicy_score(const struct config *cfg, const struct pw_context *pc,
+    const char *pw, size_t len, unsigned *kinds)
+{
+	char *p = secret_alloc(2 * len + 1);
+	unsigned char *mark;
+	struct terms t;
+	unsigned sc;
+
+	if (p == NULL)
+		fatalx("pwpolicy: out of protected memory");
+	mark = (unsigned char *)p + len + 1;
+	for (size_t i = 0; i < len; i++)
+		p[i] = norm(pw[i]);
+	p[len] = '\0';
+	memset(mark, 0, len);
+	terms_build(&t, cfg, pc);
+	sc = score(p, mark, len, &t, kinds);
+	terms_free(&t);
+	secret_free(p);
+	return sc;
+}
+
+/* --- breached passwords ------------------------------------------------- */
+
+static bool
+breached(const struct config *cfg, const char *pw, size_t len)
+{
+	const struct breach *b = cfg->policy.breached;
+	uint8_t h[SHA1_DIGEST_SIZE];
+	int code;
+
+	if (b == NULL)
+		return false;
+	if (breach_kind(b) == BREACH_NTLM) {
+		size_t n = utf16le_size(len, false);
+		unsigned char *u = secret_alloc(n ? n : 1);
+		struct md4_ctx c;
+
+		if (u == NULL)
+			fatalx("pwpolicy: out of protected memory");
+		n = utf8_to_utf16le(pw, len, false, u);
+		md4_init(&c);
+		md4_update(&c, n, u);
+		md4_digest(&c, MD4_DIGEST_SIZE, h);
+		sodium_memzero(&c, sizeof(c));
+		secret_free(u);
+	} else {
+		struct sha1_ctx c;
+
+		sha1_init(&c);
+		sha1_update(&c, len, (const uint8_t *)pw);
+		sha1_digest(&c, SHA1_DIGEST_SIZE, h);
+		sodium_memzero(&c, sizeof(c));
+	}
+	code = breach_find(b, h);
+	sodium_memzero(h, sizeof(h));
+	return code >= 0 &&
+	    (unsigned)code >= breach_count_code(cfg->policy.breached_min_count);
+}
+
+/* --- all of it ------------------------------------------------------------ */
+
+unsigned
+pwpolicy_check(const struct config *cfg, const struct pw_context *pc,
+    const char *pw, size_t len)
+{
+	unsigned v = 0, kinds;
 	long chars = utf8_chars(pw, len);
 	char *folded;
 
@@ -73,6 +372,8 @@ pwpolicy_check(const struct config *cfg, const char *user, const char *pw,
 		v |= PW_TOO_SHORT;
 	if ((unsigned long)chars > cfg->policy.max_length)
 		v |= PW_TOO_LONG;
+	if (v & PW_TOO_LONG)
+		return v;	/* and not worth scoring */
 	folded = secret_alloc(len + 1);
 	if (folded == NULL)
 		fatalx("pwpolicy: out of protected memory");
@@ -81,14 +382,21 @@ pwpolicy_check(const struct config *cfg, const char *user, const char *pw,
 	fold(folded, len);
 	if (banned(cfg, folded))
 		v |= PW_BANNED;
-	if (contains_user(folded, user))
+	if (contains_user(folded, pc->user))
 		v |= PW_CONTAINS_USER;
 	secret_free(folded);
+	/* (a password on the list whole is "banned", not also
+	 * "banned-word") */
+	if (cfg->policy.min_score > 0 &&
+	    pwpolicy_score(cfg, pc, pw, len, &kinds) < cfg->policy.min_score)
+		v |= kinds & ((v & PW_BANNED) ? ~(unsigned)PW_BANNED_WORD : ~0u);
+	if (breached(cfg, pw, len))
+		v |= PW_BREACHED;
 	return v;
 }
 
 void
-pwpolicy_names(unsigned v, const char *names[6])
+pwpolicy_names(unsigned v, const char *names[PW_NAMES_MAX])
 {
 	static const struct {
 		unsigned bit;
@@ -99,6 +407,9 @@ pwpolicy_names(unsigned v, const char *names[6])
 		{ PW_BANNED, "banned" },
 		{ PW_CONTAINS_USER, "contains-user-name" },
 		{ PW_NOT_UTF8, "complexity" },
+		{ PW_BANNED_WORD, "banned-word" },
+		{ PW_PERSONAL, "personal-data" },
+		{ PW_BREACHED, "breached" },
 	};
 	size_t n = 0;
 

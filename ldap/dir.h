@@ -103,6 +103,10 @@ struct dir_user {
 	struct strlist mobile;	/* the same for [sms] */
 	char *questions;	/* [questions] attribute value, or NULL */
 	char *totp;		/* [totp] attribute value (sealed), or NULL */
+	/* Personal data the password rules look for (daemon/pwpolicy.h):
+	 * givenName, sn, cn, displayName and the account name (AD
+	 * sAMAccountName, OpenLDAP uid), every value as the entry holds it. */
+	struct strlist personal;
 	bool disabled;		/* AD: userAccountControl ACCOUNTDISABLE */
 	bool locked;		/* AD: lockoutTime != 0; OpenLDAP: pwdAccountLockedTime */
 	bool admin;		/* in admin_groups, or AD adminCount = 1 */

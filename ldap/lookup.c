@@ -283,6 +283,10 @@ value_int(LDAP *ld, LDAPMessage *e, const char *attr, long long dflt)
 	return *end == '\0' ? v : dflt;
 }
 
+/* Personal data, for the password rules (dir.h). */
+static const char *const personal_attrs[] = { "givenName", "sn", "cn",
+    "displayName" };
+
 /* A user entry -> u (dirint.h). */
 void
 dir_read_user(const struct config *cfg, LDAP *ld, LDAPMessage *e,
@@ -306,6 +310,11 @@ dir_read_user(const struct config *cfg, LDAP *ld, LDAPMessage *e,
 	values(ld, e, cfg->sms.attribute, &u->mobile);
 	u->questions = first_value(ld, e, cfg->questions.attribute);
 	u->totp = first_value(ld, e, cfg->totp.attribute);
+	for (size_t i = 0; i < sizeof(personal_attrs) / sizeof(*personal_attrs);
+	    i++)
+		values(ld, e, personal_attrs[i], &u->personal);
+	values(ld, e, cfg->directory.type == DIR_TYPE_AD ? "sAMAccountName" :
+	    "uid", &u->personal);
 	if (cfg->directory.type == DIR_TYPE_AD) {
 		long long uac = value_int(ld, e, "userAccountControl", 0);
 		long long computed = value_int(ld, e,
@@ -345,13 +354,18 @@ dir_user_attrs(const struct config *cfg, const char *attrs[DIR_USER_ATTRS_MAX])
 		attrs[n++] = cfg->questions.attribute;
 	if (cfg->totp.attribute != NULL)
 		attrs[n++] = cfg->totp.attribute;
+	for (size_t i = 0; i < sizeof(personal_attrs) / sizeof(*personal_attrs);
+	    i++)
+		attrs[n++] = personal_attrs[i];
 	if (cfg->directory.type == DIR_TYPE_AD) {
+		attrs[n++] = "sAMAccountName";
 		attrs[n++] = "userAccountControl";
 		attrs[n++] = "msDS-User-Account-Control-Computed";
 		attrs[n++] = "lockoutTime";
 		attrs[n++] = "adminCount";
 		attrs[n++] = "pwdLastSet";
 	} else {
+		attrs[n++] = "uid";
 		attrs[n++] = "pwdAccountLockedTime";
 		attrs[n++] = "pwdChangedTime";
 	}

@@ -18,5 +18,6 @@ dir_user_clear(struct dir_user *u)
 	strlist_free(&u->mobile);
 	free(u->questions);
 	free(u->totp);
+	strlist_free(&u->personal);
 	memset(u, 0, sizeof(*u));
 }

@@ -57,6 +57,9 @@ static const struct {
 	{ "history", N_("You have used this password before.") },
 	{ "too-young", N_("The password was changed too recently. Please try again later.") },
 	{ "directory-policy", N_("The directory refused the password under its own rules.") },
+	{ "banned-word", N_("The password is built mostly of common or banned words. Add more of your own.") },
+	{ "personal-data", N_("The password is built mostly of your name or other personal data. Add more of your own.") },
+	{ "breached", N_("The password is known from data breaches: attackers try such passwords first. Choose another.") },
 };
 #define NVIOLATIONS (sizeof(violations) / sizeof(violations[0]))
 

@@ -90,6 +90,10 @@ rules(struct page *p)
 			html_escape(p->out, T(p, "Not a password on the list of banned passwords."));
 		else if (strcmp(r, "no-user-name") == 0)
 			html_escape(p->out, T(p, "It may not contain your user name."));
+		else if (strcmp(r, "banned-terms") == 0)
+			html_escape(p->out, T(p, "It may not be built mostly of common words or your personal data (name, mail address)."));
+		else if (strcmp(r, "not-breached") == 0)
+			html_escape(p->out, T(p, "It may not be a password known from data breaches."));
 		else
 			html_escape(p->out, T(p, "The directory may have further rules, such as complexity or not reusing an old password."));
 		evbuffer_add_printf(p->out, "</li>");
