@@ -241,16 +241,19 @@ breach_find(const struct breach *b, const uint8_t *hash)
 
 /* --- import ------------------------------------------------------------- */
 
-static int
-hexval(int c)
+/* Hex digit values, -1 for anything else: one load per digit. */
+static signed char hexv[256];
+
+static void
+hex_init(void)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	memset(hexv, -1, sizeof(hexv));
+	for (int c = 0; c < 10; c++)
+		hexv['0' + c] = (signed char)c;
+	for (int c = 0; c < 6; c++) {
+		hexv['A' + c] = (signed char)(10 + c);
+		hexv['a' + c] = (signed char)(10 + c);
+	}
 }
 
 /* "HASH:COUNT" into hash (n bytes, the first line sets n) and count. */
@@ -270,8 +273,8 @@ parse_line(const char *s, size_t len, uint8_t *hash, size_t *n,
 	if (*n != 0 && i != 2 * *n)
 		return false;
 	for (h = 0; h < i / 2; h++) {
-		int a = hexval((unsigned char)s[2 * h]);
-		int b = hexval((unsigned char)s[2 * h + 1]);
+		int a = hexv[(unsigned char)s[2 * h]];
+		int b = hexv[(unsigned char)s[2 * h + 1]];
 
 		if (a < 0 || b < 0)
 			return false;
@@ -305,6 +308,7 @@ breach_import(FILE *in, const char *out_path, uint64_t min_count,
 	int fd = -1;
 
 	memset(st, 0, sizeof(*st));
+	hex_init();
 	if (fine == NULL || tmp == NULL) {
 		say(err, errsize, "out of memory");
 		goto fail;
@@ -343,7 +347,7 @@ breach_import(FILE *in, const char *out_path, uint64_t min_count,
 			continue;
 		memcpy(rec, hash + 4, 4);
 		rec[4] = (uint8_t)breach_count_code(count);
-		if (fwrite(rec, 1, RECORD, out) != RECORD)
+		if (fwrite_unlocked(rec, 1, RECORD, out) != RECORD)
 			goto io;
 		fine[be32(hash) >> (32 - BREACH_BITS_MAX)]++;
 		n++;

@@ -109,6 +109,7 @@ static const struct key keys[] = {
 	{ "directory", "connections", K_UINT, O(directory.connections), "4", 1, 64, NULL },
 	{ "directory", "timeout", K_UINT, O(directory.timeout), "10", 1, 300, NULL },
 	{ "directory", "unlock_on_reset", K_BOOL, O(directory.unlock_on_reset), "yes", 0, 0, NULL },
+	{ "directory", "ppolicy_default", K_DN, O(directory.ppolicy_default), "", 0, 0, NULL },
 	{ "directory", "enforce_history", K_ENUM, O(directory.enforce_history), "auto", 0, 0, history_names },
 
 	{ "policy", "allowed_groups", K_DN_LIST, O(policy.allowed_groups), "", 0, 0, NULL },
@@ -120,6 +121,7 @@ static const struct key keys[] = {
 	{ "policy", "min_length", K_UINT, O(policy.min_length), "15", 8, 256, NULL },
 	{ "policy", "max_length", K_UINT, O(policy.max_length), "256", 8, 1024, NULL },
 	{ "policy", "banned_passwords", K_LINES, O(policy.banned_passwords), "", 0, 0, NULL },
+	{ "policy", "directory_rules", K_BOOL, O(policy.directory_rules), "yes", 0, 0, NULL },
 	{ "policy", "min_score", K_UINT, O(policy.min_score), "5", 0, 100, NULL },
 	{ "policy", "breached_file", K_FILE, O(policy.breached_file), "", 0, 0, NULL },
 	{ "policy", "breached_min_count", K_UINT, O(policy.breached_min_count), "1", 1, 1000000000, NULL },
@@ -378,6 +380,8 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 			*FIELD(cfg, k, int) = idx;
 		break;
 	case K_DN:
+		if (empty && keys[k].def != NULL && *keys[k].def == '\0')
+			break;		/* optional, unset */
 		if ((err = value_dn(v)) == NULL)
 			*str = xstrdup(v);
 		break;

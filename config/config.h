@@ -150,6 +150,7 @@ struct config {
 		unsigned connections;
 		unsigned timeout;	/* seconds per operation */
 		bool unlock_on_reset;
+		char *ppolicy_default;		/* OpenLDAP default policy DN, or NULL */
 		enum enforce_history enforce_history;
 	} directory;
 
@@ -164,6 +165,7 @@ struct config {
 		unsigned max_length;
 		char *banned_passwords;		/* file name or NULL */
 		struct strlist banned;		/* its lines, ASCII case-folded, sorted */
+		bool directory_rules;		/* check the directory's rules first */
 		unsigned min_score;		/* banned terms' score; 0: off */
 		char *breached_file;		/* index (common/breach.h) or NULL */
 		struct breach *breached;	/* it, mapped; NULL when unset */

@@ -190,6 +190,8 @@ who_clear(struct who *w)
 	free(w->questions);
 	free(w->totp);
 	strlist_free(&w->personal);
+	free(w->account);
+	free(w->display_name);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -790,6 +792,11 @@ who_set(struct who *w, const struct dir_user *u)
 		strlist_add(&w->personal, u->personal.v[i]);
 	for (size_t i = 0; i < u->mail.n; i++)
 		strlist_add(&w->personal, u->mail.v[i]);
+	if (u->account != NULL)
+		w->account = xstrdup(u->account);
+	if (u->display_name != NULL)
+		w->display_name = xstrdup(u->display_name);
+	w->pwpolicy = u->pwpolicy;
 	snprintf(w->stamp, sizeof(w->stamp), "%s", u->pwd_changed);
 }
 
@@ -1203,6 +1210,7 @@ engine_set_spool(struct engine *e, struct spool *s)
 void
 engine_reconfigure(struct engine *e, struct config *cfg)
 {
+	dir_policy_flush();	/* the directory's rules: read again */
 	if (dir_config_differs(e->cfg, cfg)) {
 		log_info("engine: what the directory layer reads changed: new "
 		    "connections; requests in flight finish on the old ones");

@@ -81,6 +81,9 @@ struct who {
 	/* For the password rules: the entry's names and every mail value
 	 * (dir_user's personal, then mail). */
 	struct strlist personal;
+	char *account;		/* for the directory's complexity rule */
+	char *display_name;
+	struct dir_pwpolicy pwpolicy;	/* the directory's rules for them */
 	char stamp[32];		/* password-changed stamp */
 };
 

@@ -7,6 +7,7 @@
 #include "build.h"
 
 #include <stdio.h>
+#include <time.h>
 
 #include "daemon/job.h"
 #include "daemon/pwpolicy.h"
@@ -42,7 +43,13 @@ unsigned
 password_weak_for(struct job *job, const char *user)
 {
 	struct pw_context pc = { .user = user,
-	    .personal = &job->who.personal };
+	    .personal = &job->who.personal, .dir = &job->who.pwpolicy,
+	    .account = job->who.account,
+	    .display_name = job->who.display_name,
+	    /* AD and ppolicy apply the minimum age to a user's own change,
+	     * not to the service account's reset */
+	    .changed = job->req.op == OP_CHANGE ? job->who.stamp : NULL,
+	    .now = time(NULL) };
 
 	return pwpolicy_check(job->cfg, &pc, job->req.new_password.s,
 	    job->req.new_password.len);

@@ -7,6 +7,7 @@
 
 #include "daemon/job.h"
 #include "daemon/request.h"
+#include "ldap/dir.h"
 
 static json_t *
 method_list(unsigned set)
@@ -21,15 +22,24 @@ method_list(unsigned set)
 }
 
 /* The rules are the same for every user, and so is the answer: telling a
- * stranger which accounts need admin methods would tell them who the admins
- * are. Both sets are given; user, when sent, changes nothing. */
-void
-op_policy(struct job *job)
+ * stranger which accounts need admin methods, or a stricter fine-grained
+ * password policy, would tell them who the admins are. Both sets are
+ * given, with the directory's default rules (the domain's, or OpenLDAP's
+ * default ppolicy) merged in: the stricter of each. user, when sent,
+ * changes nothing. */
+static void
+policy_read(const struct dir_pwpolicy *dp, void *arg)
 {
+	struct job *job = arg;
 	const struct config *cfg = job->cfg;
 	json_t *a = request_answer_ok(job->sreq->id), *rules = json_array();
+	unsigned min = cfg->policy.min_length;
+	bool known = dp != NULL && dp->known;
 
-	json_object_set_new(a, "min_length", json_integer(cfg->policy.min_length));
+	job_back(job, JOB_DIRECTORY);
+	if (known && dp->min_length > min)
+		min = dp->min_length;
+	json_object_set_new(a, "min_length", json_integer(min));
 	json_object_set_new(a, "max_length", json_integer(cfg->policy.max_length));
 	json_array_append_new(rules, json_string("min-length"));
 	json_array_append_new(rules, json_string("max-length"));
@@ -43,6 +53,23 @@ op_policy(struct job *job)
 	}
 	if (cfg->policy.breached != NULL)
 		json_array_append_new(rules, json_string("not-breached"));
+	if (known) {
+		json_t *d = json_object();
+
+		if (dp->complexity && cfg->directory.type == DIR_TYPE_AD)
+			json_array_append_new(rules, json_string("complexity"));
+		if (dp->history > 0)
+			json_array_append_new(rules, json_string("history"));
+		if (dp->min_age > 0)
+			json_array_append_new(rules, json_string("min-age"));
+		json_object_set_new(d, "min_length",
+		    json_integer(dp->min_length));
+		json_object_set_new(d, "complexity",
+		    json_boolean(dp->complexity));
+		json_object_set_new(d, "history", json_integer(dp->history));
+		json_object_set_new(d, "min_age", json_integer(dp->min_age));
+		json_object_set_new(a, "directory", d);
+	}
 	json_array_append_new(rules, json_string("directory-policy"));
 	json_object_set_new(a, "rules", rules);
 	json_object_set_new(a, "methods", method_list(cfg->policy.methods));
@@ -65,4 +92,12 @@ op_policy(struct job *job)
 		}
 	}
 	job_ok(job, a);
+}
+
+void
+op_policy(struct job *job)
+{
+	if (!job_away(job, JOB_DIRECTORY))
+		return;
+	dir_default_policy(job_dir(job), policy_read, job);
 }

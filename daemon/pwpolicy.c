@@ -10,6 +10,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <unictype.h>
 
 #include <nettle/md4.h>
 #include <nettle/sha1.h>
@@ -356,6 +359,125 @@ breached(const struct config *cfg, const char *pw, size_t len)
 	    (unsigned)code >= breach_count_code(cfg->policy.breached_min_count);
 }
 
+/* --- the directory's own rules --------------------------------------------- */
+
+/* AD's five categories: upper case, lower case, digits, symbols, letters
+ * that are neither (as in most Asian scripts). */
+static unsigned
+categories(const char *pw, size_t len)
+{
+	static const char symbols[] = "~!@#$%^&*_-+=`|\\(){}[]:;\"'<>,.?/";
+	unsigned seen = 0, n = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		uint32_t cp;
+		size_t k = utf8_decode((const unsigned char *)pw + i, len - i,
+		    &cp);
+
+		if (k == 0)
+			break;
+		i += k;
+		if (cp >= '0' && cp <= '9')
+			seen |= 4;
+		else if (cp < 128 && cp != 0 && strchr(symbols, (int)cp))
+			seen |= 8;
+		else if (uc_is_upper(cp))
+			seen |= 1;
+		else if (uc_is_lower(cp))
+			seen |= 2;
+		else if (uc_is_alpha(cp))
+			seen |= 16;
+	}
+	for (unsigned b = 1; b < 32; b <<= 1)
+		n += (seen & b) != 0;
+	return n;
+}
+
+static bool
+display_delimiter(char c)
+{
+	return strchr(",.-_ #\t", c) != NULL;
+}
+
+/* A word of the display name (3+ characters) in the folded password. */
+static bool
+contains_display_word(const char *folded_pw, const char *name)
+{
+	size_t len = strlen(name), i = 0;
+	bool found = false;
+	char *w;
+
+	while (i < len && !found) {
+		size_t j;
+
+		while (i < len && display_delimiter(name[i]))
+			i++;
+		for (j = i; j < len && !display_delimiter(name[j]); j++)
+			;
+		if (j - i >= USER_MATCH_MIN) {
+			w = xstrdup(name + i);
+			w[j - i] = '\0';
+			fold(w, j - i);
+			found = strstr(folded_pw, w) != NULL;
+			free(w);
+		}
+		i = j;
+	}
+	return found;
+}
+
+/* When the password was last set, in Unix seconds; 0 when unknown or
+ * "must change at next logon". */
+static time_t
+changed_at(enum dir_type type, const char *s)
+{
+	struct tm tm = { 0 };
+	char *end;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (type == DIR_TYPE_AD) {
+		long long ft = strtoll(s, &end, 10);
+
+		if (*end != '\0' || ft <= 0)
+			return 0;
+		return (time_t)(ft / 10000000 - 11644473600LL);
+	}
+	end = strptime(s, "%Y%m%d%H%M%S", &tm);
+	if (end == NULL)
+		return 0;
+	return timegm(&tm);
+}
+
+static unsigned
+directory_rules(const struct config *cfg, const struct pw_context *pc,
+    const char *folded, const char *pw, size_t len, unsigned long chars)
+{
+	const struct dir_pwpolicy *d = pc->dir;
+	unsigned v = 0;
+	time_t at;
+
+	if (d == NULL || !d->known || !cfg->policy.directory_rules)
+		return 0;
+	if (chars < d->min_length)
+		v |= PW_TOO_SHORT;
+	if (cfg->directory.type == DIR_TYPE_AD && d->complexity) {
+		if (categories(pw, len) < 3)
+			v |= PW_COMPLEXITY;
+		if (contains_user(folded, pc->account))
+			v |= PW_CONTAINS_USER;
+		if (pc->display_name != NULL &&
+		    contains_display_word(folded, pc->display_name))
+			v |= PW_CONTAINS_DISPLAY;
+	}
+	if (pc->changed != NULL && d->min_age > 0 &&
+	    (at = changed_at(cfg->directory.type, pc->changed)) > 0 &&
+	    pc->now < at + d->min_age)
+		v |= PW_TOO_YOUNG;
+	return v;
+}
+
 /* --- all of it ------------------------------------------------------------ */
 
 unsigned
@@ -384,6 +506,7 @@ pwpolicy_check(const struct config *cfg, const struct pw_context *pc,
 		v |= PW_BANNED;
 	if (contains_user(folded, pc->user))
 		v |= PW_CONTAINS_USER;
+	v |= directory_rules(cfg, pc, folded, pw, len, (unsigned long)chars);
 	secret_free(folded);
 	/* (a password on the list whole is "banned", not also
 	 * "banned-word") */
@@ -410,6 +533,9 @@ pwpolicy_names(unsigned v, const char *names[PW_NAMES_MAX])
 		{ PW_BANNED_WORD, "banned-word" },
 		{ PW_PERSONAL, "personal-data" },
 		{ PW_BREACHED, "breached" },
+		{ PW_COMPLEXITY, "complexity" },
+		{ PW_CONTAINS_DISPLAY, "contains-display-name" },
+		{ PW_TOO_YOUNG, "too-young" },
 	};
 	size_t n = 0;
 

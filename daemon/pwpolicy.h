@@ -10,7 +10,15 @@
  *      characters): contains-user-name;
  *   5. banned terms and personal data, scored as Microsoft Entra Password
  *      Protection does (below): banned-word, personal-data;
- *   6. the breached-password index ([policy] breached_file): breached.
+ *   6. the breached-password index ([policy] breached_file): breached;
+ *   7. with the user's entry and [policy] directory_rules on, the
+ *      directory's own rules as it would apply them: its minimum length
+ *      (too-short); AD's complexity rule when the domain or the user's
+ *      fine-grained policy turns it on - three of upper case, lower case,
+ *      digits, symbols and other letters (complexity), not the account
+ *      name (contains-user-name) nor a display name word of 3+ characters
+ *      (contains-display-name), ASCII case ignored; and for a change, its
+ *      minimum password age (too-young).
  *
  * Scoring (5): the password is normalised (ASCII lower case; 0->o 3->e
  * 4->a 5->s 7->t @->a $->s !->i, and 1 matching l or i); then each term -
@@ -32,7 +40,10 @@
 
 #include <stddef.h>
 
+#include <time.h>
+
 #include "config/config.h"
+#include "ldap/dir.h"
 
 enum pw_violation {
 	PW_TOO_SHORT = 1 << 0,
@@ -43,14 +54,26 @@ enum pw_violation {
 	PW_BANNED_WORD = 1 << 5,
 	PW_PERSONAL = 1 << 6,
 	PW_BREACHED = 1 << 7,
+	PW_COMPLEXITY = 1 << 8,
+	PW_CONTAINS_DISPLAY = 1 << 9,
+	PW_TOO_YOUNG = 1 << 10,
 };
 
-#define PW_NAMES_MAX 9
+#define PW_NAMES_MAX 12
 
 /* What is known of the user whose password it is. */
 struct pw_context {
 	const char *user;		/* the name typed (or the ticket's); may be NULL */
 	const struct strlist *personal;	/* values from the entry; may be NULL */
+	/* The directory's rules (step 7): NULL, or not known, for none. */
+	const struct dir_pwpolicy *dir;
+	const char *account;		/* AD sAMAccountName / uid, or NULL */
+	const char *display_name;	/* or NULL */
+	/* For a change (NULL for a reset): when the password was last set,
+	 * as the directory says it (AD pwdLastSet, OpenLDAP
+	 * pwdChangedTime), and the time now. */
+	const char *changed;
+	time_t now;
 };
 
 /* The violations of pw (len bytes), as bits. */

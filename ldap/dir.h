@@ -95,6 +95,18 @@ const char *dir_reason_code(enum dir_reason r);	/* "password-policy", ... */
  * terminated, at most 7 entries). */
 void dir_violation_names(unsigned v, const char *names[7]);
 
+/* The password rules the directory applies to a user (AD: the domain's,
+ * or the resultant fine-grained policy; OpenLDAP: the ppolicy entry), as
+ * read from it; known false when there is none or it could not be read. */
+struct dir_pwpolicy {
+	bool known;
+	unsigned min_length;
+	bool complexity;	/* AD's rule: 3 of 5 categories, no names */
+	unsigned history;	/* passwords remembered */
+	long long min_age;	/* seconds before a user may change again */
+	unsigned check_quality;	/* OpenLDAP pwdCheckQuality */
+};
+
 /* A user as the directory describes them. */
 struct dir_user {
 	bool found;		/* exactly one entry matched user_filter */
@@ -107,6 +119,10 @@ struct dir_user {
 	 * givenName, sn, cn, displayName and the account name (AD
 	 * sAMAccountName, OpenLDAP uid), every value as the entry holds it. */
 	struct strlist personal;
+	char *account;		/* AD sAMAccountName, OpenLDAP uid, or NULL */
+	char *display_name;	/* displayName, or NULL */
+	char *policy_dn;	/* where pwpolicy was read (or NULL) */
+	struct dir_pwpolicy pwpolicy;
 	bool disabled;		/* AD: userAccountControl ACCOUNTDISABLE */
 	bool locked;		/* AD: lockoutTime != 0; OpenLDAP: pwdAccountLockedTime */
 	bool admin;		/* in admin_groups, or AD adminCount = 1 */
@@ -188,6 +204,15 @@ void dir_unlock(struct dir *d, const char *dn, dir_done_fn *cb, void *arg);
  * counts as a failed login at the server when wrong.) */
 void dir_check_password(struct dir *d, const char *dn, const char *password,
     size_t len, dir_done_fn *cb, void *arg);
+
+/* The directory's password rules for users without a policy of their own
+ * (AD: the domain's, from the DC= part of base_dn; OpenLDAP: [directory]
+ * ppolicy_default), from the cache or read. cb's policy is NULL when the
+ * directory did not answer. */
+typedef void dir_policy_fn(const struct dir_pwpolicy *p, void *arg);
+void dir_default_policy(struct dir *d, dir_policy_fn *cb, void *arg);
+/* Forget the cached policies (a reload): read again on the next lookup. */
+void dir_policy_flush(void);
 
 /* Connection state, for status and metrics. */
 struct dir_stats {

@@ -111,6 +111,8 @@ void dir_pool_user_job(struct dir *d, const char *dn, const char *pw,
 /* lookup.c: what a lookup and a scan (scan.c) share, so that both read a
  * user entry, and decide membership, the same way. */
 #define DIR_USER_ATTRS_MAX 24
+/* The DC= part of dn (an AD domain's own entry), or NULL. */
+const char *dir_domain_of(const char *dn);
 /* The attributes of a user entry dir_read_user() looks at, NULL-terminated
  * (the array holds DIR_USER_ATTRS_MAX); returns how many. */
 size_t dir_user_attrs(const struct config *cfg,

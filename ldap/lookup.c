@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -55,6 +57,10 @@ struct lookup {
 	/* admin listing */
 	struct strlist admin_dns;
 	struct strlist admin_mails;
+	/* the password policy step (policy_step()) */
+	bool policy_read;
+	dir_policy_fn *policy_cb;	/* set: dir_default_policy() */
+	bool policy_answered;
 };
 
 static void lookup_search(struct lookup *lk, const char *base, int scope,
@@ -66,7 +72,10 @@ lookup_finish(void *arg)
 {
 	struct lookup *lk = arg;
 
-	if (lk->admins_cb != NULL)
+	if (lk->policy_cb != NULL)
+		lk->policy_cb(lk->policy_answered ? &lk->user.pwpolicy : NULL,
+		    lk->arg);
+	else if (lk->admins_cb != NULL)
 		lk->admins_cb(&lk->res, &lk->admin_dns, &lk->admin_mails,
 		    lk->arg);
 	else
@@ -80,11 +89,19 @@ lookup_finish(void *arg)
 	free(lk);
 }
 
+static bool policy_step(struct lookup *lk);
+
 /* The lookup is over (lk->res says how): its caller hears of it from the
- * event loop, whatever call this comes from (dir.h). */
+ * event loop, whatever call this comes from (dir.h). A user found is given
+ * with the password policy that applies to them, read first when not
+ * cached. */
 static void
 lookup_end(struct lookup *lk)
 {
+	if (lk->cb != NULL && lk->admins_cb == NULL && lk->user.found &&
+	    lk->res.reason == DIR_OK && lk->user.policy_dn != NULL &&
+	    !lk->policy_read && policy_step(lk))
+		return;
 	dir_later(lk->dir, lookup_finish, lk);
 }
 
@@ -315,6 +332,22 @@ dir_read_user(const struct config *cfg, LDAP *ld, LDAPMessage *e,
 		values(ld, e, personal_attrs[i], &u->personal);
 	values(ld, e, cfg->directory.type == DIR_TYPE_AD ? "sAMAccountName" :
 	    "uid", &u->personal);
+	u->account = first_value(ld, e, cfg->directory.type == DIR_TYPE_AD ?
+	    "sAMAccountName" : "uid");
+	u->display_name = first_value(ld, e, "displayName");
+	if (cfg->policy.directory_rules) {
+		if (cfg->directory.type == DIR_TYPE_AD) {
+			u->policy_dn = first_value(ld, e, "msDS-ResultantPSO");
+			if (u->policy_dn == NULL && dir_domain_of(u->dn) != NULL)
+				u->policy_dn = xstrdup(dir_domain_of(u->dn));
+		} else {
+			u->policy_dn = first_value(ld, e, "pwdPolicySubentry");
+			if (u->policy_dn == NULL &&
+			    cfg->directory.ppolicy_default != NULL)
+				u->policy_dn =
+				    xstrdup(cfg->directory.ppolicy_default);
+		}
+	}
 	if (cfg->directory.type == DIR_TYPE_AD) {
 		long long uac = value_int(ld, e, "userAccountControl", 0);
 		long long computed = value_int(ld, e,
@@ -357,6 +390,9 @@ dir_user_attrs(const struct config *cfg, const char *attrs[DIR_USER_ATTRS_MAX])
 	for (size_t i = 0; i < sizeof(personal_attrs) / sizeof(*personal_attrs);
 	    i++)
 		attrs[n++] = personal_attrs[i];
+	if (cfg->policy.directory_rules)
+		attrs[n++] = cfg->directory.type == DIR_TYPE_AD ?
+		    "msDS-ResultantPSO" : "pwdPolicySubentry";
 	if (cfg->directory.type == DIR_TYPE_AD) {
 		attrs[n++] = "sAMAccountName";
 		attrs[n++] = "userAccountControl";
@@ -585,6 +621,200 @@ dir_lookup_user(struct dir *d, const char *name, dir_user_fn *cb, void *arg)
 	/* Two is enough to know that one name matched more than one entry. */
 	lookup_search(lk, cfg->directory.base_dn, LDAP_SCOPE_SUBTREE,
 	    user_filter(cfg->directory.user_filter, name), attrs, 2, user_answer);
+}
+
+/* --- the directory's password policy ------------------------------------- */
+
+/* Read policies are kept this long (seconds), and forgotten on a reload
+ * (dir_policy_flush()). */
+#define POLICY_TTL 300
+#define POLICY_CACHE 16
+
+static struct {
+	char *dn;
+	struct dir_pwpolicy p;
+	double at;
+} policy_cache[POLICY_CACHE];
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+dir_policy_flush(void)
+{
+	for (size_t i = 0; i < POLICY_CACHE; i++) {
+		free(policy_cache[i].dn);
+		policy_cache[i].dn = NULL;
+	}
+}
+
+static bool
+policy_cached(const char *dn, struct dir_pwpolicy *out)
+{
+	double now = mono();
+
+	for (size_t i = 0; i < POLICY_CACHE; i++)
+		if (policy_cache[i].dn != NULL &&
+		    strcasecmp(policy_cache[i].dn, dn) == 0 &&
+		    now - policy_cache[i].at < POLICY_TTL) {
+			*out = policy_cache[i].p;
+			return true;
+		}
+	return false;
+}
+
+static void
+policy_keep(const char *dn, const struct dir_pwpolicy *p)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < POLICY_CACHE; i++) {
+		if (policy_cache[i].dn == NULL ||
+		    strcasecmp(policy_cache[i].dn, dn) == 0) {
+			k = i;
+			break;
+		}
+		if (policy_cache[i].at < policy_cache[k].at)
+			k = i;
+	}
+	free(policy_cache[k].dn);
+	policy_cache[k].dn = xstrdup(dn);
+	policy_cache[k].p = *p;
+	policy_cache[k].at = mono();
+}
+
+/* The DC= part of a DN (the AD domain's own entry), or NULL. */
+const char *
+dir_domain_of(const char *dn)
+{
+	for (const char *p = dn; p != NULL && *p != '\0';) {
+		if (strncasecmp(p, "dc=", 3) == 0)
+			return p;
+		p = strchr(p, ',');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+/* AD ages are negative counts of 100 ns. */
+static long long
+ad_age(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+	long long v = value_int(ld, e, attr, 0);
+
+	return v < 0 ? -v / 10000000 : 0;
+}
+
+static void
+policy_parse(const struct config *cfg, LDAP *ld, LDAPMessage *e,
+    struct dir_pwpolicy *p)
+{
+	char buf[16];
+
+	memset(p, 0, sizeof(*p));
+	if (e == NULL)
+		return;
+	if (cfg->directory.type == DIR_TYPE_AD) {
+		if (value(ld, e, "msDS-MinimumPasswordLength", buf, sizeof(buf))) {
+			p->known = true;
+			p->min_length = (unsigned)value_int(ld, e,
+			    "msDS-MinimumPasswordLength", 0);
+			p->complexity = value(ld, e,
+			    "msDS-PasswordComplexityEnabled", buf, sizeof(buf)) &&
+			    strcasecmp(buf, "TRUE") == 0;
+			p->history = (unsigned)value_int(ld, e,
+			    "msDS-PasswordHistoryLength", 0);
+			p->min_age = ad_age(ld, e, "msDS-MinimumPasswordAge");
+		} else if (value(ld, e, "minPwdLength", buf, sizeof(buf))) {
+			p->known = true;
+			p->min_length = (unsigned)value_int(ld, e,
+			    "minPwdLength", 0);
+			p->complexity = (value_int(ld, e, "pwdProperties", 0) &
+			    1) != 0;
+			p->history = (unsigned)value_int(ld, e,
+			    "pwdHistoryLength", 0);
+			p->min_age = ad_age(ld, e, "minPwdAge");
+		}
+	} else if (value(ld, e, "objectClass", buf, sizeof(buf))) {
+		p->known = true;
+		p->min_length = (unsigned)value_int(ld, e, "pwdMinLength", 0);
+		p->history = (unsigned)value_int(ld, e, "pwdInHistory", 0);
+		p->check_quality = (unsigned)value_int(ld, e,
+		    "pwdCheckQuality", 0);
+		p->min_age = value_int(ld, e, "pwdMinAge", 0);
+	}
+}
+
+static void
+policy_answer(struct lookup *lk, LDAP *ld, LDAPMessage *answer)
+{
+	const struct config *cfg = dir_config(lk->dir);
+	LDAPMessage *e = ldap_first_entry(ld, answer);
+
+	/* Not readable (access, a PSO the service account may not see) or
+	 * gone: the user is given without the directory's rules, which the
+	 * directory still applies at the write. */
+	policy_parse(cfg, ld, e, &lk->user.pwpolicy);
+	if (!lk->user.pwpolicy.known)
+		log_info("ldap: the password policy %s could not be read; "
+		    "its rules are left to the directory", lk->user.policy_dn);
+	policy_keep(lk->user.policy_dn, &lk->user.pwpolicy);
+	lk->policy_answered = true;
+	lookup_end(lk);
+}
+
+/* Start reading lk->user.policy_dn, or take it from the cache; false when
+ * the lookup may end now. */
+static bool
+policy_step(struct lookup *lk)
+{
+	static const char *ad[] = { "minPwdLength", "pwdProperties",
+	    "pwdHistoryLength", "minPwdAge", "msDS-MinimumPasswordLength",
+	    "msDS-PasswordComplexityEnabled", "msDS-PasswordHistoryLength",
+	    "msDS-MinimumPasswordAge", NULL };
+	static const char *ol[] = { "objectClass", "pwdMinLength",
+	    "pwdInHistory", "pwdCheckQuality", "pwdMinAge", NULL };
+
+	lk->policy_read = true;
+	if (policy_cached(lk->user.policy_dn, &lk->user.pwpolicy)) {
+		lk->policy_answered = true;
+		return false;
+	}
+	lookup_search(lk, lk->user.policy_dn, LDAP_SCOPE_BASE,
+	    xstrdup("(objectClass=*)"),
+	    dir_type(lk->dir) == DIR_TYPE_AD ? ad : ol, 1, policy_answer);
+	return true;
+}
+
+void
+dir_default_policy(struct dir *d, dir_policy_fn *cb, void *arg)
+{
+	const struct config *cfg = dir_config(d);
+	struct lookup *lk = xcalloc(1, sizeof(*lk));
+	const char *dn = cfg->directory.type == DIR_TYPE_AD ?
+	    dir_domain_of(cfg->directory.base_dn) :
+	    cfg->directory.ppolicy_default;
+
+	lk->dir = d;
+	lk->cb = NULL;
+	lk->policy_cb = cb;
+	lk->arg = arg;
+	if (!cfg->policy.directory_rules || dn == NULL) {
+		lk->policy_answered = true;	/* known: false */
+		lookup_end(lk);
+		return;
+	}
+	lk->user.policy_dn = xstrdup(dn);
+	lk->user.found = true;
+	if (!policy_step(lk))
+		lookup_end(lk);
 }
 
 /* --- admins and their addresses ------------------------------------------- */

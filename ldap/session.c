@@ -198,7 +198,8 @@ list_differs(const struct strlist *a, const struct strlist *b)
 /*
  * Everything ldap/ reads from a configuration, compared by content: the
  * session (below), the pool (connections, uris, timeout, max_wait), the
- * lookups (filter, attributes, groups) and the writes (unlock_on_reset,
+ * lookups (filter, attributes, groups, the password policy read) and the
+ * writes (unlock_on_reset,
  * enforce_history). A pool keeps the snapshot it was built from, so any
  * difference here needs a new pool; none, and a reload keeps the
  * connections.
@@ -227,6 +228,8 @@ dir_config_differs(const struct config *a, const struct config *b)
 	    x->timeout != y->timeout ||
 	    x->unlock_on_reset != y->unlock_on_reset ||
 	    x->enforce_history != y->enforce_history ||
+	    str_differs(x->ppolicy_default, y->ppolicy_default) ||
+	    a->policy.directory_rules != b->policy.directory_rules ||
 	    a->daemon.max_wait != b->daemon.max_wait ||
 	    str_differs(a->email.attribute, b->email.attribute) ||
 	    str_differs(a->sms.attribute, b->sms.attribute) ||

@@ -19,5 +19,8 @@ dir_user_clear(struct dir_user *u)
 	free(u->questions);
 	free(u->totp);
 	strlist_free(&u->personal);
+	free(u->account);
+	free(u->display_name);
+	free(u->policy_dn);
 	memset(u, 0, sizeof(*u));
 }

@@ -59,6 +59,7 @@ static const struct {
 	{ "directory-policy", N_("The directory refused the password under its own rules.") },
 	{ "banned-word", N_("The password is built mostly of common or banned words. Add more of your own.") },
 	{ "personal-data", N_("The password is built mostly of your name or other personal data. Add more of your own.") },
+	{ "contains-display-name", N_("The password contains a part of your name.") },
 	{ "breached", N_("The password is known from data breaches: attackers try such passwords first. Choose another.") },
 };
 #define NVIOLATIONS (sizeof(violations) / sizeof(violations[0]))

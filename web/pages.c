@@ -92,6 +92,12 @@ rules(struct page *p)
 			html_escape(p->out, T(p, "It may not contain your user name."));
 		else if (strcmp(r, "banned-terms") == 0)
 			html_escape(p->out, T(p, "It may not be built mostly of common words or your personal data (name, mail address)."));
+		else if (strcmp(r, "complexity") == 0)
+			html_escape(p->out, T(p, "It must mix three of: upper case letters, lower case letters, digits, symbols; and may not contain your account name or a part of your name."));
+		else if (strcmp(r, "history") == 0)
+			html_escape(p->out, T(p, "It may not be one of your recent passwords."));
+		else if (strcmp(r, "min-age") == 0)
+			html_escape(p->out, T(p, "A password you changed yourself cannot be changed again at once."));
 		else if (strcmp(r, "not-breached") == 0)
 			html_escape(p->out, T(p, "It may not be a password known from data breaches."));
 		else
