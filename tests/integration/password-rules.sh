@@ -18,6 +18,14 @@
 #   current password is wrong-password (a stranger learns nothing of the
 #   entry), with the right one password-policy [personal-data] and the
 #   password is unchanged; for an unknown name, wrong-password;
+# - the directory's ppolicy: with [directory] ppolicy_default naming the
+#   default policy, raised to pwdMinLength 20 (above ssprd's 12), policy
+#   shows min_length 20 and the directory's rules; a reset to 16
+#   characters is too-short before the write; bob under a policy of his
+#   own (pwdPolicySubentry, pwdMinLength 24) is held to 24 at change,
+#   while policy still shows the default's 20 (the same for everyone);
+#   with directory_rules = no the directory itself refuses (as
+#   directory-policy or its own name), proving the rule is real;
 # - a damaged index: ssprd -t refuses it, and a reload onto it is refused
 #   while the running configuration keeps serving.
 set -uo pipefail
@@ -112,6 +120,66 @@ expect "change to a breached password: breached, before the directory" "$a" viol
 a=$(sub "$(chg bob "$USER2_PASSWORD" 'Brownstone-Harbour-Light')")
 expect "a good one: ok" "$a" status ok
 check "...and it binds" binds "$USER2_DN" 'Brownstone-Harbour-Light'
+
+# --- the directory's ppolicy ----------------------------------------------------
+adm() { ldapmodify -x -H "$LDAPS_URI" -D "$ADMIN_DN" -y <(printf '%s' "$ADMIN_PASSWORD") >/dev/null 2>&1; }
+adm <<LDIF
+dn: $POLICY_DN
+changetype: modify
+replace: pwdMinLength
+pwdMinLength: 20
+-
+replace: pwdCheckQuality
+pwdCheckQuality: 2
+
+dn: cn=strict,ou=policies,$BASE_DN
+changetype: add
+objectClass: device
+objectClass: pwdPolicy
+cn: strict
+pwdAttribute: userPassword
+pwdMinLength: 24
+pwdCheckQuality: 2
+pwdInHistory: 5
+
+dn: $USER2_DN
+changetype: modify
+add: pwdPolicySubentry
+pwdPolicySubentry: cn=strict,ou=policies,$BASE_DN
+LDIF
+check "the fixture's policies are set" [ $? -eq 0 ]
+sed -i "s|^\[directory\]|&\nppolicy_default = $POLICY_DN|" "$conf"
+: >"$log.mark"
+kill -HUP "$daemon_pid"
+wait_for 30 test "$(grep -c 'config: reloaded' "$log")" -ge 2 || not_ok "reload"
+a=$(sub '{"v":1,"op":"policy"}')
+expect "policy: the default ppolicy's pwdMinLength 20 beats ssprd's 12" "$a" min_length 20
+expect "...and the directory's rules are shown" "$a" directory \
+	'{"min_length":20,"complexity":false,"history":5,"min_age":0}'
+expect "...with history among the rules" "$a" rules \
+	'["min-length","max-length","not-banned","no-user-name","banned-terms","not-breached","history","directory-policy"]'
+a=$(sub '{"v":1,"op":"policy","user":"bob"}')
+expect "policy for bob (a stricter policy of his own): the same answer" "$a" min_length 20
+a=$(sub '{"v":1,"op":"start","user":"zoe","method":"email"}')
+t=$(jget "$a" ticket)
+code=$(last_code "$tmp/mail")
+a=$(sub "$(reset_req "$t" "$code" Sixteen-Chars-Ok)")
+expect "a reset to 16 characters: too-short, from ssprd" "$a" violations '["too-short"]'
+a=$(sub "$(reset_req "$t" "$code" Twenty-Two-Chars-Is-Ok)")
+expect "...22 characters: ok" "$a" status ok
+a=$(sub "$(chg bob 'Brownstone-Harbour-Light' 'Twenty-Two-Chars-For-B')")
+expect "bob's change to 22 characters: too-short (his policy: 24)" "$a" violations '["too-short"]'
+check "...his password unchanged" binds "$USER2_DN" 'Brownstone-Harbour-Light'
+check "...and the directory never saw it" not_grep "change refused at" "$log"
+sed -i "s|^breached_min_count = 5|&\ndirectory_rules = no|" "$conf"
+kill -HUP "$daemon_pid"
+wait_for 30 test "$(grep -c 'config: reloaded' "$log")" -ge 3 || not_ok "reload"
+a=$(sub "$(chg bob 'Brownstone-Harbour-Light' 'Twenty-Two-Chars-For-B')")
+expect "directory_rules = no: the directory refuses it itself" "$a" reason password-policy
+echo "# the directory's own answer: $(jget "$a" violations)"
+check "...after ssprd sent it" log_has "$log" "change refused at"
+a=$(sub "$(chg bob 'Brownstone-Harbour-Light' 'Twenty-Six-Characters-For-B')")
+expect "...and 27 characters pass" "$a" status ok
 
 # --- a damaged index ------------------------------------------------------------
 # replaced as the docs say (a new file renamed over it), but cut short
