@@ -192,6 +192,69 @@ test_rules_and_names(void **state)
 	policy_free(cfg);
 }
 
+/* The directory's rules: AD's complexity rule, the minimum age. */
+static void
+test_directory_rules(void **state)
+{
+	struct config *cfg = policy(NULL, 0);
+	struct dir_pwpolicy dp = { .known = true, .min_length = 10,
+	    .complexity = true, .min_age = 86400 };
+	struct pw_context pc = { .dir = &dp, .account = "jsmith",
+	    .display_name = "Doe, John-Paul\tX" };
+
+	(void)state;
+	cfg->directory.type = DIR_TYPE_AD;
+	cfg->policy.directory_rules = true;
+	cfg->policy.min_score = 0;
+	assert_int_equal(check(cfg, &pc, "Short-1a"), PW_TOO_SHORT);
+	assert_int_equal(check(cfg, &pc, "lowercaseonly"), PW_COMPLEXITY);
+	assert_int_equal(check(cfg, &pc, "lower-and-symbols"), PW_COMPLEXITY);
+	assert_int_equal(check(cfg, &pc, "lower-and-1-digit"), 0);
+	assert_int_equal(check(cfg, &pc, "UPPERlower12"), 0);
+	/* a letter that is neither upper nor lower case is a fifth kind */
+	assert_int_equal(check(cfg, &pc, "lowercase\xe6\xbc\xa2\xe5\xad\x97x9"), 0);
+	assert_int_equal(check(cfg, &pc, "\xc3\xa7\xc3\xb6z\xc3\x87\xc3\x96Zabcd"),
+	    PW_COMPLEXITY);	/* non-ASCII upper and lower: still two */
+	assert_int_equal(check(cfg, &pc, "Xx-JSMITH-harbour-1"), PW_CONTAINS_USER);
+	/* words of 3+ characters, split at , . - _ space # tab */
+	assert_int_equal(check(cfg, &pc, "Harbour-john-2024"), PW_CONTAINS_DISPLAY);
+	assert_int_equal(check(cfg, &pc, "Harbour-PAUL-2024"), PW_CONTAINS_DISPLAY);
+	assert_int_equal(check(cfg, &pc, "Harbour-x-Doe-2024"), PW_CONTAINS_DISPLAY);
+	assert_int_equal(check(cfg, &pc, "Harbour-Jo-Pa-2024"), 0);
+	/* complexity off: names and categories are the directory's business */
+	dp.complexity = false;
+	assert_int_equal(check(cfg, &pc, "lowercaseonly-john"), 0);
+	/* the minimum age, for a change: AD's pwdLastSet (FILETIME) */
+	pc.now = 1780000000;
+	{
+		char ft[32];
+
+		/* set 1 hour before now: too young under a day */
+		snprintf(ft, sizeof(ft), "%lld",
+		    ((long long)pc.now - 3600 + 11644473600LL) * 10000000LL);
+		pc.changed = ft;
+		assert_int_equal(check(cfg, &pc, "Harbour-Lights-9"),
+		    PW_TOO_YOUNG);
+		snprintf(ft, sizeof(ft), "%lld",
+		    ((long long)pc.now - 90000 + 11644473600LL) * 10000000LL);
+		assert_int_equal(check(cfg, &pc, "Harbour-Lights-9"), 0);
+		pc.changed = "0";	/* must change at next logon */
+		assert_int_equal(check(cfg, &pc, "Harbour-Lights-9"), 0);
+	}
+	/* OpenLDAP's pwdChangedTime */
+	cfg->directory.type = DIR_TYPE_OPENLDAP;
+	pc.now = 1780000000;	/* 2026-05-28T20:26:40Z */
+	pc.changed = "20260528200000Z";
+	assert_int_equal(check(cfg, &pc, "Harbour-Lights-9"), PW_TOO_YOUNG);
+	pc.changed = "20260520200000Z";
+	assert_int_equal(check(cfg, &pc, "Harbour-Lights-9"), 0);
+	/* switched off: nothing of the directory's */
+	cfg->policy.directory_rules = false;
+	pc.changed = "20260528200000Z";
+	assert_int_equal(check(cfg, &pc, "Short-1a"), 0);
+	policy_free(cfg);
+}
+
 /* --- the breached-password index ---------------------------------------- */
 
 static char *
@@ -412,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_personal_data),
 		cmocka_unit_test(test_characters_counted),
 		cmocka_unit_test(test_rules_and_names),
+		cmocka_unit_test(test_directory_rules),
 		cmocka_unit_test(test_breach_import_and_lookup),
 		cmocka_unit_test(test_breach_ntlm),
 		cmocka_unit_test(test_breach_bad_input),
