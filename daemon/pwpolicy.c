@@ -257,24 +257,95 @@ unmarked(const unsigned char *mark, size_t i, size_t n)
 	return true;
 }
 
+/*
+ * Which pairs of adjacent characters the password has (a 64 Kibit map;
+ * a 1 counts as l and i, and l and i as 1). A term can match only if its
+ * first pair is there or, for a term of FUZZY_MIN or more, its last: one
+ * edit never breaks both, as they share no character. Most of a long
+ * banned list is ruled out by two bit tests instead of a scan.
+ */
+#define PAIRS_BYTES (65536 / 8)
+
+static unsigned
+alternatives(unsigned char c, unsigned char alt[3])
+{
+	unsigned n = 0;
+
+	alt[n++] = c;
+	if (c == '1') {
+		alt[n++] = 'l';
+		alt[n++] = 'i';
+	} else if (c == 'l' || c == 'i') {
+		alt[n++] = '1';
+	}
+	return n;
+}
+
+static void
+pairs_fill(uint8_t *bits, const char *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		unsigned char a[3], b[3];
+		unsigned na = alternatives((unsigned char)p[i], a);
+		unsigned nb = alternatives((unsigned char)p[i + 1], b);
+
+		for (unsigned x = 0; x < na; x++)
+			for (unsigned y = 0; y < nb; y++) {
+				unsigned k = (unsigned)a[x] << 8 | b[y];
+
+				bits[k >> 3] |= (uint8_t)(1u << (k & 7));
+			}
+	}
+}
+
+static bool
+pair_in(const uint8_t *bits, char a, char b)
+{
+	unsigned k = (unsigned)(unsigned char)a << 8 | (unsigned char)b;
+
+	return (bits[k >> 3] >> (k & 7)) & 1;
+}
+
+static bool
+may_match(const uint8_t *bits, const struct term *t)
+{
+	return pair_in(bits, t->s[0], t->s[1]) || (t->len >= FUZZY_MIN &&
+	    pair_in(bits, t->s[t->len - 2], t->s[t->len - 1]));
+}
+
+static int
+longer_first(const void *a, const void *b)
+{
+	const struct term *x = *(const struct term *const *)a;
+	const struct term *y = *(const struct term *const *)b;
+
+	return (x->len < y->len) - (x->len > y->len);
+}
+
 /* Score the normalised password p (len bytes, marks in mark). */
 static unsigned
 score(const char *p, unsigned char *mark, size_t len, const struct terms *t,
     unsigned *kinds)
 {
-	size_t longest = 0;
+	uint8_t pairs[PAIRS_BYTES];
+	const struct term **order;
+	size_t n = 0;
 	unsigned points = 0;
 
 	*kinds = 0;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].len > longest)
-			longest = t->v[i].len;
-	for (size_t m = longest; m >= TERM_MIN; m--) {
-		for (size_t k = 0; k < t->n; k++) {
-			const struct term *tm = &t->v[k];
+	memset(pairs, 0, sizeof(pairs));
+	pairs_fill(pairs, p, len);
+	/* the candidates, longest first */
+	order = xreallocarray(NULL, t->n ? t->n : 1, sizeof(*order));
+	for (size_t k = 0; k < t->n; k++)
+		if (t->v[k].len <= len + 1 && may_match(pairs, &t->v[k]))
+			order[n++] = &t->v[k];
+	qsort(order, n, sizeof(*order), longer_first);
+	for (size_t c = 0; c < n; c++) {
+		const struct term *tm = order[c];
+		size_t m = tm->len;
 
-			if (tm->len != m || m > len + 1)
-				continue;
+		{
 			for (enum pass ps = EXACT; ps < PASSES; ps++) {
 				if (ps > EXACT && m < FUZZY_MIN)
 					break;
@@ -292,6 +363,8 @@ score(const char *p, unsigned char *mark, size_t len, const struct terms *t,
 			}
 		}
 	}
+	sodium_memzero(pairs, sizeof(pairs));	/* they tell of the password */
+	free(order);
 	for (size_t i = 0; i < len; i++)
 		if (!mark[i] && ((unsigned char)p[i] & 0xC0) != 0x80)
 			points++;
