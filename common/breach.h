@@ -47,7 +47,9 @@ enum breach_kind {
 
 struct breach;
 
-/* Map PATH read-only and check its structure. NULL with a reason in err. */
+/* Map PATH read-only and check its structure (header, sizes, the bucket
+ * table's ends; each bucket's bounds are checked at its lookup, so opening
+ * reads two pages, not the table). NULL with a reason in err. */
 struct breach *breach_open(const char *path, char *err, size_t errsize);
 void breach_close(struct breach *b);
 

@@ -258,13 +258,22 @@ unmarked(const unsigned char *mark, size_t i, size_t n)
 }
 
 /*
- * Which pairs of adjacent characters the password has (a 64 Kibit map;
- * a 1 counts as l and i, and l and i as 1). A term can match only if its
- * first pair is there or, for a term of FUZZY_MIN or more, its last: one
- * edit never breaks both, as they share no character. Most of a long
- * banned list is ruled out by two bit tests instead of a scan.
+ * Which pairs, and which runs of three, of adjacent characters the
+ * password has (64 Kibit maps, the runs by a hash; a 1 counts as l and i,
+ * and l and i as 1). A term can match only if its first pair (run of
+ * three, for terms of 6 or more) is there or, for a term of FUZZY_MIN or
+ * more, its last: one edit never breaks both, as they share no character.
+ * Most of a long banned list is ruled out by two bit tests instead of a
+ * scan, and the runs of three keep a common pair from letting it all in.
  */
 #define PAIRS_BYTES (65536 / 8)
+#define RUN3_MIN 6
+
+static unsigned
+run3(unsigned char a, unsigned char b, unsigned char c)
+{
+	return ((unsigned)a * 961u + (unsigned)b * 31u + c) & 0xffffu;
+}
 
 static unsigned
 alternatives(unsigned char c, unsigned char alt[3])
@@ -282,35 +291,52 @@ alternatives(unsigned char c, unsigned char alt[3])
 }
 
 static void
-pairs_fill(uint8_t *bits, const char *p, size_t len)
+bit_set(uint8_t *bits, unsigned k)
+{
+	bits[k >> 3] |= (uint8_t)(1u << (k & 7));
+}
+
+static bool
+bit_in(const uint8_t *bits, unsigned k)
+{
+	return (bits[k >> 3] >> (k & 7)) & 1;
+}
+
+static void
+pairs_fill(uint8_t *pairs, uint8_t *runs, const char *p, size_t len)
 {
 	for (size_t i = 0; i + 1 < len; i++) {
-		unsigned char a[3], b[3];
+		unsigned char a[3], b[3], c[3];
 		unsigned na = alternatives((unsigned char)p[i], a);
 		unsigned nb = alternatives((unsigned char)p[i + 1], b);
+		unsigned nc = i + 2 < len ?
+		    alternatives((unsigned char)p[i + 2], c) : 0;
 
 		for (unsigned x = 0; x < na; x++)
 			for (unsigned y = 0; y < nb; y++) {
-				unsigned k = (unsigned)a[x] << 8 | b[y];
-
-				bits[k >> 3] |= (uint8_t)(1u << (k & 7));
+				bit_set(pairs, (unsigned)a[x] << 8 | b[y]);
+				for (unsigned z = 0; z < nc; z++)
+					bit_set(runs, run3(a[x], b[y], c[z]));
 			}
 	}
 }
 
 static bool
-pair_in(const uint8_t *bits, char a, char b)
+ends_in(const uint8_t *pairs, const uint8_t *runs, const char *s, size_t n)
 {
-	unsigned k = (unsigned)(unsigned char)a << 8 | (unsigned char)b;
+	const unsigned char *u = (const unsigned char *)s;
 
-	return (bits[k >> 3] >> (k & 7)) & 1;
+	return n == 3 ? bit_in(runs, run3(u[0], u[1], u[2])) :
+	    bit_in(pairs, (unsigned)u[0] << 8 | u[1]);
 }
 
 static bool
-may_match(const uint8_t *bits, const struct term *t)
+may_match(const uint8_t *pairs, const uint8_t *runs, const struct term *t)
 {
-	return pair_in(bits, t->s[0], t->s[1]) || (t->len >= FUZZY_MIN &&
-	    pair_in(bits, t->s[t->len - 2], t->s[t->len - 1]));
+	size_t n = t->len >= RUN3_MIN ? 3 : 2;
+
+	return ends_in(pairs, runs, t->s, n) || (t->len >= FUZZY_MIN &&
+	    ends_in(pairs, runs, t->s + t->len - n, n));
 }
 
 static int
@@ -327,18 +353,19 @@ static unsigned
 score(const char *p, unsigned char *mark, size_t len, const struct terms *t,
     unsigned *kinds)
 {
-	uint8_t pairs[PAIRS_BYTES];
+	uint8_t pairs[PAIRS_BYTES], runs[PAIRS_BYTES];
 	const struct term **order;
 	size_t n = 0;
 	unsigned points = 0;
 
 	*kinds = 0;
 	memset(pairs, 0, sizeof(pairs));
-	pairs_fill(pairs, p, len);
+	memset(runs, 0, sizeof(runs));
+	pairs_fill(pairs, runs, p, len);
 	/* the candidates, longest first */
 	order = xreallocarray(NULL, t->n ? t->n : 1, sizeof(*order));
 	for (size_t k = 0; k < t->n; k++)
-		if (t->v[k].len <= len + 1 && may_match(pairs, &t->v[k]))
+		if (t->v[k].len <= len + 1 && may_match(pairs, runs, &t->v[k]))
 			order[n++] = &t->v[k];
 	qsort(order, n, sizeof(*order), longer_first);
 	for (size_t c = 0; c < n; c++) {
@@ -364,6 +391,7 @@ score(const char *p, unsigned char *mark, size_t len, const struct terms *t,
 		}
 	}
 	sodium_memzero(pairs, sizeof(pairs));	/* they tell of the password */
+	sodium_memzero(runs, sizeof(runs));
 	free(order);
 	for (size_t i = 0; i < len; i++)
 		if (!mark[i] && ((unsigned char)p[i] & 0xC0) != 0x80)
