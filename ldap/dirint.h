@@ -96,6 +96,8 @@ struct dir_op *dir_op_new(struct dir *d, const struct dir_op_class *cls,
     void *priv, enum dir_op_kind kind, bool idempotent);
 void dir_op_submit(struct dir_op *op);
 const struct config *dir_config(const struct dir *d);
+/* Monotonic seconds, for deadlines and caches. */
+double dir_now_mono(void);
 /* Call fn(arg) on the next turn of the event loop: how an outcome known at
  * once reaches a callback (dir.h: callbacks never run inside the call that
  * started the operation). */

@@ -636,15 +636,6 @@ static struct {
 	double at;
 } policy_cache[POLICY_CACHE];
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void
 dir_policy_flush(void)
 {
@@ -657,7 +648,7 @@ dir_policy_flush(void)
 static bool
 policy_cached(const char *dn, struct dir_pwpolicy *out)
 {
-	double now = mono();
+	double now = dir_now_mono();
 
 	for (size_t i = 0; i < POLICY_CACHE; i++)
 		if (policy_cache[i].dn != NULL &&
@@ -686,7 +677,7 @@ policy_keep(const char *dn, const struct dir_pwpolicy *p)
 	free(policy_cache[k].dn);
 	policy_cache[k].dn = xstrdup(dn);
 	policy_cache[k].p = *p;
-	policy_cache[k].at = mono();
+	policy_cache[k].at = dir_now_mono();
 }
 
 /* The DC= part of a DN (the AD domain's own entry), or NULL. */

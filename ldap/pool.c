@@ -161,8 +161,8 @@ struct dir {
 static void conn_schedule(struct conn *c, double delay);
 static void dispatch(struct dir *d);
 
-static double
-now_mono(void)
+double
+dir_now_mono(void)
 {
 	struct timespec ts;
 
@@ -335,7 +335,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	struct server *s;
 
 	if (c == NULL) {
-		double waited = now_mono() - op->queued_at;
+		double waited = dir_now_mono() - op->queued_at;
 		unsigned max_wait = d->cfg->daemon.max_wait;
 		bool ready = false;
 
@@ -422,7 +422,7 @@ dir_op_new(struct dir *d, const struct dir_op_class *cls, void *priv,
 static void
 hurry(struct dir *d)
 {
-	double now = now_mono();
+	double now = dir_now_mono();
 	bool opening = false;
 
 	if (d->bind_refused_until > now)
@@ -453,7 +453,7 @@ dir_op_submit(struct dir_op *op)
 	op->ev_deadline = evtimer_new(d->base, on_deadline, op);
 	if (op->ev_deadline == NULL || evtimer_add(op->ev_deadline, &tv) != 0)
 		fatalx("ldap: cannot arm an operation deadline");
-	op->queued_at = now_mono();
+	op->queued_at = dir_now_mono();
 	TAILQ_INSERT_TAIL(&d->queue, op, entry);
 	d->queued++;
 	dispatch(d);
@@ -481,7 +481,7 @@ pace(struct dir *d, struct server *s, const struct dir_op *op, double took)
 	if (took > timeout / 2) {
 		if (op->sent_at >= s->cut_at && s->limit > 1) {
 			s->limit /= 2;
-			s->cut_at = now_mono();
+			s->cut_at = dir_now_mono();
 			log_limited(&slow_limit, LOG_LEVEL_WARNING, 0,
 			    "ldap: %s answered in %.2f s ([directory] timeout "
 			    "%u s); at most %u operation(s) in flight per "
@@ -526,12 +526,12 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		conn_forget_op(c, op);
-		c->dir->servers[c->server].answered_at = now_mono();
+		c->dir->servers[c->server].answered_at = dir_now_mono();
 		pace(c->dir, &c->dir->servers[c->server], op,
-		    now_mono() - op->sent_at);
+		    dir_now_mono() - op->sent_at);
 		if (!op->follow_up)
 			histogram_add(&c->dir->servers[c->server].latency,
-			    now_mono() - op->sent_at);
+			    dir_now_mono() - op->sent_at);
 		op->cls->done(op, c->ld, msg);
 		ldap_msgfree(msg);
 		op_free(op);
@@ -627,7 +627,7 @@ dispatch(struct dir *d)
 			continue;
 		}
 		op->sent = true;
-		op->sent_at = now_mono();
+		op->sent_at = dir_now_mono();
 		/* The directory's time starts now, not when it was queued. */
 		evtimer_add(op->ev_deadline, &timeout);
 		op->msgid = msgid;
@@ -719,7 +719,7 @@ static struct opening *
 opening_start(struct dir *d, struct conn *c)
 {
 	struct opening *job = xcalloc(1, sizeof(*job));
-	double now = now_mono();
+	double now = dir_now_mono();
 	pthread_attr_t attr;
 	pthread_t tid;
 
@@ -751,7 +751,7 @@ server_failed(struct dir *d, int i, const char *why)
 	unsigned backoff;
 
 	/* Several connections find a server down at once: one failure. */
-	if (s->next_try > now_mono())
+	if (s->next_try > dir_now_mono())
 		return;
 	s->failures++;
 	backoff = s->failures >= 6 ? BACKOFF_MAX : 1u << (s->failures - 1);
@@ -761,7 +761,7 @@ server_failed(struct dir *d, int i, const char *why)
 	 * its requests already answered directory-unavailable. */
 	if (d->queued > 0 && backoff > BACKOFF_BUSY)
 		backoff = BACKOFF_BUSY;
-	s->next_try = now_mono() + backoff;
+	s->next_try = dir_now_mono() + backoff;
 	log_warnx("ldap: %s unavailable (%s); next try in %u s", s->uri, why,
 	    backoff);
 }
@@ -769,7 +769,7 @@ server_failed(struct dir *d, int i, const char *why)
 static double
 earliest_retry(struct dir *d)
 {
-	double t = -1, now = now_mono();
+	double t = -1, now = dir_now_mono();
 
 	for (size_t i = 0; i < d->nservers; i++)
 		if (t < 0 || d->servers[i].next_try < t)
@@ -862,7 +862,7 @@ on_opened(evutil_socket_t fd, short what, void *arg)
 		log_errorx("ldap: %s refused the service account's bind: %s (%s)",
 		    d->servers[job->server].uri, dir_reason_code(job->res.reason),
 		    job->res.detail);
-		d->bind_refused_until = now_mono() + BACKOFF_MAX;
+		d->bind_refused_until = dir_now_mono() + BACKOFF_MAX;
 		fail_queue(d, &job->res);
 		conn_schedule(c, BACKOFF_MAX);
 	} else {
@@ -876,7 +876,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct dir *d = c->dir;
-	double now = now_mono();
+	double now = dir_now_mono();
 
 	if (c->state != CONN_DOWN || d->closing)
 		return;
@@ -894,7 +894,7 @@ conn_schedule(struct conn *c, double delay)
 	struct timeval tv = tv_of(delay);
 
 	c->state = CONN_DOWN;
-	c->retry_at = now_mono() + delay;
+	c->retry_at = dir_now_mono() + delay;
 	if (evtimer_add(c->ev_retry, &tv) != 0)
 		fatalx("ldap: cannot schedule a reconnect");
 }
@@ -946,7 +946,7 @@ on_failback(evutil_socket_t fd, short what, void *arg)
 {
 	struct dir *d = arg;
 
-	if (d->servers[0].next_try > now_mono())
+	if (d->servers[0].next_try > dir_now_mono())
 		return;
 	for (size_t i = 0; i < d->nconns; i++) {
 		struct conn *c = &d->conns[i];
@@ -995,7 +995,7 @@ dir_pool_user_job(struct dir *d, const char *dn, const char *pw, size_t len,
     const char *new_pw, size_t new_len, dir_done_fn *cb, void *arg)
 {
 	struct opening *job = xcalloc(1, sizeof(*job));
-	double now = now_mono();
+	double now = dir_now_mono();
 	pthread_t tid;
 
 	pthread_mutex_init(&job->mu, NULL);
@@ -1161,7 +1161,7 @@ dir_get_stats(const struct dir *d, struct dir_stats *st)
 	st->connections = (unsigned)d->nconns;
 	st->queued = d->queued;
 	if (!TAILQ_EMPTY(&d->queue))
-		st->queue_wait = now_mono() - TAILQ_FIRST(&d->queue)->queued_at;
+		st->queue_wait = dir_now_mono() - TAILQ_FIRST(&d->queue)->queued_at;
 	for (size_t i = 0; i < d->nconns; i++) {
 		if (d->conns[i].state == CONN_READY)
 			st->ready++;
@@ -1178,7 +1178,7 @@ dir_server_stats(const struct dir *d, size_t i, struct dir_server_stats *st)
 	st->uri = d->servers[i].uri;
 	st->latency = &d->servers[i].latency;
 	st->failed_ops = d->servers[i].failed_ops;
-	st->backoff = d->servers[i].next_try > now_mono();
+	st->backoff = d->servers[i].next_try > dir_now_mono();
 	for (size_t k = 0; k < d->nconns; k++)
 		if (d->conns[k].state == CONN_READY &&
 		    d->conns[k].server == (int)i)
