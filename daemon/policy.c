@@ -1,10 +1,14 @@
 /*
  * policy.c - op policy: the password rules and the methods, the same answer
  * for every user (telling a stranger which accounts need admin methods
- * would tell them who the admins are).
+ * would tell them who the admins are); the rules of the user's own
+ * directory policy only with a ticket that proved who they are.
  */
 #include "build.h"
 
+#include <string.h>
+
+#include "daemon/challenge.h"
 #include "daemon/job.h"
 #include "daemon/request.h"
 #include "ldap/dir.h"
@@ -28,15 +32,15 @@ method_list(unsigned set)
  * default ppolicy) merged in: the stricter of each. user, when sent,
  * changes nothing. */
 static void
-policy_read(const struct dir_pwpolicy *dp, void *arg)
+policy_answer(struct job *job, const struct dir_pwpolicy *dp, bool own)
 {
-	struct job *job = arg;
 	const struct config *cfg = job->cfg;
 	json_t *a = request_answer_ok(job->sreq->id), *rules = json_array();
 	unsigned min = cfg->policy.min_length;
 	bool known = dp != NULL && dp->known;
 
-	job_back(job, JOB_DIRECTORY);
+	if (own)
+		json_object_set_new(a, "own_rules", json_true());
 	if (known && dp->min_length > min)
 		min = dp->min_length;
 	json_object_set_new(a, "min_length", json_integer(min));
@@ -94,10 +98,60 @@ policy_read(const struct dir_pwpolicy *dp, void *arg)
 	job_ok(job, a);
 }
 
-void
-op_policy(struct job *job)
+static void
+policy_read(const struct dir_pwpolicy *dp, void *arg)
+{
+	struct job *job = arg;
+
+	job_back(job, JOB_DIRECTORY);
+	policy_answer(job, dp, false);
+}
+
+static void
+policy_default(struct job *job)
 {
 	if (!job_away(job, JOB_DIRECTORY))
 		return;
 	dir_default_policy(job_dir(job), policy_read, job);
+}
+
+/* The user of a verified ticket, looked up again: their own policy. */
+static void
+policy_looked_up(struct job *job)
+{
+	if (job->looked_up != DIR_OK) {
+		job_error(job, job_no_answer(job->looked_up));
+		return;
+	}
+	if (!job->who.found || job->t.dn == NULL ||
+	    strcmp(job->who.dn, job->t.dn) != 0 || !job->who.pwpolicy.known) {
+		policy_default(job);
+		return;
+	}
+	policy_answer(job, &job->who.pwpolicy, true);
+}
+
+/*
+ * With a ticket whose every required method is verified, the answer holds
+ * that user's own rules (a fine-grained policy, a ppolicy of their own):
+ * who proved the account may learn them. Any other ticket - a decoy, one
+ * still to be verified, a registration's - gets the answer everyone gets;
+ * an expired one expired, as for every op that takes a ticket.
+ */
+void
+op_policy(struct job *job)
+{
+	if (job->req.ticket[0] == '\0') {
+		policy_default(job);
+		return;
+	}
+	if (job_ticket_live(job) != 0)
+		return;
+	if (!job->t.real || job->t.registering ||
+	    challenge_verified_count(job->cfg, &job->t) <
+	    challenge_required(job->cfg, job->t.admin)) {
+		policy_default(job);
+		return;
+	}
+	job_lookup(job, job->t.user, policy_looked_up);
 }

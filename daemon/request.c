@@ -190,7 +190,7 @@ static const struct op_spec {
 	    BIT(F_EMAIL) | BIT(F_TOTP) | BIT(F_RECONFIRM) | BIT(F_CLIENT),
 	    BIT(F_USER) | BIT(F_PASSWORD) },
 	[OP_POLICY] = { "policy",
-	    BIT(F_USER) | BIT(F_CLIENT),
+	    BIT(F_USER) | BIT(F_TICKET) | BIT(F_CLIENT),
 	    0 },
 	[OP_CONFIRM] = { "confirm",
 	    BIT(F_TICKET) | BIT(F_CODE) | BIT(F_CLIENT),

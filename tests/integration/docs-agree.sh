@@ -81,7 +81,8 @@ REASONS = {
               "internal",
     "register": "bad-request not-allowed throttled busy wrong-password "
                 "account-disabled directory-unavailable internal",
-    "policy": "bad-request busy",
+    "policy": "bad-request busy expired too-many-attempts "
+              "directory-unavailable",
     "confirm": "bad-request expired bad-code too-many-attempts throttled "
                "not-verified not-allowed busy directory-unavailable internal",
     "status": "bad-request throttled busy wrong-password account-disabled "

@@ -39,6 +39,8 @@ lockout_failures = 50"
 spool_ini "$conf"
 UA=alice@$DNS_DOMAIN UB=bob@$DNS_DOMAIN
 log=$tmp/daemon.log
+# reloads N: the daemon has logged N reloads (grep runs at each try)
+reloads() { [ "$(grep -c 'config: reloaded' "$log")" -ge "$1" ]; }
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; sed 's/^/# /' "$log"; finish; exit 1; }
 
 samba_tool() { samba-tool "$@" -s "$SAMBA_DIR/etc/smb.conf" -H "$SAMBA_DIR/private/sam.ldb" >/dev/null 2>&1; }
@@ -112,11 +114,24 @@ grep -F "could not be read" "$log" | sed 's/^/# /'
 a=$(sub "{\"v\":1,\"op\":\"policy\",\"user\":\"$UA\"}")
 expect "policy (even naming alice) shows the domain's 7, not her PSO" "$a" directory \
 	'{"min_length":7,"complexity":true,"history":24,"min_age":0}'
+a=$(sub "{\"v\":1,\"op\":\"policy\",\"ticket\":\"$t\"}")
+expect "policy with her verified ticket: her PSO's 20" "$a" min_length 20
+expect "...as her own rules" "$a" own_rules true
+expect "...the PSO's values" "$a" directory \
+	'{"min_length":20,"complexity":true,"history":3,"min_age":0}'
+a=$(sub "$(reset_req "$t" "$code" 'Twenty-Two-Chars-Is-Ok')")
+expect "...and 22 characters reset: ok" "$a" status ok
+ticket "$UA"
+a=$(sub "{\"v\":1,\"op\":\"policy\",\"ticket\":\"$t\"}")
+expect "with a ticket not yet verified: the domain's, as everyone's" "$a" min_length 8
+expect "...not marked as hers" "$a" own_rules ""
+a=$(sub '{"v":1,"op":"policy","ticket":"0123456789abcdef0123456789abcdef"}')
+expect "an unknown ticket: expired" "$a" reason expired
 
 # --- the minimum age --------------------------------------------------------------
 samba_tool domain passwordsettings set --min-pwd-age=1
 kill -HUP "$daemon_pid"
-wait_for 30 test "$(grep -c 'config: reloaded' "$log")" -ge 2 || not_ok "reload"
+wait_for 30 reloads 2 || not_ok "reload"
 chg() { printf '{"v":1,"op":"change","user":"%s","old_password":"%s","new_password":"%s"}' "$1" "$2" "$3"; }
 ticket "$UB"
 a=$(sub "$(reset_req "$t" "$code" 'Fresh-Reset-Pw-1')")
@@ -129,7 +144,7 @@ check "...before the write" [ "$(refusals)" = "$before" ]
 # --- AD agrees -----------------------------------------------------------------
 sed -i "s|^min_score = 0|&\ndirectory_rules = no|" "$conf"
 kill -HUP "$daemon_pid"
-wait_for 30 test "$(grep -c 'config: reloaded' "$log")" -ge 3 || not_ok "reload"
+wait_for 30 reloads 3 || not_ok "reload"
 a=$(sub "$(chg "$UB" 'Fresh-Reset-Pw-1' 'Changed-Again-Pw-2')")
 expect "directory_rules = no: AD refuses the early change itself" "$a" reason password-policy
 echo "# AD's words: $(jget "$a" violations)"

@@ -57,6 +57,8 @@ banned_passwords = $tmp/banned.txt
 breached_file = $idx"
 spool_ini "$conf"
 log=$tmp/daemon.log
+# reloads N: the daemon has logged N reloads (grep runs at each try)
+reloads() { [ "$(grep -c 'config: reloaded' "$log")" -ge "$1" ]; }
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; cat "$log"; finish; exit 1; }
 
 sub() { submit "$conf" "$1"; }
@@ -151,7 +153,7 @@ check "the fixture's policies are set" [ $? -eq 0 ]
 sed -i "s|^\[directory\]|&\nppolicy_default = $POLICY_DN|" "$conf"
 : >"$log.mark"
 kill -HUP "$daemon_pid"
-wait_for 30 test "$(grep -c 'config: reloaded' "$log")" -ge 2 || not_ok "reload"
+wait_for 30 reloads 2 || not_ok "reload"
 a=$(sub '{"v":1,"op":"policy"}')
 expect "policy: the default ppolicy's pwdMinLength 20 beats ssprd's 12" "$a" min_length 20
 expect "...and the directory's rules are shown" "$a" directory \
@@ -173,7 +175,7 @@ check "...his password unchanged" binds "$USER2_DN" 'Brownstone-Harbour-Light'
 check "...and the directory never saw it" not_grep "change refused at" "$log"
 sed -i "s|^breached_min_count = 5|&\ndirectory_rules = no|" "$conf"
 kill -HUP "$daemon_pid"
-wait_for 30 test "$(grep -c 'config: reloaded' "$log")" -ge 3 || not_ok "reload"
+wait_for 30 reloads 3 || not_ok "reload"
 a=$(sub "$(chg bob 'Brownstone-Harbour-Light' 'Twenty-Two-Chars-For-B')")
 expect "directory_rules = no: the directory refuses it itself" "$a" reason password-policy
 echo "# the directory's own answer: $(jget "$a" violations)"
