@@ -296,6 +296,7 @@ breach_import(FILE *in, const char *out_path, uint64_t min_count,
 {
 	const uint64_t fine_n = (uint64_t)1 << BREACH_BITS_MAX;
 	uint32_t *fine = calloc(fine_n, sizeof(*fine));
+	static const uint8_t zeros[8];
 	uint8_t hash[20], prev[20], head[HEADER] = { 0 }, rec[RECORD];
 	size_t hlen = 0, cap = 0, tmplen = strlen(out_path) + 16;
 	char *line = NULL, *tmp = malloc(tmplen);
@@ -363,8 +364,7 @@ breach_import(FILE *in, const char *out_path, uint64_t min_count,
 		bits++;
 	off = HEADER + n * RECORD;
 	pad = (8 - off % 8) % 8;
-	memset(rec, 0, sizeof(rec));
-	if (pad > 0 && fwrite(rec, 1, pad, out) != pad)
+	if (pad > 0 && fwrite(zeros, 1, pad, out) != pad)
 		goto io;
 	off += pad;
 	sum = 0;
