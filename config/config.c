@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <jansson.h>
 #include <sodium.h>
 
 #include "common/breach.h"
@@ -38,7 +39,7 @@ enum key_type {
 	K_DIR,		/* absolute path of a folder, read at load; "" = unset */
 	K_FILE,		/* absolute path of a readable file; "" = unset */
 	K_SECRET,	/* secret file: checked, not read */
-	K_PASSWORD,	/* secret file: checked and read into bind_password */
+	K_PASSWORD,	/* secret file: checked and read into aux (and aux_len) */
 	K_KEY,		/* secret file of hex digits: read into totp.key; "" = unset */
 	K_LINES,	/* a file of lines: banned words, question choices */
 	K_UINT,
@@ -58,6 +59,8 @@ enum key_type {
 	K_GROUP,	/* a group name, or "" for none */
 	K_EMAIL_TEMPLATE,	/* file: headers, blank line, body */
 	K_SMS_TEMPLATE,		/* file: text */
+	K_URL,		/* smtp_url, url: checked by check_delivery() */
+	K_EVENTS,	/* [email] notify */
 };
 
 static const char *const log_level_names[] = {
@@ -66,6 +69,8 @@ static const char *const log_level_names[] = {
 static const char *const dir_type_names[] = { "ad", "openldap", NULL };
 static const char *const bind_names[] = { "simple", "sasl", NULL };
 static const char *const history_names[] = { "auto", "yes", "no", NULL };
+static const char *const http_method_names[] = { "POST", "PUT", NULL };
+static const char *const body_type_names[] = { "form", "json", NULL };
 
 struct key {
 	const char *section;
@@ -144,12 +149,26 @@ static const struct key keys[] = {
 	{ "email", "code_template", K_EMAIL_TEMPLATE, O(email.code_template), "", 0, 0, NULL },
 	{ "email", "notice_template", K_EMAIL_TEMPLATE, O(email.notice_template), "", 0, 0, NULL },
 	{ "email", "admin_notice_template", K_EMAIL_TEMPLATE, O(email.admin_notice_template), "", 0, 0, NULL },
+	{ "email", "smtp_url", K_URL, O(email.smtp_url), "", 0, 0, NULL },
+	{ "email", "starttls", K_BOOL, O(email.starttls), "yes", 0, 0, NULL },
+	{ "email", "smtp_user", K_STRING, O(email.smtp_user), "", 0, 0, NULL },
+	{ "email", "smtp_password_file", K_PASSWORD, O(email.smtp_password_file), "", 0, 0, NULL },
+	{ "email", "ca_file", K_FILE, O(email.ca_file), "", 0, 0, NULL },
+	{ "email", "helo", K_STRING, O(email.helo), "", 0, 0, NULL },
+	{ "email", "max_connections", K_UINT, O(email.max_connections), "2", 1, 64, NULL },
+	{ "email", "notify", K_EVENTS, O(email.notify), "reset, unlock, change, register", 0, 0, NULL },
 
 	{ "sms", "command", K_COMMAND, O(sms.command), NULL, 0, 0, NULL },
 	{ "sms", "timeout", K_UINT, O(sms.timeout), "30", 1, 600, NULL },
 	{ "sms", "attribute", K_ATTR, O(sms.attribute), "mobile", 0, 0, NULL },
 	{ "sms", "recovery_attribute", K_ATTR_OPT, O(sms.recovery_attribute), NULL, 0, 0, NULL },
 	{ "sms", "code_template", K_SMS_TEMPLATE, O(sms.code_template), "", 0, 0, NULL },
+	{ "sms", "url", K_URL, O(sms.url), "", 0, 0, NULL },
+	{ "sms", "method", K_ENUM, O(sms.method), "POST", 0, 0, http_method_names },
+	{ "sms", "body", K_STRING, O(sms.body), "", 0, 0, NULL },
+	{ "sms", "body_type", K_ENUM, O(sms.body_type), "form", 0, 0, body_type_names },
+	{ "sms", "header_file", K_PASSWORD, O(sms.header_file), "", 0, 0, NULL },
+	{ "sms", "ca_file", K_FILE, O(sms.ca_file), "", 0, 0, NULL },
 
 	{ "questions", "attribute", K_ATTR_OPT, O(questions.attribute), "", 0, 0, NULL },
 	{ "questions", "required", K_UINT, O(questions.required), "3", 1, 10, NULL },
@@ -161,6 +180,30 @@ static const struct key keys[] = {
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Where each K_PASSWORD file's content goes (sodium_malloc()ed). */
+static const struct {
+	size_t key, content, len;
+} password_fields[] = {
+	{ O(directory.bind_password_file), O(directory.bind_password),
+	  O(directory.bind_password_len) },
+	{ O(email.smtp_password_file), O(email.smtp_password),
+	  O(email.smtp_password_len) },
+	{ O(sms.header_file), O(sms.headers), O(sms.headers_len) },
+};
+
+static char **
+password_field(struct config *cfg, size_t k, size_t **len)
+{
+	for (size_t i = 0; i < sizeof(password_fields) /
+	    sizeof(password_fields[0]); i++) {
+		if (password_fields[i].key != keys[k].off)
+			continue;
+		*len = (size_t *)(void *)((char *)cfg + password_fields[i].len);
+		return (char **)(void *)((char *)cfg + password_fields[i].content);
+	}
+	abort();	/* a K_PASSWORD key without a field: a bug here */
+}
 
 static const char *const sections[] = {
 	"daemon", "directory", "policy", "email", "sms", "questions", "totp",
@@ -347,12 +390,18 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 			*str = xstrdup(v);
 		break;
 	case K_PASSWORD:
+		if (empty && key->def != NULL && *key->def == '\0')
+			break;		/* optional, unset */
 		if (ld->no_secrets) {
 			*str = xstrdup(v);	/* not read, not checked */
 			break;
 		}
-		err = value_secret_file(v, true, &cfg->directory.bind_password,
-		    &cfg->directory.bind_password_len, msg);
+		{
+			size_t *len;
+			char **content = password_field(cfg, k, &len);
+
+			err = value_secret_file(v, true, content, len, msg);
+		}
 		if (err == NULL)
 			*str = xstrdup(v);
 		break;
@@ -417,6 +466,15 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 		break;
 	case K_COMMAND:
 		err = value_command(v, FIELD(cfg, k, struct command));
+		break;
+	case K_URL:
+		if (empty)
+			break;
+		if ((err = value_header_text(v)) == NULL)
+			*str = xstrdup(v);
+		break;
+	case K_EVENTS:
+		err = value_events(v, FIELD(cfg, k, unsigned), msg);
 		break;
 	case K_EMAIL_TEMPLATE:
 	case K_SMS_TEMPLATE:
@@ -653,7 +711,7 @@ check_policy(struct loader *ld)
 	 * second method. */
 	if (ld->key_line[KEY("policy", "methods")] == 0) {
 		c->policy.methods = METHOD_EMAIL;
-		if (c->sms.command.argc > 0)
+		if (config_sms_on(c))
 			c->policy.methods |= METHOD_SMS;
 		if (c->questions.attribute != NULL)
 			c->policy.methods |= METHOD_QUESTIONS;
@@ -695,9 +753,10 @@ check_policy(struct loader *ld)
 		    "min_length (%u) is greater than max_length (%u)",
 		    c->policy.min_length, c->policy.max_length);
 
-	if ((c->policy.methods & METHOD_SMS) && c->sms.command.argc == 0)
+	if ((c->policy.methods & METHOD_SMS) && !config_sms_on(c))
 		diag_add(ld, BLAME("policy", "methods"), true,
-		    "methods includes sms but [sms] command is not set");
+		    "methods includes sms but neither [sms] command nor url "
+		    "is set");
 	if ((c->policy.methods & METHOD_QUESTIONS) && c->questions.attribute == NULL)
 		diag_add(ld, BLAME("policy", "methods"), true,
 		    "methods includes questions but [questions] attribute is "
@@ -742,6 +801,122 @@ check_command(struct loader *ld, const char *section, const struct command *c)
 		diag_add(ld, BLAME(section, "command"), false,
 		    "[%s] command %s is not executable here: %s", section,
 		    c->argv[0], strerror(errno));
+}
+
+/* A hostname as EHLO announces it: letters, digits, '-' and '.'. */
+static bool
+helo_ok(const char *s)
+{
+	return *s != '\0' && strlen(s) <= 253 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-.") == strlen(s);
+}
+
+/* [sms] body: {{number}} and {{text}} once each at least, nothing else
+ * between braces; JSON bodies must parse with them filled. */
+static const char *
+sms_body_error(const char *body, enum body_type type)
+{
+	bool number = false, text = false;
+	const char *p = body, *open, *close;
+
+	while ((open = strstr(p, "{{")) != NULL) {
+		if ((close = strstr(open + 2, "}}")) == NULL)
+			return "has a {{ without }}";
+		if ((size_t)(close - open - 2) == 6 &&
+		    strncmp(open + 2, "number", 6) == 0)
+			number = true;
+		else if ((size_t)(close - open - 2) == 4 &&
+		    strncmp(open + 2, "text", 4) == 0)
+			text = true;
+		else
+			return "may name only {{number}} and {{text}}";
+		p = close + 2;
+	}
+	if (!number || !text)
+		return "must contain {{number}} and {{text}}";
+	if (type == BODY_JSON) {
+		/* Filled as the daemon fills them: escaped, between the
+		 * template's own quotes. */
+		char *filled = xstrdup(body), *q;
+		json_t *j;
+
+		while ((q = strstr(filled, "{{")) != NULL) {
+			char *end = strstr(q, "}}") + 2;
+
+			*q = 'x';
+			memmove(q + 1, end, strlen(end) + 1);
+		}
+		j = json_loads(filled, JSON_DECODE_ANY, NULL);
+		free(filled);
+		if (j == NULL)
+			return "is not JSON (with {{number}} and {{text}} inside "
+			    "quotes, as \"{{text}}\")";
+		json_decref(j);
+	}
+	return NULL;
+}
+
+/* Where mail and SMS go: each through its command, or by SMTP / an HTTPS
+ * gateway; never both. Plain text is refused where it would cross a
+ * network. */
+static void
+check_delivery(struct loader *ld)
+{
+	static const char *const smtp_schemes[] = { "smtp", "smtps", NULL };
+	static const char *const https_scheme[] = { "https", NULL };
+	struct config *c = ld->cfg;
+	char msg[VALUE_MSG_MAX];
+	const char *err;
+
+	if (c->email.smtp_url != NULL) {
+		const char *u = c->email.smtp_url;
+
+		if ((err = value_url(u, smtp_schemes, false, msg)) != NULL)
+			diag_add(ld, BLAME("email", "smtp_url"), true,
+			    "smtp_url: %s", err);
+		else if (strncmp(u, "smtp:", 5) == 0 && !c->email.starttls &&
+		    !value_url_loopback(u))
+			diag_add(ld, BLAME("email", "starttls"), true,
+			    "starttls = no would send codes and the SMTP password "
+			    "to %s in clear: only a loopback relay may go without "
+			    "TLS (use smtps://, or starttls = yes)", u);
+		if (ld->key_line[KEY("email", "command")] != 0)
+			diag_add(ld, BLAME("email", "command"), true,
+			    "[email] command and smtp_url are two ways of sending "
+			    "mail: set one of them");
+		command_free(&c->email.command);
+		if (c->email.helo == NULL) {
+			char host[256];
+
+			if (gethostname(host, sizeof(host)) != 0 ||
+			    !helo_ok(host))
+				snprintf(host, sizeof(host), "localhost");
+			c->email.helo = xstrdup(host);
+		} else if (!helo_ok(c->email.helo)) {
+			diag_add(ld, BLAME("email", "helo"), true,
+			    "helo must be a host name (letters, digits, - and .)");
+		}
+	}
+	if ((c->email.smtp_user == NULL) != (c->email.smtp_password_file == NULL))
+		diag_add(ld, BLAME("email", c->email.smtp_user == NULL ?
+		    "smtp_password_file" : "smtp_user"), true,
+		    "smtp_user and smtp_password_file go together");
+
+	if (c->sms.url != NULL) {
+		if ((err = value_url(c->sms.url, https_scheme, true, msg)) != NULL)
+			diag_add(ld, BLAME("sms", "url"), true, "url: %s", err);
+		if (c->sms.command.argc > 0)
+			diag_add(ld, BLAME("sms", "command"), true,
+			    "[sms] command and url are two ways of sending "
+			    "SMS: set one of them");
+		if (c->sms.body == NULL)
+			diag_add(ld, BLAME("sms", "url"), true,
+			    "[sms] body is required with url (what the gateway "
+			    "is sent, with {{number}} and {{text}})");
+		else if ((err = sms_body_error(c->sms.body, c->sms.body_type)))
+			diag_add(ld, BLAME("sms", "body"), true, "body %s", err);
+	}
 }
 
 /* One word per line; blank lines and lines starting with # are skipped.
@@ -1081,6 +1256,7 @@ load(const char *path, struct config_diag *diag, bool no_secrets)
 	}
 
 	apply_defaults(&ld);
+	check_delivery(&ld);
 	check_directory(&ld);
 	check_policy(&ld);
 	check_totp(&ld);
@@ -1117,6 +1293,7 @@ config_free(struct config *cfg)
 		case K_BOOL:
 		case K_ENUM:
 		case K_METHODS:
+		case K_EVENTS:
 			break;
 		case K_DN_LIST:
 		case K_URIS:
@@ -1130,8 +1307,16 @@ config_free(struct config *cfg)
 			break;
 		}
 	}
-	if (cfg->directory.bind_password != NULL)
-		sodium_free(cfg->directory.bind_password);	/* wipes */
+	for (size_t k = 0; k < NKEYS; k++) {
+		size_t *len;
+		char **content;
+
+		if (keys[k].type != K_PASSWORD)
+			continue;
+		content = password_field(cfg, k, &len);
+		if (*content != NULL)
+			sodium_free(*content);		/* wipes */
+	}
 	if (cfg->totp.key != NULL)
 		sodium_free(cfg->totp.key);			/* wipes */
 	strlist_free(&cfg->policy.banned);
@@ -1143,6 +1328,18 @@ config_free(struct config *cfg)
 	free(cfg->daemon.templates);
 	free(cfg->path);
 	free(cfg);
+}
+
+bool
+config_email_on(const struct config *cfg)
+{
+	return cfg->email.command.argc > 0 || cfg->email.smtp_url != NULL;
+}
+
+bool
+config_sms_on(const struct config *cfg)
+{
+	return cfg->sms.command.argc > 0 || cfg->sms.url != NULL;
 }
 
 void

@@ -98,6 +98,18 @@ void strlist_add(struct strlist *l, const char *s);
 bool strlist_has(const struct strlist *l, const char *s);
 void strlist_free(struct strlist *l);
 
+/* [email] notify: the user's own events that send them a notice. */
+enum notify_event {
+	NOTIFY_RESET = 1 << 0,
+	NOTIFY_UNLOCK = 1 << 1,
+	NOTIFY_CHANGE = 1 << 2,
+	NOTIFY_REGISTER = 1 << 3,
+};
+#define NOTIFY_ALL (NOTIFY_RESET | NOTIFY_UNLOCK | NOTIFY_CHANGE | NOTIFY_REGISTER)
+
+enum http_method { HTTP_POST, HTTP_PUT };
+enum body_type { BODY_FORM, BODY_JSON };
+
 /* A notifier command, split into argv like a shell would (quotes, no
  * expansion). argv[0] is an absolute path; argv is NULL-terminated. */
 struct command {
@@ -196,6 +208,18 @@ struct config {
 		char *code_template;
 		char *notice_template;
 		char *admin_notice_template;
+		/* SMTP submission instead of the command (NULL: the command).
+		 * smtp_url is smtp://host[:port] or smtps://host[:port]. */
+		char *smtp_url;
+		bool starttls;		/* required on smtp:// (loopback may opt out) */
+		char *smtp_user;		/* NULL: no AUTH */
+		char *smtp_password_file;
+		char *smtp_password;		/* sodium_malloc()ed, or NULL */
+		size_t smtp_password_len;
+		char *ca_file;			/* NULL: the system's CAs */
+		char *helo;			/* NULL: this host's name */
+		unsigned max_connections;	/* SMTP sessions at once */
+		unsigned notify;		/* enum notify_event bits */
 	} email;
 
 	struct {
@@ -204,6 +228,15 @@ struct config {
 		char *attribute;
 		char *recovery_attribute;	/* as for email */
 		char *code_template;
+		/* An HTTPS gateway instead of the command (NULL: the command). */
+		char *url;
+		enum http_method method;
+		char *body;			/* {{number}}, {{text}} */
+		enum body_type body_type;
+		char *header_file;
+		char *headers;			/* its lines; sodium_malloc()ed */
+		size_t headers_len;
+		char *ca_file;			/* NULL: the system's CAs */
 	} sms;
 
 	struct {
@@ -255,6 +288,10 @@ void config_diag_free(struct config_diag *diag);
  * "PATH: configuration OK" to stdout when the file is usable. Returns the
  * exit status: 0 usable, 1 not. */
 int config_check(const char *path);
+
+/* Whether mail / SMS can be sent: a command or SMTP / an HTTPS gateway. */
+bool config_email_on(const struct config *cfg);
+bool config_sms_on(const struct config *cfg);
 
 /* Names for enums, for logs and ssprctl. */
 const char *config_log_level_name(enum log_level level);

@@ -18,8 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <curl/curl.h>
 
 #include <ldap.h>
 #include <sodium.h>
@@ -321,11 +327,12 @@ value_attribute(const char *s)
 	return NULL;
 }
 
-const char *
-value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX])
+/* A list of words from names (spaces or commas between), each at most
+ * once, as bits 1 << index; what names the list in messages. */
+static const char *
+value_word_set(const char *s, const char *const *names, const char *what,
+    unsigned *out, char msg[VALUE_MSG_MAX])
 {
-	static const char *const names[] = { "email", "sms", "questions", "totp",
-	    NULL };
 	char *copy = xstrdup(s), *save = NULL, *tok;
 	const char *err = NULL;
 	unsigned set = 0;
@@ -333,15 +340,22 @@ value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX])
 
 	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t,", &save)) {
-		if ((err = value_enum(tok, names, &idx, msg)) != NULL) {
-			snprintf(msg, VALUE_MSG_MAX,
-			    "unknown method '%.40s' (email, sms, questions, totp)",
-			    tok);
+		if (value_enum(tok, names, &idx, msg) != NULL) {
+			size_t used = (size_t)snprintf(msg, VALUE_MSG_MAX,
+			    "unknown %s '%.40s' (", what, tok);
+
+			for (int i = 0; names[i] != NULL && used < VALUE_MSG_MAX; i++)
+				used += (size_t)snprintf(msg + used,
+				    VALUE_MSG_MAX - used, "%s%s", i ? ", " : "",
+				    names[i]);
+			if (used < VALUE_MSG_MAX)
+				snprintf(msg + used, VALUE_MSG_MAX - used, ")");
 			err = msg;
 			break;
 		}
 		if (set & (1u << idx)) {
-			snprintf(msg, VALUE_MSG_MAX, "method '%s' is listed twice", tok);
+			snprintf(msg, VALUE_MSG_MAX, "%s '%s' is listed twice", what,
+			    tok);
 			err = msg;
 			break;
 		}
@@ -351,6 +365,25 @@ value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX])
 	if (err == NULL)
 		*out = set;
 	return err;
+}
+
+const char *
+value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX])
+{
+	static const char *const names[] = { "email", "sms", "questions", "totp",
+	    NULL };
+
+	return value_word_set(s, names, "method", out, msg);
+}
+
+const char *
+value_events(const char *s, unsigned *out, char msg[VALUE_MSG_MAX])
+{
+	/* in the order of enum notify_event */
+	static const char *const names[] = { "reset", "unlock", "change",
+	    "register", NULL };
+
+	return value_word_set(s, names, "event", out, msg);
 }
 
 const char *
@@ -714,4 +747,82 @@ value_key_file(const char *path, unsigned char **key, char msg[VALUE_MSG_MAX])
 	sodium_free(text);	/* wipes */
 	*key = k;
 	return NULL;
+}
+
+const char *
+value_url(const char *s, const char *const *schemes, bool path_ok,
+    char msg[VALUE_MSG_MAX])
+{
+	static const CURLUPart absent[] = { CURLUPART_USER, CURLUPART_PASSWORD,
+	    CURLUPART_OPTIONS, CURLUPART_QUERY, CURLUPART_FRAGMENT };
+	CURLU *u = curl_url();
+	const char *err = NULL;
+	char *part = NULL;
+	bool known = false;
+
+	if (u == NULL)
+		return "cannot parse a URL (out of memory)";
+	if (curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK) {
+		err = "must be a URL such as smtps://mail.example.com";
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &part, 0) == CURLUE_OK)
+		for (size_t i = 0; schemes[i] != NULL; i++)
+			known = known || strcmp(part, schemes[i]) == 0;
+	curl_free(part);
+	part = NULL;
+	if (!known) {
+		size_t used = (size_t)snprintf(msg, VALUE_MSG_MAX,
+		    "must start with");
+
+		for (size_t i = 0; schemes[i] != NULL && used < VALUE_MSG_MAX; i++)
+			used += (size_t)snprintf(msg + used, VALUE_MSG_MAX - used,
+			    "%s %s://", i ? " or" : "", schemes[i]);
+		err = msg;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
+		if (curl_url_get(u, absent[i], &part, 0) == CURLUE_OK) {
+			err = absent[i] == CURLUPART_USER ||
+			    absent[i] == CURLUPART_PASSWORD ?
+			    "may not hold a user name or password (they have keys "
+			    "of their own)" : "may not have a query or fragment";
+			goto out;
+		}
+	}
+	if (!path_ok && curl_url_get(u, CURLUPART_PATH, &part, 0) == CURLUE_OK &&
+	    strcmp(part, "/") != 0 && *part != '\0')
+		err = "may not have a path";
+out:
+	curl_free(part);
+	curl_url_cleanup(u);
+	return err;
+}
+
+bool
+value_url_loopback(const char *s)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	bool loop = false;
+
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		struct in_addr a4;
+		struct in6_addr a6;
+		size_t n = strlen(host);
+
+		if (strcasecmp(host, "localhost") == 0)
+			loop = true;
+		else if (inet_pton(AF_INET, host, &a4) == 1)
+			loop = (ntohl(a4.s_addr) >> 24) == 127;
+		else if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+			host[n - 1] = '\0';
+			loop = inet_pton(AF_INET6, host + 1, &a6) == 1 &&
+			    IN6_IS_ADDR_LOOPBACK(&a6);
+		}
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return loop;
 }

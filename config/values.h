@@ -34,6 +34,16 @@ const char *value_attribute(const char *s);
 /* Names of the methods in enum method bit order (email, sms, questions,
  * totp). */
 const char *value_methods(const char *s, unsigned *out, char msg[VALUE_MSG_MAX]);
+/* [email] notify: reset, unlock, change, register (enum notify_event);
+ * "" is none. */
+const char *value_events(const char *s, unsigned *out, char msg[VALUE_MSG_MAX]);
+/* A URL whose scheme is one of schemes (NULL-terminated), with a host and
+ * no user name, password, query or fragment; path only when path_ok. */
+const char *value_url(const char *s, const char *const *schemes, bool path_ok,
+    char msg[VALUE_MSG_MAX]);
+/* Is the URL's host a loopback address or "localhost"? (s is a valid
+ * value_url().) */
+bool value_url_loopback(const char *s);
 const char *value_host_port(const char *s, char **host, unsigned *port);
 const char *value_header_text(const char *s);
 const char *value_command(const char *s, struct command *out);

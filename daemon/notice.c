@@ -62,6 +62,22 @@ on_notice_sent(bool ok, const char *detail, void *arg)
 	free(n);
 }
 
+/* Which [email] notify event an action is. */
+static unsigned
+event_of(enum message_action action)
+{
+	switch (action) {
+	case MSG_ACT_RESET:
+		return NOTIFY_RESET;
+	case MSG_ACT_CHANGED:
+		return NOTIFY_CHANGE;
+	case MSG_ACT_UNLOCKED:
+		return NOTIFY_UNLOCK;
+	default:
+		return NOTIFY_REGISTER;	/* recovery information */
+	}
+}
+
 void
 notice_user(struct job *job, enum message_action action)
 {
@@ -81,8 +97,13 @@ notice_user(struct job *job, enum message_action action)
 	size_t len;
 	char *msg;
 
-	if (cfg->email.command.argc == 0)
+	if (!config_email_on(cfg))
 		return;
+	if (!(cfg->email.notify & event_of(action))) {
+		log_debug("notify: request %s: no notice ([email] notify leaves "
+		    "out %s)", job->sreq->id, message_action(NULL, action));
+		return;
+	}
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
 	/* To every address the lookup found, the owned one and the
@@ -98,8 +119,8 @@ notice_user(struct job *job, enum message_action action)
 			return;
 		}
 		n = notice_new(job_hooks(job), job->sreq->id, to, "notice");
-		notify_run(job_notifier(job), &cfg->email.command, NULL, msg,
-		    len, cfg->email.timeout, on_notice_sent, n);
+		notify_send(job_notifier(job), cfg, NOTIFY_MAIL, to, msg, len,
+		    on_notice_sent, n);
 		secret_free(msg);
 	}
 }
@@ -154,8 +175,8 @@ on_admins(const struct dir_result *res, const struct strlist *dns,
 			    an->id, mails->v[i], err);
 			continue;
 		}
-		notify_run(an->notifier, &an->cfg->email.command, NULL, msg,
-		    len, an->cfg->email.timeout, on_notice_sent,
+		notify_send(an->notifier, an->cfg, NOTIFY_MAIL, mails->v[i], msg,
+		    len, on_notice_sent,
 		    notice_new(&an->hooks, an->id, mails->v[i], "admin-notice"));
 		secret_free(msg);
 		sent++;
@@ -173,7 +194,7 @@ notice_admins(struct job *job, enum message_action action)
 {
 	struct admin_notice *an;
 
-	if (job->who.dn == NULL || job->cfg->email.command.argc == 0 ||
+	if (job->who.dn == NULL || !config_email_on(job->cfg) ||
 	    job_closing(job))
 		return;
 	an = xcalloc(1, sizeof(*an));

@@ -56,6 +56,7 @@
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "daemon/notify.h"
+#include "daemon/transport.h"
 
 #define DETAIL_MAX	300	/* a failure's description, see job_result() */
 #define KILL_GRACE	2	/* s from SIGTERM to SIGKILL */
@@ -114,6 +115,7 @@ struct notifier {
 	unsigned njobs;
 	struct jobs waiting;		/* for a free place, in order */
 	unsigned nwaiting;
+	struct transport *transport;	/* SMTP and HTTPS gateways */
 	bool closing;
 };
 
@@ -158,19 +160,40 @@ notify_new(struct event_base *base)
 	n->base = base;
 	TAILQ_INIT(&n->jobs);
 	TAILQ_INIT(&n->waiting);
+	n->transport = transport_new(base);
 	return n;
 }
 
 unsigned
 notify_running(const struct notifier *n)
 {
-	return n->njobs;
+	return n->njobs + transport_running(n->transport);
 }
 
 unsigned
 notify_waiting(const struct notifier *n)
 {
-	return n->nwaiting;
+	return n->nwaiting + transport_waiting(n->transport);
+}
+
+void
+notify_send(struct notifier *n, const struct config *cfg,
+    enum notify_channel ch, const char *to, const char *msg, size_t len,
+    notify_done_fn *done, void *arg)
+{
+	if (n->closing) {
+		done(false, "shut down", arg);
+	} else if (ch == NOTIFY_MAIL && cfg->email.smtp_url != NULL) {
+		transport_mail(n->transport, cfg, to, msg, len, done, arg);
+	} else if (ch == NOTIFY_MAIL) {
+		notify_run(n, &cfg->email.command, NULL, msg, len,
+		    cfg->email.timeout, done, arg);
+	} else if (cfg->sms.url != NULL) {
+		transport_sms(n->transport, cfg, to, msg, len, done, arg);
+	} else {
+		notify_run(n, &cfg->sms.command, to, msg, len, cfg->sms.timeout,
+		    done, arg);
+	}
 }
 
 /* --- one command ---------------------------------------------------------- */
@@ -732,6 +755,7 @@ notify_free(struct notifier *n)
 	if (n == NULL || n->closing)
 		return;
 	n->closing = true;
+	transport_free(n->transport);	/* what is under way: shut down */
 
 	/* Never started: reported as shut down, their messages wiped. */
 	while ((j = TAILQ_FIRST(&n->waiting)) != NULL) {

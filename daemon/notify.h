@@ -48,7 +48,17 @@ void notify_run(struct notifier *n, const struct command *cmd,
     const char *extra_arg, const char *body, size_t len, unsigned timeout,
     notify_done_fn *done, void *arg);
 
-/* Commands still running, and waiting for a place. */
+/* Send msg the way cfg says: [email] smtp_url or command, [sms] url or
+ * command (daemon/transport.h for the first of each). to is the mail's
+ * recipient (a command finds it in the message's To:) or the SMS number.
+ * done is called exactly once, from the event loop. */
+enum notify_channel { NOTIFY_MAIL, NOTIFY_SMS };
+void notify_send(struct notifier *n, const struct config *cfg,
+    enum notify_channel ch, const char *to, const char *msg, size_t len,
+    notify_done_fn *done, void *arg);
+
+/* Messages under way (commands and transfers), and those waiting for a
+ * place, a connection or their next try. */
 unsigned notify_running(const struct notifier *n);
 unsigned notify_waiting(const struct notifier *n);
 

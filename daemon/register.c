@@ -447,10 +447,8 @@ send_next_code(struct job *job)
 		return;
 	}
 	if (job_away(job, JOB_NOTIFY))
-		notify_run(job_notifier(job), sms ? &cfg->sms.command :
-		    &cfg->email.command, sms ? to : NULL, msg, len,
-		    sms ? cfg->sms.timeout : cfg->email.timeout,
-		    on_confirm_code_sent, job);
+		notify_send(job_notifier(job), cfg, sms ? NOTIFY_SMS :
+		    NOTIFY_MAIL, to, msg, len, on_confirm_code_sent, job);
 	secret_free(msg);
 }
 

@@ -311,10 +311,8 @@ send_code(struct job *job)
 		secret_free(msg);
 		return;
 	}
-	notify_run(job_notifier(job), m == METHOD_EMAIL ? &cfg->email.command :
-	    &cfg->sms.command, m == METHOD_SMS ? to : NULL, msg, len,
-	    m == METHOD_EMAIL ? cfg->email.timeout : cfg->sms.timeout,
-	    on_code_sent, job);
+	notify_send(job_notifier(job), cfg, m == METHOD_EMAIL ? NOTIFY_MAIL :
+	    NOTIFY_SMS, to, msg, len, on_code_sent, job);
 	secret_free(msg);
 }
 

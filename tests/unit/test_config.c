@@ -572,7 +572,7 @@ test_policy_relations(void **state)
 	expect_error_in("", "[policy]\nmin_length = 40\nmax_length = 30\n", 8,
 	    "min_length (40) is greater than max_length (30)");
 	expect_error_in("", "[policy]\nmethods = email, sms\n", 8,
-	    "methods includes sms but [sms] command is not set");
+	    "methods includes sms but neither [sms] command nor url is set");
 	expect_error_in("", "[policy]\nmethods = questions\n", 8,
 	    "methods includes questions but [questions] attribute is not set");
 	expect_error_in("", "[policy]\nbanned_passwords = /nonexistent\n", 8,
@@ -964,6 +964,83 @@ test_config_check_status(void **state)
 	free(text);
 }
 
+/* [email] smtp_url and [sms] url: what is refused, and what a good one
+ * gives (issue 18). */
+static void
+test_delivery(void **state)
+{
+	char rest[1024], *text;
+	struct config *cfg;
+
+	(void)state;
+	expect_error_in("", "[email]\nsmtp_url = ftp://relay.example.org\n", 8,
+	    "smtp_url: must start with smtp:// or smtps://");
+	expect_error_in("", "[email]\nsmtp_url = smtps://u:p@relay.example.org\n",
+	    8, "may not hold a user name or password");
+	expect_error_in("", "[email]\nsmtp_url = smtps://relay.example.org/x\n",
+	    8, "may not have a path");
+	expect_error_in("", "[email]\nsmtp_url = smtp://192.0.2.25\n"
+	    "starttls = no\n", 9, "only a loopback relay may go without TLS");
+	expect_error_in("", "[email]\ncommand = /bin/true\n"
+	    "smtp_url = smtps://relay.example.org\n", 8,
+	    "two ways of sending mail");
+	expect_error_in("", "[email]\nsmtp_url = smtps://relay.example.org\n"
+	    "smtp_user = relay\n", 9,
+	    "smtp_user and smtp_password_file go together");
+	expect_error_in("", "[email]\nsmtp_url = smtps://r.example.org\n"
+	    "helo = bad name\n", 9, "helo must be a host name");
+	expect_error_in("", "[email]\nnotify = reset, fax\n", 8,
+	    "unknown event 'fax' (reset, unlock, change, register)");
+	expect_error_in("", "[sms]\nurl = http://gw.example.org/send\n"
+	    "body = to={{number}}&text={{text}}\n", 8,
+	    "url: must start with https://");
+	expect_error_in("", "[sms]\nurl = https://gw.example.org/send\n", 8,
+	    "[sms] body is required with url");
+	expect_error_in("", "[sms]\nurl = https://gw.example.org/send\n"
+	    "body = to={{number}}\n", 9, "must contain {{number}} and {{text}}");
+	expect_error_in("", "[sms]\nurl = https://gw.example.org/send\n"
+	    "body = to={{number}}&text={{text}}&c={{code}}\n", 9,
+	    "may name only {{number}} and {{text}}");
+	expect_error_in("", "[sms]\nurl = https://gw.example.org/send\n"
+	    "body_type = json\nbody = {\"to\": {{number}}, \"t\": \"{{text}}\"}\n",
+	    10, "is not JSON");
+	expect_error_in("", "[sms]\nurl = https://gw.example.org/send\n"
+	    "command = /bin/true\nbody = to={{number}}&t={{text}}\n", 9,
+	    "two ways of sending SMS");
+
+	/* a good one: the command is dropped, sms is on, the password read */
+	snprintf(rest, sizeof(rest), "[email]\nsmtp_url = smtp://relay.example.org:587\n"
+	    "smtp_user = relay\nsmtp_password_file = %s\nnotify = reset register\n"
+	    "[sms]\nurl = https://gw.example.org/v1/send\nbody_type = json\n"
+	    "body = {\"to\": \"{{number}}\", \"text\": \"{{text}}\"}\n"
+	    "header_file = %s\n", secret, secret);
+	text = minimal("", rest);
+	cfg = expect_ok(text);
+	assert_int_equal(cfg->email.command.argc, 0);
+	assert_true(config_email_on(cfg));
+	assert_true(config_sms_on(cfg));
+	assert_true(cfg->email.starttls);
+	assert_non_null(cfg->email.smtp_password);
+	assert_int_equal(cfg->email.smtp_password_len,
+	    cfg->directory.bind_password_len);
+	assert_non_null(cfg->email.helo);
+	assert_int_equal(cfg->email.notify, NOTIFY_RESET | NOTIFY_REGISTER);
+	assert_int_equal(cfg->sms.body_type, BODY_JSON);
+	assert_true(cfg->policy.methods & METHOD_SMS);
+	config_free(cfg);
+	free(text);
+
+	/* defaults: every notice; loopback may go without STARTTLS */
+	text = minimal("", "[email]\nsmtp_url = smtp://127.0.0.1:25\n"
+	    "starttls = no\n");
+	cfg = expect_ok(text);
+	assert_int_equal(cfg->email.notify, NOTIFY_ALL);
+	assert_false(cfg->email.starttls);
+	assert_false(config_sms_on(cfg));
+	config_free(cfg);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -983,6 +1060,7 @@ main(void)
 		cmocka_unit_test(test_policy_relations),
 		cmocka_unit_test(test_question_choices),
 		cmocka_unit_test(test_totp),
+		cmocka_unit_test(test_delivery),
 		cmocka_unit_test(test_many_errors_in_order),
 		cmocka_unit_test(test_warnings_do_not_fail),
 		cmocka_unit_test(test_missing_file),

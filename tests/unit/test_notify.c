@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "daemon/notify.h"
+#include "daemon/transport.h"
 
 static char dir[PATH_MAX];
 
@@ -1125,6 +1126,40 @@ test_phone_ok(void **state)
 	assert_string_equal(m, "****56");	/* why the mask is no check */
 }
 
+/* What an SMS gateway's body gets: {{number}} and {{text}} escaped so that
+ * nothing in them can end the value or add a field; the envelope sender
+ * taken out of [email] from. */
+static void
+test_transport_escape(void **state)
+{
+	static const struct { enum body_type type; const char *in, *out; } c[] = {
+		{ BODY_FORM, "+1 555-0100", "%2B1%20555-0100" },
+		{ BODY_FORM, "code 1234&To=+999\n", "code%201234%26To%3D%2B999%0A" },
+		{ BODY_FORM, "\xc3\xbc.~_", "%C3%BC.~_" },
+		{ BODY_JSON, "say \"hi\"\\ \n\t\x01", "say \\\"hi\\\"\\\\ \\n\\u0009\\u0001" },
+		{ BODY_JSON, "Şifre \xf0\x9f\x98\x80", "Şifre \xf0\x9f\x98\x80" },
+	};
+	char from[256], *out;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		out = transport_escape(c[i].type, c[i].in, strlen(c[i].in), &len);
+		assert_non_null(out);
+		assert_string_equal(out, c[i].out);
+		assert_int_equal(len, strlen(c[i].out));
+		secret_free(out);
+	}
+	/* not UTF-8: refused, not passed on */
+	assert_null(transport_escape(BODY_JSON, "\xff\xfe", 2, &len));
+	transport_from_address("SSPR <ssprd@example.org>", from, sizeof(from));
+	assert_string_equal(from, "ssprd@example.org");
+	transport_from_address("  noreply@example.org", from, sizeof(from));
+	assert_string_equal(from, "noreply@example.org");
+	transport_from_address("\"A <b>\" <c@example.org>", from, sizeof(from));
+	assert_string_equal(from, "c@example.org");
+}
+
 int
 main(void)
 {
@@ -1164,6 +1199,7 @@ main(void)
 		cmocka_unit_test(test_mask_small_buffers),
 		cmocka_unit_test(test_mask_phone),
 		cmocka_unit_test(test_phone_ok),
+		cmocka_unit_test(test_transport_escape),
 	};
 	const char *tmp = getenv("TMPDIR");
 	DIR *d;
