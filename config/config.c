@@ -14,6 +14,7 @@
 #include "build.h"
 
 #include <dirent.h>
+#include <grp.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -1380,6 +1381,31 @@ config_method_name(enum method m)
 	return "?";
 }
 
+/* Whether a front end of another account can reach the daemon: only
+ * through the submit group (this machine's groups, so here and not in
+ * config_load(), whose result must not depend on them). */
+static void
+check_submit_group(const struct config *cfg)
+{
+	const char *g = cfg->daemon.submit_group;
+
+	if (g == NULL)
+		fprintf(stderr, "%s: warning: [daemon] submit_group is empty: "
+		    "ssprd can read only requests its own account (%s) wrote; "
+		    "a front end running as another account, such as "
+		    "ssprweb, would have every request refused as "
+		    "unreadable\n", cfg->path, cfg->daemon.user);
+	else if (getgrnam(g) == NULL)
+		fprintf(stderr, "%s: warning: [daemon] submit_group %s does "
+		    "not exist: ssprd can read only requests its own account "
+		    "(%s) wrote; a front end running as another account, such "
+		    "as ssprweb, would have every request refused as "
+		    "unreadable. Create the group, with the front end's "
+		    "account and %s as members (systemd: "
+		    "SupplementaryGroups=%s)\n", cfg->path, g,
+		    cfg->daemon.user, cfg->daemon.user, g);
+}
+
 int
 config_check(const char *path)
 {
@@ -1389,6 +1415,8 @@ config_check(const char *path)
 
 	for (size_t i = 0; i < diag.n; i++)
 		fprintf(stderr, "%s\n", diag.lines[i]);
+	if (cfg != NULL)
+		check_submit_group(cfg);
 	if (cfg != NULL)
 		printf("%s: configuration OK\n", path);
 	config_diag_free(&diag);

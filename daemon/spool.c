@@ -1154,6 +1154,22 @@ spool_watch(struct spool *s)
  * (systemd: SupplementaryGroups=). A group that does not exist leaves the
  * folders to the daemon's own group, with a log line.
  */
+static bool
+in_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (getegid() == gid)
+		return true;
+	if ((n = getgroups(256, groups)) < 0)
+		return true;	/* cannot tell: say nothing */
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
 static void
 spool_share(const struct config *cfg, int root, const int *fd)
 {
@@ -1161,13 +1177,25 @@ spool_share(const struct config *cfg, int root, const int *fd)
 	const char *name = cfg->daemon.submit_group;
 	struct group *gr;
 
-	if (name == NULL)
-		return;
-	if ((gr = getgrnam(name)) == NULL) {
-		log_info("spool: no group %s: the queue folders keep the "
-		    "daemon's group", name);
+	if (name == NULL) {
+		log_warnx("spool: submit_group is empty: only requests this "
+		    "account wrote can be read; another account's (a front "
+		    "end's) would be refused as unreadable");
 		return;
 	}
+	if ((gr = getgrnam(name)) == NULL) {
+		log_warnx("spool: no group %s: the queue folders keep the "
+		    "daemon's group, and only requests this account wrote can "
+		    "be read; another account's (a front end's) would be "
+		    "refused as unreadable. Create the group with both "
+		    "accounts in it", name);
+		return;
+	}
+	if (!in_group(gr->gr_gid))
+		log_warnx("spool: this process is not in group %s: requests "
+		    "another account (a front end) wrote cannot be read. "
+		    "Make the account a member (systemd: "
+		    "SupplementaryGroups=%s)", name, name);
 	if (fchown(root, (uid_t)-1, gr->gr_gid) == -1 ||
 	    fchmod(root, 02750) == -1)
 		log_warn("spool: %s: cannot give it to group %s",

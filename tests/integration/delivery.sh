@@ -239,6 +239,31 @@ check "...the text survives JSON escaping, line ends and all" bash -c \
 check "...to erin's number" [ "$(reqget json.to)" = "$USER6_MOBILE" ]
 secrets+=("$(printf '%s' "$txt" | grep -o -E '[0-9]{6,12}' | tail -n 1)")
 
+# --- [email] notify: the notices the admin chose --------------------------------
+make_conf "smtp://127.0.0.1:$p_smtp" "notify = reset, unlock, register"
+check "reload: notify without change" reload
+notices() { grep -l 'password was changed' "$mbox"/*.msg 2>/dev/null | wc -l; }
+before=$(notices)
+pw2='Changed-By-Rob-2026-x'
+secrets+=("$pw2" "$USER2_PASSWORD")
+a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"bob\",\"old_password\":\"$USER2_PASSWORD\",\"new_password\":\"$pw2\"}")
+expect "bob changes his own password: ok" "$a" status ok
+# With one session, messages leave in order: once a later code is in, a
+# notice sent before it would be too.
+a=$(sub '{"v":1,"op":"start","user":"bob","method":"email"}')
+code=$(last_code "$mbox")
+secrets+=("$code")
+check "...no notice for a change (a later code arrived, no notice before it)" \
+	bash -c "[ -n '$code' ] && [ \$(grep -l 'password was changed' '$mbox'/*.msg 2>/dev/null | wc -l) -eq $before ]"
+make_conf "smtp://127.0.0.1:$p_smtp"
+check "reload: notify with every event (the default)" reload
+pw3='Changed-Again-Rob-2026-y'
+secrets+=("$pw3")
+a=$(sub "{\"v\":1,\"op\":\"change\",\"user\":\"bob\",\"old_password\":\"$pw2\",\"new_password\":\"$pw3\"}")
+expect "bob changes it again: ok" "$a" status ok
+check "...and now the notice comes" wait_for 20 bash -c \
+	"[ \$(grep -l 'password was changed' '$mbox'/*.msg 2>/dev/null | wc -l) -gt $before ]"
+
 # --- transport failures: deadline, certificate, no STARTTLS; smtps works -----
 TIMEOUT=3 make_conf "smtp://127.0.0.1:$p_stall"
 check "reload: a relay that never speaks, timeout 3 s" reload
