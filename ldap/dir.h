@@ -3,8 +3,9 @@
  * that touches Active Directory or OpenLDAP.
  *
  * What this module takes off the caller's hands: connections (a pool of
- * [directory] connections, servers tried in the configured order with
- * backoff and failover, dead connections replaced), TLS (always verified),
+ * [directory] connections, and a few more kept for users' own binds;
+ * servers tried in the configured order with backoff and failover, dead
+ * connections replaced), TLS (always verified),
  * binds (simple or SASL), escaping of user names into filters, the encoding
  * of passwords (UTF-16LE for AD), the choice of write (unicodePwd modify or
  * RFC 3062 password modify with the ppolicy control) and the meaning of the
@@ -172,7 +173,8 @@ void dir_reset_password(struct dir *d, const char *dn, const char *password,
     size_t len, dir_done_fn *cb, void *arg);
 
 /* User change: the server checks the old password (AD: delete old + add new
- * unicodePwd in one modify; OpenLDAP: password modify with oldPasswd). */
+ * unicodePwd in one modify; OpenLDAP: a bind as the user, then password
+ * modify with oldPasswd on that connection, one kept for user binds). */
 void dir_change_password(struct dir *d, const char *dn, const char *old_pw,
     size_t old_len, const char *new_pw, size_t new_len, dir_done_fn *cb,
     void *arg);
@@ -200,8 +202,9 @@ void dir_set_attributes(struct dir *d, const char *dn,
  * pwdAccountLockedTime). */
 void dir_unlock(struct dir *d, const char *dn, dir_done_fn *cb, void *arg);
 
-/* Does this password bind as this DN? (A one-off connection as the user;
- * counts as a failed login at the server when wrong.) */
+/* Does this password bind as this DN? (A bind as the user on one of the
+ * pool's connections kept for that: no new connection or TLS handshake per
+ * check. Counts as a failed login at the server when wrong.) */
 void dir_check_password(struct dir *d, const char *dn, const char *password,
     size_t len, dir_done_fn *cb, void *arg);
 
@@ -214,13 +217,20 @@ void dir_default_policy(struct dir *d, dir_policy_fn *cb, void *arg);
 /* Forget the cached policies (a reload): read again on the next lookup. */
 void dir_policy_flush(void);
 
-/* Connection state, for status and metrics. */
+/* Connection state, for status and metrics: the service account's
+ * connections, then those kept for users' own binds (dir_check_password(),
+ * and dir_change_password() on OpenLDAP). */
 struct dir_stats {
 	unsigned connections;	/* configured */
 	unsigned ready;		/* bound and usable */
 	unsigned queued;	/* operations waiting for a connection */
 	double queue_wait;	/* seconds the oldest of them has waited */
 	unsigned in_flight;	/* operations sent, answer pending */
+	uint64_t opened;	/* connections opened (TLS handshakes) so far */
+	unsigned user_connections;	/* kept for user binds */
+	unsigned user_ready;
+	unsigned user_queued;	/* user binds waiting for one */
+	uint64_t user_opened;	/* ...opened so far */
 };
 void dir_get_stats(const struct dir *d, struct dir_stats *st);
 

@@ -2,10 +2,11 @@
  * dirint.h - what the files of ldap/ share with each other (never included
  * outside ldap/).
  *
- *   session.c  opening one bound, TLS-protected connection (blocking, with
- *              timeouts; run on a worker thread by pool.c, directly by
- *              ssprctl test-bind)
- *   pool.c     the connections, the operation queue, deadlines, failover
+ *   session.c  opening one TLS-protected connection, bound as the service
+ *              account or left for user binds (blocking, with timeouts; run
+ *              on a worker thread by pool.c, directly by ssprctl test-bind)
+ *   pool.c     the connections, the operation queues, deadlines, failover
+ *   check.c    a user's own bind (and OpenLDAP change) on a user connection
  *   lookup.c   finding a user and their groups
  *   scan.c     every user and their groups at once (ssprctl report)
  *   write.c    password writes and unlocks, AD and OpenLDAP
@@ -44,11 +45,11 @@ struct session_cfg {
 	char *sasl_authz_id;
 };
 
-/* Who a session binds as: the service account (dn == NULL) or a user. */
-struct session_creds {
-	const char *dn;
-	const char *password;
-	size_t len;
+/* How session_open() leaves a connection: bound as the service account,
+ * or with TLS up and no bind at all, for the pool's user binds. */
+enum session_as {
+	SESSION_SERVICE,
+	SESSION_UNBOUND,
 };
 
 /*
@@ -59,7 +60,15 @@ struct session_creds {
  * (deadline passed, connection lost, pool shut down; res says which).
  * Exactly one of done()/fail() is called, then destroy(). The pool frees the
  * op itself.
+ *
+ * An operation of several requests on one connection (a user's bind, then
+ * their change: check.c) has more(), told of each answer first: it returns
+ * DIR_STEP_NEXT to have send() called again at once on the same connection
+ * (a full timeout for that request too), DIR_STEP_LAST when the answer is the
+ * last (done() follows), or DIR_STEP_LAST_DROP when it is the last and leaves
+ * the connection in doubt (replaced once done() has run).
  */
+enum dir_step { DIR_STEP_LAST, DIR_STEP_NEXT, DIR_STEP_LAST_DROP };
 struct dir_op;
 struct dir_op_class {
 	const char *name;
@@ -67,6 +76,7 @@ struct dir_op_class {
 	void (*done)(struct dir_op *op, LDAP *ld, LDAPMessage *answer);
 	void (*fail)(struct dir_op *op, const struct dir_result *res);
 	void (*destroy)(void *priv);
+	enum dir_step (*more)(struct dir_op *op, LDAP *ld, LDAPMessage *answer);
 };
 
 struct dir_op {
@@ -76,6 +86,9 @@ struct dir_op {
 	void *priv;
 	enum dir_op_kind kind;
 	bool idempotent;	/* safe to send again after a lost connection */
+	/* Goes over a user connection (check.c), one at a time, never over
+	 * the service account's. */
+	bool as_user;
 	/* A later step of one request (a lookup's group searches): not timed
 	 * for the metrics, so each request counts once, however many steps
 	 * the user's entry makes it take. */
@@ -103,12 +116,13 @@ double dir_now_mono(void);
  * started the operation). */
 void dir_later(struct dir *d, void (*fn)(void *), void *arg);
 enum dir_type dir_type(const struct dir *d);
-/* Bind as a user on a one-off connection, on a worker thread, and with
- * new_pw also change their password there (OpenLDAP: only the user may
- * have slapd check an old password). cb gets the mapped outcome. */
-void dir_pool_user_job(struct dir *d, const char *dn, const char *pw,
-    size_t len, const char *new_pw, size_t new_len, dir_done_fn *cb,
-    void *arg);
+
+/* check.c: bind as a user on one of the pool's user connections and, with
+ * new_pw, change their own password right after on the same connection
+ * (OpenLDAP: only the user may have slapd check an old password). cb gets
+ * the mapped outcome. */
+void dir_user_bind(struct dir *d, const char *dn, const char *pw, size_t len,
+    const char *new_pw, size_t new_len, dir_done_fn *cb, void *arg);
 
 /* lookup.c: what a lookup and a scan (scan.c) share, so that both read a
  * user entry, and decide membership, the same way. */
@@ -146,20 +160,17 @@ struct session_cfg *session_cfg_new(const struct config *cfg);
 void session_cfg_free(struct session_cfg *sc);
 
 /*
- * Connect to uri, verify TLS, bind, and (for the service account) read the
- * root DSE into info. Blocking, bounded by sc->timeout per step. Returns the
- * bound handle, or NULL with res filled (DIR_UNAVAILABLE for transport and
- * TLS failures, the mapped reason for a refused bind).
+ * Connect to uri and verify TLS; then, as SESSION_SERVICE, bind as the
+ * service account and read the root DSE into info (when not NULL); as
+ * SESSION_UNBOUND, stop there (info untouched): the caller binds as users
+ * later, and is refused a connection that carries no TLS (ldap:// without
+ * StartTLS). Blocking, bounded by sc->timeout per step. Returns the handle,
+ * or NULL with res filled (DIR_UNAVAILABLE for transport and TLS failures,
+ * the mapped reason for a refused bind).
  */
 LDAP *session_open(const struct session_cfg *sc, const char *uri,
-    const struct session_creds *creds, struct dir_server_info *info,
-    struct dir_result *res, session_report_fn *report, void *arg);
-
-/* On a session bound as the user: RFC 3062 password modify of their own
- * entry with oldPasswd and the ppolicy control. res holds the outcome. */
-int session_change_own(LDAP *ld, const struct session_cfg *sc,
-    const struct session_creds *creds, const char *new_pw, size_t new_len,
-    struct dir_result *res);
+    enum session_as as, struct dir_server_info *info, struct dir_result *res,
+    session_report_fn *report, void *arg);
 
 /* The ppolicy response control's error in ctrls, or -1. */
 int session_ppolicy_error(LDAP *ld, LDAPControl **ctrls);

@@ -8,6 +8,18 @@
  * sends requests without waiting and reads answers when the socket is
  * readable (ldap_result() with a zero timeout, until it has nothing more).
  *
+ * User connections: whether a password is right is asked with a bind as the
+ * user, which must be the only request in flight on its connection. A few
+ * more connections (the user pool: [directory] connections of them, at most
+ * USER_CONNS) are opened the same way, TLS verified alike, but never bound
+ * by ssprd; each carries one user's bind (and, on OpenLDAP, their change
+ * right after: check.c) at a time, and the next bind replaces that identity.
+ * So a check costs one round trip, not a TCP and TLS handshake. They are
+ * opened when the pool starts, not when a check first comes, and replaced
+ * only when broken or timed out: how many are opened never depends on whose
+ * password was checked (an invalidCredentials answer leaves the connection
+ * as it is).
+ *
  * Failover: a connection tries the servers in the configured order, skipping
  * those in backoff (1 s after a failure, doubling to 30 s). A connection that
  * ended up on a later server goes back to the first one when it is idle and
@@ -60,6 +72,14 @@
 #define BACKOFF_MAX 30		/* seconds */
 #define BACKOFF_BUSY 1		/* seconds, at most, while operations wait */
 #define FAILBACK_EVERY 30	/* seconds */
+/*
+ * User connections, at most. A check is one round trip and comes once per
+ * change, register or status request, which people type: 4 carry hundreds
+ * a second at a millisecond a bind, while every one more is a TLS session
+ * idling at each domain controller. Fewer when [directory] connections says
+ * ssprd should hold fewer open.
+ */
+#define USER_CONNS 4
 
 struct server {
 	char *uri;
@@ -88,9 +108,7 @@ struct opening {
 	size_t n;
 	int order[16];			/* server indexes to try, in order */
 	char *uris[16];
-	struct session_creds creds;	/* user bind; password in secret memory */
-	char *new_pw;			/* user change: secret memory */
-	size_t new_len;
+	enum session_as as;
 	/* out */
 	LDAP *ld;
 	int server;			/* index that worked, or -1 */
@@ -98,18 +116,32 @@ struct opening {
 	char why[16][256];		/* ... and what they said */
 	struct dir_result res;
 	struct dir_server_info info;
-	/* whom to tell: a connection, or a check_bind callback */
-	struct conn *conn;
-	dir_done_fn *cb;
-	void *cb_arg;
+	struct conn *conn;		/* whom to tell */
 	struct dir *dir;
-	LIST_ENTRY(opening) checks;	/* outstanding user binds */
 };
 
 enum conn_state { CONN_DOWN, CONN_OPENING, CONN_READY };
 
+TAILQ_HEAD(opq, dir_op);
+
+/*
+ * Connections of one kind and the operations waiting for them: the service
+ * pool (bound as the service account, as many operations in flight as
+ * pace() allows) or the user pool (never bound by ssprd, one operation at a
+ * time). An operation waits in its own pool's queue only.
+ */
+struct pool {
+	bool user;
+	struct conn *conns;
+	size_t nconns;
+	struct opq queue;
+	unsigned queued;
+	uint64_t opened;		/* connections opened, TLS and all */
+};
+
 struct conn {
 	struct dir *dir;
+	struct pool *pool;
 	unsigned idx;
 	enum conn_state state;
 	LDAP *ld;
@@ -121,8 +153,6 @@ struct conn {
 	TAILQ_HEAD(, dir_op) inflight;
 	unsigned n_inflight;
 };
-
-TAILQ_HEAD(opq, dir_op);
 
 /* A completion waiting for the event loop (dir_later()). */
 struct later {
@@ -141,12 +171,9 @@ struct dir {
 	pthread_cond_t refs_cv;		/* signalled as workers let go */
 	struct server *servers;
 	size_t nservers;
-	struct conn *conns;
-	size_t nconns;
-	struct opq queue;
-	unsigned queued;
+	struct pool svc;		/* bound as the service account */
+	struct pool usr;		/* for users' own binds */
 	struct event *ev_failback;
-	LIST_HEAD(, opening) checks;	/* user binds in progress */
 	/* Completions decided inside a call that started an operation (a
 	 * send refused locally, shutting down): delivered by ev_later. */
 	struct laterq later;
@@ -160,6 +187,21 @@ struct dir {
 
 static void conn_schedule(struct conn *c, double delay);
 static void dispatch(struct dir *d);
+
+static struct pool *
+op_pool(struct dir_op *op)
+{
+	return op->as_user ? &op->dir->usr : &op->dir->svc;
+}
+
+static bool
+pool_ready(const struct pool *p)
+{
+	for (size_t i = 0; i < p->nconns; i++)
+		if (p->conns[i].state == CONN_READY)
+			return true;
+	return false;
+}
 
 double
 dir_now_mono(void)
@@ -337,11 +379,9 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	if (c == NULL) {
 		double waited = dir_now_mono() - op->queued_at;
 		unsigned max_wait = d->cfg->daemon.max_wait;
-		bool ready = false;
+		struct pool *p = op_pool(op);
+		bool ready = pool_ready(p);
 
-		for (size_t i = 0; i < d->nconns; i++)
-			if (d->conns[i].state == CONN_READY)
-				ready = true;
 		/* Connections are up: it waits because ssprd holds work back
 		 * from a slow server, which is not the directory failing. */
 		if (ready && waited < max_wait) {
@@ -352,8 +392,8 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 			evtimer_add(op->ev_deadline, &again);
 			return;
 		}
-		TAILQ_REMOVE(&d->queue, op, entry);
-		d->queued--;
+		TAILQ_REMOVE(&p->queue, op, entry);
+		p->queued--;
 		if (ready)
 			op_fail_as(op, DIR_BUSY, "waited [daemon] max_wait "
 			    "behind other operations");
@@ -363,6 +403,19 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s = &d->servers[c->server];
+	if (c->pool->user) {
+		/* A bind cannot be abandoned (RFC 4511, 4.11), and who the
+		 * connection is bound as is unknown after it: replace it. */
+		conn_forget_op(c, op);
+		s->failed_ops++;
+		log_warnx("ldap: %s: a user bind got no answer within %u s; "
+		    "replacing the connection", s->uri,
+		    d->cfg->directory.timeout);
+		op_fail(op, DIR_UNAVAILABLE, !op->idempotent,
+		    "the directory did not answer in time");
+		conn_break(c, "a user bind timed out");
+		return;
+	}
 	pace(d, s, op, d->cfg->directory.timeout);
 	ldap_abandon_ext(c->ld, op->msgid, NULL, NULL);
 	conn_forget_op(c, op);
@@ -381,8 +434,8 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 		}
 		op->sent = false;
 		op->server = NULL;
-		TAILQ_INSERT_HEAD(&d->queue, op, entry);
-		d->queued++;
+		TAILQ_INSERT_HEAD(&d->svc.queue, op, entry);
+		d->svc.queued++;
 		evtimer_add(op->ev_deadline, &tv);
 		dispatch(d);
 		return;
@@ -420,30 +473,28 @@ dir_op_new(struct dir *d, const struct dir_op_class *cls, void *priv,
  * deadline. Not when the service account's credentials were refused.
  */
 static void
-hurry(struct dir *d)
+hurry(struct dir *d, struct pool *p)
 {
 	double now = dir_now_mono();
-	bool opening = false;
 
-	if (d->bind_refused_until > now)
+	if (!p->user && d->bind_refused_until > now)
 		return;
-	for (size_t i = 0; i < d->nconns; i++)
-		if (d->conns[i].state != CONN_DOWN)
-			opening = true;
-	if (opening)
-		return;
+	for (size_t i = 0; i < p->nconns; i++)
+		if (p->conns[i].state != CONN_DOWN)
+			return;
 	for (size_t i = 0; i < d->nservers; i++)
 		if (d->servers[i].next_try > now + BACKOFF_BUSY)
 			d->servers[i].next_try = now + BACKOFF_BUSY;
-	for (size_t i = 0; i < d->nconns; i++)
-		if (d->conns[i].retry_at > now + BACKOFF_BUSY)
-			conn_schedule(&d->conns[i], BACKOFF_BUSY);
+	for (size_t i = 0; i < p->nconns; i++)
+		if (p->conns[i].retry_at > now + BACKOFF_BUSY)
+			conn_schedule(&p->conns[i], BACKOFF_BUSY);
 }
 
 void
 dir_op_submit(struct dir_op *op)
 {
 	struct dir *d = op->dir;
+	struct pool *p = op_pool(op);
 	struct timeval tv = { .tv_sec = d->cfg->directory.timeout };
 
 	if (d->closing) {
@@ -454,11 +505,11 @@ dir_op_submit(struct dir_op *op)
 	if (op->ev_deadline == NULL || evtimer_add(op->ev_deadline, &tv) != 0)
 		fatalx("ldap: cannot arm an operation deadline");
 	op->queued_at = dir_now_mono();
-	TAILQ_INSERT_TAIL(&d->queue, op, entry);
-	d->queued++;
+	TAILQ_INSERT_TAIL(&p->queue, op, entry);
+	p->queued++;
 	dispatch(d);
 	if (op->conn == NULL)
-		hurry(d);
+		hurry(d, p);
 }
 
 /* --- pacing -------------------------------------------------------------- */
@@ -498,6 +549,8 @@ pace(struct dir *d, struct server *s, const struct dir_op *op, double took)
 
 /* --- reading answers ----------------------------------------------------- */
 
+static int conn_send(struct conn *c, struct dir_op *op);
+
 static void
 on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -507,6 +560,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 	while (c->state == CONN_READY) {
 		LDAPMessage *msg = NULL;
 		struct dir_op *op;
+		enum dir_step step;
 		int rc, id;
 
 		rc = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ALL, &zero, &msg);
@@ -526,15 +580,30 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		conn_forget_op(c, op);
-		c->dir->servers[c->server].answered_at = dir_now_mono();
-		pace(c->dir, &c->dir->servers[c->server], op,
-		    dir_now_mono() - op->sent_at);
-		if (!op->follow_up)
-			histogram_add(&c->dir->servers[c->server].latency,
-			    dir_now_mono() - op->sent_at);
+		/* A user's bind says nothing of how the server keeps up with
+		 * the service account's work, and its time is the user's
+		 * (a wrong password may be answered slowly on purpose). */
+		if (!c->pool->user) {
+			struct server *s = &c->dir->servers[c->server];
+
+			s->answered_at = dir_now_mono();
+			pace(c->dir, s, op, dir_now_mono() - op->sent_at);
+			if (!op->follow_up)
+				histogram_add(&s->latency,
+				    dir_now_mono() - op->sent_at);
+		}
+		step = op->cls->more ? op->cls->more(op, c->ld, msg) :
+		    DIR_STEP_LAST;
+		if (step == DIR_STEP_NEXT) {
+			ldap_msgfree(msg);
+			conn_send(c, op);
+			continue;
+		}
 		op->cls->done(op, c->ld, msg);
 		ldap_msgfree(msg);
 		op_free(op);
+		if (step == DIR_STEP_LAST_DROP)
+			conn_break(c, "an answer left the connection in doubt");
 	}
 	dispatch(c->dir);
 }
@@ -542,15 +611,15 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 /* --- sending ------------------------------------------------------------- */
 
 static struct conn *
-least_busy(struct dir *d)
+least_busy(struct dir *d, struct pool *p)
 {
 	struct conn *best = NULL;
 
-	for (size_t i = 0; i < d->nconns; i++) {
-		struct conn *c = &d->conns[i];
+	for (size_t i = 0; i < p->nconns; i++) {
+		struct conn *c = &p->conns[i];
 
-		if (c->state != CONN_READY ||
-		    c->n_inflight >= d->servers[c->server].limit)
+		if (c->state != CONN_READY || c->n_inflight >=
+		    (p->user ? 1 : d->servers[c->server].limit))
 			continue;
 		if (best == NULL || c->n_inflight < best->n_inflight)
 			best = c;
@@ -558,26 +627,30 @@ least_busy(struct dir *d)
 	return best;
 }
 
-/* Is an operation with this serial key in flight? */
+/* Is an operation with this serial key in flight, in either pool (a user's
+ * change and an admin's reset of one entry go one at a time too)? */
 static bool
 serial_busy(const struct dir *d, const char *key)
 {
+	const struct pool *pools[] = { &d->svc, &d->usr };
 	const struct dir_op *op;
 
-	for (size_t i = 0; i < d->nconns; i++)
-		TAILQ_FOREACH(op, &d->conns[i].inflight, entry)
-			if (op->serial != NULL && strcasecmp(op->serial, key) == 0)
-				return true;
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < pools[k]->nconns; i++)
+			TAILQ_FOREACH(op, &pools[k]->conns[i].inflight, entry)
+				if (op->serial != NULL &&
+				    strcasecmp(op->serial, key) == 0)
+					return true;
 	return false;
 }
 
-/* The first queued operation that may go now. */
+/* The first operation queued in p that may go now. */
 static struct dir_op *
-next_sendable(const struct dir *d)
+next_sendable(const struct dir *d, const struct pool *p)
 {
 	struct dir_op *op, *prev;
 
-	TAILQ_FOREACH(op, &d->queue, entry) {
+	TAILQ_FOREACH(op, &p->queue, entry) {
 		if (op->serial == NULL)
 			return op;
 		if (serial_busy(d, op->serial))
@@ -594,47 +667,79 @@ next_sendable(const struct dir *d)
 	return NULL;
 }
 
-static void
-dispatch(struct dir *d)
+/*
+ * Send op on c, which has room for it. Returns LDAP_SUCCESS when it is in
+ * flight there; otherwise it went back to the head of its queue (nothing
+ * reached the server, and it may go again) or ended, and when the
+ * connection failed, c was replaced.
+ */
+static int
+conn_send(struct conn *c, struct dir_op *op)
 {
+	struct dir *d = c->dir;
 	struct timeval timeout = { .tv_sec = d->cfg->directory.timeout };
+	int rc, msgid = -1;
+
+	op->server = &d->servers[c->server].info;
+	rc = op->cls->send(op, c->ld, &msgid);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT) {
+		/* Nothing reached the server: the op goes back to the head of
+		 * the queue, unless it is the later step of one whose earlier
+		 * ones were answered here (a change after its user's bind),
+		 * which cannot move to another connection. */
+		if (!op->sent || op->idempotent) {
+			struct pool *p = op_pool(op);
+
+			op->sent = false;
+			op->server = NULL;
+			TAILQ_INSERT_HEAD(&p->queue, op, entry);
+			p->queued++;
+		} else {
+			op_fail(op, DIR_UNAVAILABLE, false,
+			    "the connection was lost before the request was sent");
+		}
+		conn_break(c, "sending failed");
+		return rc;
+	}
+	if (rc != LDAP_SUCCESS) {
+		struct dir_result res;
+
+		session_map_result(NULL, d->cfg->directory.type, op->kind, rc,
+		    ldap_err2string(rc), NULL, false, &res);
+		res.server = d->servers[c->server].uri;
+		op_end(op, &res);
+		return rc;
+	}
+	op->sent = true;
+	op->sent_at = dir_now_mono();
+	/* The directory's time starts now, not when it was queued. */
+	evtimer_add(op->ev_deadline, &timeout);
+	op->msgid = msgid;
+	op->conn = c;
+	TAILQ_INSERT_TAIL(&c->inflight, op, entry);
+	c->n_inflight++;
+	return LDAP_SUCCESS;
+}
+
+static void
+dispatch_pool(struct dir *d, struct pool *p)
+{
 	struct dir_op *op;
 	struct conn *c;
 
-	while ((c = least_busy(d)) != NULL && (op = next_sendable(d)) != NULL) {
-		int rc, msgid = -1;
-
-		TAILQ_REMOVE(&d->queue, op, entry);
-		d->queued--;
-		op->server = &d->servers[c->server].info;
-		rc = op->cls->send(op, c->ld, &msgid);
-		if (rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT) {
-			/* Nothing reached the server: the op goes back to the
-			 * head of the queue, the connection is replaced. */
-			op->server = NULL;
-			TAILQ_INSERT_HEAD(&d->queue, op, entry);
-			d->queued++;
-			conn_break(c, "sending failed");
-			continue;
-		}
-		if (rc != LDAP_SUCCESS) {
-			struct dir_result res;
-
-			session_map_result(NULL, d->cfg->directory.type,
-			    op->kind, rc, ldap_err2string(rc), NULL, false, &res);
-			res.server = d->servers[c->server].uri;
-			op_end(op, &res);
-			continue;
-		}
-		op->sent = true;
-		op->sent_at = dir_now_mono();
-		/* The directory's time starts now, not when it was queued. */
-		evtimer_add(op->ev_deadline, &timeout);
-		op->msgid = msgid;
-		op->conn = c;
-		TAILQ_INSERT_TAIL(&c->inflight, op, entry);
-		c->n_inflight++;
+	while ((c = least_busy(d, p)) != NULL &&
+	    (op = next_sendable(d, p)) != NULL) {
+		TAILQ_REMOVE(&p->queue, op, entry);
+		p->queued--;
+		conn_send(c, op);
 	}
+}
+
+static void
+dispatch(struct dir *d)
+{
+	dispatch_pool(d, &d->svc);
+	dispatch_pool(d, &d->usr);
 }
 
 /* --- opening connections on worker threads ------------------------------- */
@@ -649,18 +754,15 @@ opening_run(void *arg)
 
 	job->server = -1;
 	for (size_t i = 0; i < job->n; i++) {
-		job->ld = session_open(job->sc, job->uris[i],
-		    job->creds.dn ? &job->creds : NULL, &job->info, &job->res,
-		    NULL, NULL);
+		job->ld = session_open(job->sc, job->uris[i], job->as,
+		    &job->info, &job->res, NULL, NULL);
 		if (job->ld != NULL) {
 			job->server = job->order[i];
-			if (job->new_pw != NULL)
-				session_change_own(job->ld, job->sc, &job->creds,
-				    job->new_pw, job->new_len, &job->res);
 			break;
 		}
 		/* A refused bind is the account's problem, not the
-		 * server's: no point trying the next one. */
+		 * server's (nor is a connection refused for user binds
+		 * by the configuration): no point trying the next one. */
 		if (job->res.reason != DIR_UNAVAILABLE) {
 			job->server = job->order[i];
 			break;
@@ -688,9 +790,6 @@ opening_free(struct opening *job)
 		ldap_unbind_ext_s(job->ld, NULL, NULL);
 	for (size_t i = 0; i < job->n; i++)
 		free(job->uris[i]);
-	secret_free((void *)job->creds.password);
-	secret_free(job->new_pw);
-	free((void *)job->creds.dn);
 	pthread_mutex_destroy(&job->mu);
 	free(job);
 	sc_release(d);
@@ -726,6 +825,7 @@ opening_start(struct dir *d, struct conn *c)
 	pthread_mutex_init(&job->mu, NULL);
 	job->dir = d;
 	job->conn = c;
+	job->as = c->pool->user ? SESSION_UNBOUND : SESSION_SERVICE;
 	job->sc = sc_hold(d);
 	for (size_t i = 0; i < d->nservers && job->n < 16; i++) {
 		if (d->servers[i].next_try > now)
@@ -759,7 +859,7 @@ server_failed(struct dir *d, int i, const char *why)
 		backoff = BACKOFF_MAX;
 	/* Work is waiting: look again soon, or a server that is back finds
 	 * its requests already answered directory-unavailable. */
-	if (d->queued > 0 && backoff > BACKOFF_BUSY)
+	if (d->svc.queued + d->usr.queued > 0 && backoff > BACKOFF_BUSY)
 		backoff = BACKOFF_BUSY;
 	s->next_try = dir_now_mono() + backoff;
 	log_warnx("ldap: %s unavailable (%s); next try in %u s", s->uri, why,
@@ -790,7 +890,12 @@ conn_ready(struct conn *c, LDAP *ld, int server, const struct dir_server_info *i
 		conn_schedule(c, 1);
 		return;
 	}
-	if (s->failures > 0 || !s->info_valid) {
+	c->pool->opened++;
+	if (c->pool->user) {
+		/* The service connections keep what the root DSE says. */
+		if (s->failures > 0)
+			log_info("ldap: connected to %s for user binds", s->uri);
+	} else if (s->failures > 0 || !s->info_valid) {
 		log_info("ldap: connected to %s (%s)", s->uri,
 		    *info->vendor ? info->vendor : "vendor not announced");
 		if (d->cfg->directory.type == DIR_TYPE_AD &&
@@ -804,9 +909,11 @@ conn_ready(struct conn *c, LDAP *ld, int server, const struct dir_server_info *i
 	}
 	s->failures = 0;
 	s->next_try = 0;
-	s->info = *info;
-	s->info.uri = s->uri;
-	s->info_valid = true;
+	if (!c->pool->user) {
+		s->info = *info;
+		s->info.uri = s->uri;
+		s->info_valid = true;
+	}
 	/* Requests are written by libldap with plain blocking writes. They are
 	 * small; a send buffer that stays full means a server that stopped
 	 * reading, and the loop must not wait on it for long: such a write
@@ -823,19 +930,20 @@ conn_ready(struct conn *c, LDAP *ld, int server, const struct dir_server_info *i
 	dispatch(d);
 }
 
-/* Nothing queued can succeed while the service account is refused. */
+/* Nothing queued in p can succeed while the service account is refused
+ * (or, for the user pool, the configuration refuses its connections). */
 static void
-fail_queue(struct dir *d, const struct dir_result *why)
+fail_queue(struct pool *p, const struct dir_result *why)
 {
 	struct dir_op *op;
 
-	while ((op = TAILQ_FIRST(&d->queue)) != NULL) {
+	while ((op = TAILQ_FIRST(&p->queue)) != NULL) {
 		struct dir_result res = *why;
 
-		TAILQ_REMOVE(&d->queue, op, entry);
-		d->queued--;
+		TAILQ_REMOVE(&p->queue, op, entry);
+		p->queued--;
 		res.maybe_applied = false;
-		/* the service account's trouble, never the user's */
+		/* ssprd's or the service account's trouble, never the user's */
 		res.reason = DIR_INTERNAL;
 		op_end(op, &res);
 	}
@@ -856,6 +964,15 @@ on_opened(evutil_socket_t fd, short what, void *arg)
 	c->job = NULL;
 	if (ld != NULL) {
 		conn_ready(c, ld, job->server, &job->info);
+	} else if (job->server >= 0 && c->pool->user) {
+		/* Not the server's fault, and not one that fixes itself:
+		 * TLS cannot be set up, or the URI carries no TLS for the
+		 * users' passwords. */
+		log_errorx("ldap: %s: no connection for user binds: %s (%s)",
+		    d->servers[job->server].uri, dir_reason_code(job->res.reason),
+		    job->res.detail);
+		fail_queue(c->pool, &job->res);
+		conn_schedule(c, BACKOFF_MAX);
 	} else if (job->server >= 0) {
 		/* The server refused the service account: say so loudly, it
 		 * will not fix itself; and end what waits, at once. */
@@ -863,7 +980,7 @@ on_opened(evutil_socket_t fd, short what, void *arg)
 		    d->servers[job->server].uri, dir_reason_code(job->res.reason),
 		    job->res.detail);
 		d->bind_refused_until = dir_now_mono() + BACKOFF_MAX;
-		fail_queue(d, &job->res);
+		fail_queue(c->pool, &job->res);
 		conn_schedule(c, BACKOFF_MAX);
 	} else {
 		conn_schedule(c, earliest_retry(d));
@@ -880,7 +997,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state != CONN_DOWN || d->closing)
 		return;
-	if (d->bind_refused_until > now) {
+	if (!c->pool->user && d->bind_refused_until > now) {
 		conn_schedule(c, d->bind_refused_until - now);
 		return;
 	}
@@ -922,16 +1039,17 @@ conn_break(struct conn *c, const char *why)
 
 	if (c->state != CONN_READY)
 		return;
-	log_warnx("ldap: %s: %s; %u operation(s) in flight",
-	    d->servers[c->server].uri, why, c->n_inflight);
+	log_warnx("ldap: %s: %s%s; %u operation(s) in flight",
+	    d->servers[c->server].uri, c->pool->user ? "user binds: " : "",
+	    why, c->n_inflight);
 	conn_close(c);
 	while ((op = TAILQ_LAST(&c->inflight, opq)) != NULL) {
 		conn_forget_op(c, op);
 		if (op->idempotent) {
 			op->sent = false;
 			op->server = NULL;
-			TAILQ_INSERT_HEAD(&d->queue, op, entry);
-			d->queued++;
+			TAILQ_INSERT_HEAD(&c->pool->queue, op, entry);
+			c->pool->queued++;
 		} else {
 			op_fail(op, DIR_UNAVAILABLE, true,
 			    "the connection was lost before the answer came");
@@ -946,83 +1064,23 @@ on_failback(evutil_socket_t fd, short what, void *arg)
 {
 	struct dir *d = arg;
 
+	struct pool *pools[] = { &d->svc, &d->usr };
+
 	if (d->servers[0].next_try > dir_now_mono())
 		return;
-	for (size_t i = 0; i < d->nconns; i++) {
-		struct conn *c = &d->conns[i];
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < pools[k]->nconns; i++) {
+			struct conn *c = &pools[k]->conns[i];
 
-		if (c->state == CONN_READY && c->server > 0 && c->n_inflight == 0) {
-			log_info("ldap: moving a connection from %s back to %s",
+			if (c->state != CONN_READY || c->server == 0 ||
+			    c->n_inflight > 0)
+				continue;
+			log_info("ldap: moving a%s connection from %s back "
+			    "to %s", pools[k]->user ? " user bind" : "",
 			    d->servers[c->server].uri, d->servers[0].uri);
 			conn_close(c);
 			conn_schedule(c, 0);
 		}
-	}
-}
-
-/* --- one-off user binds -------------------------------------------------- */
-
-static void
-checks_remove(struct opening *job)
-{
-	LIST_REMOVE(job, checks);
-}
-
-static void
-on_checked(evutil_socket_t fd, short what, void *arg)
-{
-	struct opening *job = arg;
-
-	for (size_t i = 0; i < job->n; i++)
-		if (job->failed[i])
-			server_failed(job->dir, job->order[i], job->why[i]);
-	checks_remove(job);
-	if (job->ld != NULL) {
-		/* Bound: a check succeeded; a change left its outcome in res. */
-		ldap_unbind_ext_s(job->ld, NULL, NULL);
-		job->ld = NULL;
-		if (job->new_pw == NULL)
-			memset(&job->res, 0, sizeof(job->res));
-	}
-	if (job->server >= 0)
-		job->res.server = job->dir->servers[job->server].uri;
-	job->cb(&job->res, job->cb_arg);
-	opening_release(job);
-}
-
-void
-dir_pool_user_job(struct dir *d, const char *dn, const char *pw, size_t len,
-    const char *new_pw, size_t new_len, dir_done_fn *cb, void *arg)
-{
-	struct opening *job = xcalloc(1, sizeof(*job));
-	double now = dir_now_mono();
-	pthread_t tid;
-
-	pthread_mutex_init(&job->mu, NULL);
-	job->dir = d;
-	job->cb = cb;
-	job->cb_arg = arg;
-	job->sc = sc_hold(d);
-	job->creds.dn = xstrdup(dn);
-	job->creds.password = secret_dup(pw, len);
-	job->creds.len = len;
-	if (new_pw != NULL) {
-		job->new_pw = secret_dup(new_pw, new_len);
-		job->new_len = new_len;
-	}
-	for (size_t i = 0; i < d->nservers && job->n < 16; i++) {
-		if (d->servers[i].next_try > now && i + 1 < d->nservers)
-			continue;
-		job->order[job->n] = (int)i;
-		job->uris[job->n++] = xstrdup(d->servers[i].uri);
-	}
-	job->ev_done = event_new(d->base, -1, 0, on_checked, job);
-	if (job->ev_done == NULL)
-		fatalx("ldap: cannot create an event");
-	LIST_INSERT_HEAD(&d->checks, job, checks);
-	if (pthread_create(&tid, NULL, opening_run, job) != 0)
-		fatal("ldap: cannot start a bind thread");
-	pthread_detach(tid);
 }
 
 /* --- the pool ------------------------------------------------------------ */
@@ -1040,6 +1098,54 @@ dir_init(const struct config *cfg)
 	initialised = true;
 }
 
+static void
+pool_start(struct dir *d, struct pool *p, bool user, size_t n)
+{
+	p->user = user;
+	TAILQ_INIT(&p->queue);
+	p->nconns = n;
+	p->conns = xcalloc(n, sizeof(*p->conns));
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = &p->conns[i];
+
+		c->dir = d;
+		c->pool = p;
+		c->idx = (unsigned)i;
+		c->server = -1;
+		TAILQ_INIT(&c->inflight);
+		c->ev_retry = evtimer_new(d->base, on_retry, c);
+		if (c->ev_retry == NULL)
+			fatalx("ldap: cannot create a timer");
+		conn_schedule(c, 0);
+	}
+}
+
+/* Every operation of p ends DIR_UNAVAILABLE; its connections close. */
+static void
+pool_stop(struct pool *p)
+{
+	struct dir_op *op;
+
+	while ((op = TAILQ_FIRST(&p->queue)) != NULL) {
+		TAILQ_REMOVE(&p->queue, op, entry);
+		p->queued--;
+		op_fail(op, DIR_UNAVAILABLE, false, "ssprd is shutting down");
+	}
+	for (size_t i = 0; i < p->nconns; i++) {
+		struct conn *c = &p->conns[i];
+
+		while ((op = TAILQ_FIRST(&c->inflight)) != NULL) {
+			conn_forget_op(c, op);
+			op_fail(op, DIR_UNAVAILABLE, !op->idempotent,
+			    "ssprd is shutting down");
+		}
+		conn_close(c);
+		if (c->job != NULL)
+			opening_release(c->job);
+		event_free(c->ev_retry);
+	}
+}
+
 struct dir *
 dir_new(struct event_base *base, struct config *cfg)
 {
@@ -1055,8 +1161,6 @@ dir_new(struct event_base *base, struct config *cfg)
 	d->sc_refs = 1;
 	pthread_mutex_init(&d->refs_mu, NULL);
 	pthread_cond_init(&d->refs_cv, NULL);
-	TAILQ_INIT(&d->queue);
-	LIST_INIT(&d->checks);
 	TAILQ_INIT(&d->later);
 	d->ev_later = event_new(base, -1, 0, on_later, d);
 	if (d->ev_later == NULL)
@@ -1065,23 +1169,13 @@ dir_new(struct event_base *base, struct config *cfg)
 	d->servers = xcalloc(d->nservers, sizeof(*d->servers));
 	for (size_t i = 0; i < d->nservers; i++) {
 		d->servers[i].uri = xstrdup(cfg->directory.uris.v[i]);
+		d->servers[i].info.uri = d->servers[i].uri;
 		/* slow start: a server earns its place in flight */
 		d->servers[i].limit = 2;
 	}
-	d->nconns = cfg->directory.connections;
-	d->conns = xcalloc(d->nconns, sizeof(*d->conns));
-	for (size_t i = 0; i < d->nconns; i++) {
-		struct conn *c = &d->conns[i];
-
-		c->dir = d;
-		c->idx = (unsigned)i;
-		c->server = -1;
-		TAILQ_INIT(&c->inflight);
-		c->ev_retry = evtimer_new(base, on_retry, c);
-		if (c->ev_retry == NULL)
-			fatalx("ldap: cannot create a timer");
-		conn_schedule(c, 0);
-	}
+	pool_start(d, &d->svc, false, cfg->directory.connections);
+	pool_start(d, &d->usr, true, cfg->directory.connections < USER_CONNS ?
+	    cfg->directory.connections : USER_CONNS);
 	d->ev_failback = event_new(base, -1, EV_PERSIST, on_failback, d);
 	if (d->ev_failback == NULL || event_add(d->ev_failback, &every) != 0)
 		fatalx("ldap: cannot create a timer");
@@ -1108,38 +1202,11 @@ wait_for_workers(struct dir *d)
 void
 dir_free(struct dir *d)
 {
-	struct opening *job;
-	struct dir_op *op;
-
 	if (d == NULL)
 		return;
 	d->closing = true;
-	while ((job = LIST_FIRST(&d->checks)) != NULL) {
-		struct dir_result res = { .reason = DIR_UNAVAILABLE };
-
-		snprintf(res.detail, sizeof(res.detail), "ssprd is shutting down");
-		checks_remove(job);
-		job->cb(&res, job->cb_arg);
-		opening_release(job);
-	}
-	while ((op = TAILQ_FIRST(&d->queue)) != NULL) {
-		TAILQ_REMOVE(&d->queue, op, entry);
-		d->queued--;
-		op_fail(op, DIR_UNAVAILABLE, false, "ssprd is shutting down");
-	}
-	for (size_t i = 0; i < d->nconns; i++) {
-		struct conn *c = &d->conns[i];
-
-		while ((op = TAILQ_FIRST(&c->inflight)) != NULL) {
-			conn_forget_op(c, op);
-			op_fail(op, DIR_UNAVAILABLE, !op->idempotent,
-			    "ssprd is shutting down");
-		}
-		conn_close(c);
-		if (c->job != NULL)
-			opening_release(c->job);
-		event_free(c->ev_retry);
-	}
+	pool_stop(&d->svc);
+	pool_stop(&d->usr);
 	event_free(d->ev_failback);
 	/* what ended above, and anything its callbacks started */
 	later_run(d);
@@ -1148,7 +1215,8 @@ dir_free(struct dir *d)
 	for (size_t i = 0; i < d->nservers; i++)
 		free(d->servers[i].uri);
 	free(d->servers);
-	free(d->conns);
+	free(d->svc.conns);
+	free(d->usr.conns);
 	config_free(d->cfg);
 	d->cfg = NULL;
 	sc_release(d);		/* frees d once no worker holds it */
@@ -1158,15 +1226,23 @@ void
 dir_get_stats(const struct dir *d, struct dir_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->connections = (unsigned)d->nconns;
-	st->queued = d->queued;
-	if (!TAILQ_EMPTY(&d->queue))
-		st->queue_wait = dir_now_mono() - TAILQ_FIRST(&d->queue)->queued_at;
-	for (size_t i = 0; i < d->nconns; i++) {
-		if (d->conns[i].state == CONN_READY)
+	st->connections = (unsigned)d->svc.nconns;
+	st->queued = d->svc.queued;
+	if (!TAILQ_EMPTY(&d->svc.queue))
+		st->queue_wait = dir_now_mono() -
+		    TAILQ_FIRST(&d->svc.queue)->queued_at;
+	for (size_t i = 0; i < d->svc.nconns; i++) {
+		if (d->svc.conns[i].state == CONN_READY)
 			st->ready++;
-		st->in_flight += d->conns[i].n_inflight;
+		st->in_flight += d->svc.conns[i].n_inflight;
 	}
+	st->opened = d->svc.opened;
+	st->user_connections = (unsigned)d->usr.nconns;
+	for (size_t i = 0; i < d->usr.nconns; i++)
+		if (d->usr.conns[i].state == CONN_READY)
+			st->user_ready++;
+	st->user_queued = d->usr.queued;
+	st->user_opened = d->usr.opened;
 }
 
 int
@@ -1179,9 +1255,9 @@ dir_server_stats(const struct dir *d, size_t i, struct dir_server_stats *st)
 	st->latency = &d->servers[i].latency;
 	st->failed_ops = d->servers[i].failed_ops;
 	st->backoff = d->servers[i].next_try > dir_now_mono();
-	for (size_t k = 0; k < d->nconns; k++)
-		if (d->conns[k].state == CONN_READY &&
-		    d->conns[k].server == (int)i)
+	for (size_t k = 0; k < d->svc.nconns; k++)
+		if (d->svc.conns[k].state == CONN_READY &&
+		    d->svc.conns[k].server == (int)i)
 			st->ready++;
 	return 0;
 }

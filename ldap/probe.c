@@ -785,7 +785,8 @@ dir_probe(const struct config *cfg, const char *uri,
 		goto out;
 
 	sc = session_cfg_new(cfg);
-	ld = session_open(sc, uri, NULL, info, &res, on_session_step, &p);
+	ld = session_open(sc, uri, SESSION_SERVICE, info, &res, on_session_step,
+	    &p);
 	if (ld != NULL) {
 		ldap_unbind_ext_s(ld, NULL, NULL);
 		rc = 0;

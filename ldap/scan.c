@@ -494,7 +494,8 @@ dir_scan_users(const struct config *cfg, unsigned page_size,
 		s.page_size = DIR_SCAN_PAGE_SIZE;
 	for (size_t i = 0; i < cfg->directory.uris.n && s.ld == NULL; i++) {
 		tried = cfg->directory.uris.v[i];
-		s.ld = session_open(sc, tried, NULL, NULL, res, NULL, NULL);
+		s.ld = session_open(sc, tried, SESSION_SERVICE, NULL, res,
+		    NULL, NULL);
 	}
 	if (s.ld == NULL)
 		goto out;

@@ -1,9 +1,10 @@
 /*
- * session.c - open one bound, TLS-protected connection to one server.
+ * session.c - open one TLS-protected connection to one server, bound as
+ * the service account or left for the pool's user binds.
  *
  * This is the only blocking part of ldap/: libldap's TLS handshake and SASL
  * exchanges cannot be driven from an event loop, so the pool runs
- * session_open() on a worker thread and hands the bound handle to the loop
+ * session_open() on a worker thread and hands the handle to the loop
  * afterwards; ssprctl test-bind calls it directly. Every step is bounded by
  * [directory] timeout (LDAP_OPT_NETWORK_TIMEOUT for the TCP connect of each
  * address and for the TLS handshake, LDAP_OPT_TIMEOUT for each request),
@@ -606,11 +607,11 @@ fail_transport(LDAP *ld, const struct session_cfg *sc, int rc,
 
 LDAP *
 session_open(const struct session_cfg *sc, const char *uri,
-    const struct session_creds *creds, struct dir_server_info *info,
-    struct dir_result *res, session_report_fn *rep, void *arg)
+    enum session_as as, struct dir_server_info *info, struct dir_result *res,
+    session_report_fn *rep, void *arg)
 {
 	LDAP *ld = NULL;
-	bool service = (creds == NULL || creds->dn == NULL);
+	bool service = (as == SESSION_SERVICE);
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -635,8 +636,8 @@ session_open(const struct session_cfg *sc, const char *uri,
 		goto fail;
 	}
 	if (plain_ldap(sc, uri)) {
-		/* config.c allows this for GSSAPI only; never send a
-		 * password (a user bind) over it */
+		/* config.c allows this for GSSAPI only; never leave it
+		 * for user binds: their passwords would cross in clear */
 		if (sc->bind != BIND_SASL || !service) {
 			fail_transport(ld, sc, LDAP_CONFIDENTIALITY_REQUIRED, res);
 			res->reason = DIR_INTERNAL;
@@ -667,21 +668,17 @@ session_open(const struct session_cfg *sc, const char *uri,
 		goto fail;
 	}
 
-	if (service)
-		rc = bind_service(ld, sc, uri, res);
-	else
-		rc = bind_simple(ld, sc, creds->dn, creds->password, creds->len,
-		    res);
-	if (rc != LDAP_SUCCESS) {
+	if (!service)
+		goto done;
+	if ((rc = bind_service(ld, sc, uri, res)) != LDAP_SUCCESS) {
 		report(rep, arg, "bind", false, "%s (%s)",
 		    dir_reason_code(res->reason), res->detail);
 		goto fail;
 	}
 	report(rep, arg, "bind", true, "bound as %s",
-	    service ? (sc->bind == BIND_SIMPLE ? sc->bind_dn : sc->sasl_mech) :
-	    creds->dn);
+	    sc->bind == BIND_SIMPLE ? sc->bind_dn : sc->sasl_mech);
 
-	if (service && info != NULL) {
+	if (info != NULL) {
 		memset(info, 0, sizeof(*info));
 		info->uri = uri;
 		if (read_root_dse(ld, sc, info, res) != 0) {
@@ -695,31 +692,11 @@ session_open(const struct session_cfg *sc, const char *uri,
 		    info->ppolicy ? "offered" : "not offered",
 		    info->passwd_exop ? "offered" : "not offered");
 	}
+done:
 	memset(res, 0, sizeof(*res));
 	res->server = uri;
 	return ld;
 fail:
 	ldap_unbind_ext_s(ld, NULL, NULL);
 	return NULL;
-}
-
-int
-session_change_own(LDAP *ld, const struct session_cfg *sc,
-    const struct session_creds *creds, const char *new_pw, size_t new_len,
-    struct dir_result *res)
-{
-	struct berval user = { strlen(creds->dn), (char *)creds->dn };
-	struct berval oldpw = { creds->len, (char *)creds->password };
-	struct berval newpw = { new_len, (char *)new_pw };
-	LDAPControl ppreq = { .ldctl_oid = LDAP_CONTROL_PASSWORDPOLICYREQUEST };
-	LDAPControl *ctrls[] = { &ppreq, NULL };
-	int msgid, rc;
-
-	rc = ldap_passwd(ld, &user, &oldpw, &newpw, ctrls, NULL, &msgid);
-	if (rc != LDAP_SUCCESS) {
-		session_map_result(NULL, sc->type, DIR_OPK_CHANGE, rc,
-		    ldap_err2string(rc), NULL, false, res);
-		return rc;
-	}
-	return await_answer(ld, sc, DIR_OPK_CHANGE, msgid, res);
 }

@@ -11,8 +11,8 @@
  *
  * OpenLDAP: the RFC 3062 password modify extended operation with the
  * ppolicy request control. slapd verifies an old password only when the
- * user changes their own entry, so a change binds as the user on a one-off
- * connection (pool.c's user jobs) and sends oldPasswd there; an unlock
+ * user changes their own entry, so a change binds as the user on one of the
+ * pool's user connections and sends oldPasswd there (check.c); an unlock
  * deletes pwdAccountLockedTime. A failed write is reported as it is: never
  * retried as another kind of write, never sent twice (writes are not
  * idempotent for the pool). Unlocks are idempotent and may be resent.
@@ -307,7 +307,7 @@ dir_change_password(struct dir *d, const char *dn, const char *old_pw,
 
 	if (dir_type(d) == DIR_TYPE_OPENLDAP) {
 		/* slapd checks an old password only for the user's own entry */
-		dir_pool_user_job(d, dn, old_pw, old_len, new_pw, new_len, cb, arg);
+		dir_user_bind(d, dn, old_pw, old_len, new_pw, new_len, cb, arg);
 		return;
 	}
 	w = xcalloc(1, sizeof(*w));
@@ -338,7 +338,7 @@ void
 dir_check_password(struct dir *d, const char *dn, const char *password,
     size_t len, dir_done_fn *cb, void *arg)
 {
-	dir_pool_user_job(d, dn, password, len, NULL, 0, cb, arg);
+	dir_user_bind(d, dn, password, len, NULL, 0, cb, arg);
 }
 
 void
