@@ -160,6 +160,7 @@ write_metrics(FILE *f)
 	struct ssprd *d = M.d;
 	struct dir *dir = engine_dir(d->engine);
 	struct dir_server_stats ss;
+	struct dir_stats st;
 	char labels[64];
 
 	fprintf(f, "# HELP ssprd_build_info ssprd's version.\n"
@@ -201,6 +202,14 @@ write_metrics(FILE *f)
 		label(f, ss.uri);
 		fprintf(f, "\"} %u\n", ss.ready);
 	}
+	dir_get_stats(dir, &st);
+	fprintf(f, "# HELP ssprd_directory_connections_opened_total Directory "
+	    "connections opened (each a TCP connection and a TLS handshake), by "
+	    "pool: the service account's, or those kept for users' own binds.\n"
+	    "# TYPE ssprd_directory_connections_opened_total counter\n"
+	    "ssprd_directory_connections_opened_total{pool=\"service\"} %llu\n"
+	    "ssprd_directory_connections_opened_total{pool=\"user\"} %llu\n",
+	    (unsigned long long)st.opened, (unsigned long long)st.user_opened);
 	fprintf(f, "# HELP ssprd_directory_server_up 1 when the server has a "
 	    "bound connection and is not in backoff.\n"
 	    "# TYPE ssprd_directory_server_up gauge\n");
