@@ -224,7 +224,8 @@ struct dir_stats {
 	unsigned connections;	/* configured */
 	unsigned ready;		/* bound and usable */
 	unsigned queued;	/* operations waiting for a connection */
-	double queue_wait;	/* seconds the oldest of them has waited */
+	/* seconds the oldest of them, or of user_queued, has waited */
+	double queue_wait;
 	unsigned in_flight;	/* operations sent, answer pending */
 	uint64_t opened;	/* connections opened (TLS handshakes) so far */
 	unsigned user_connections;	/* kept for user binds */
