@@ -204,8 +204,9 @@ write_metrics(FILE *f)
 	}
 	dir_get_stats(dir, &st);
 	fprintf(f, "# HELP ssprd_directory_connections_opened_total Directory "
-	    "connections opened (each a TCP connection and a TLS handshake), by "
-	    "pool: the service account's, or those kept for users' own binds.\n"
+	    "connections opened (each a TCP connection and a TLS handshake), "
+	    "by pool: the service account's, or those kept for users' own "
+	    "binds.\n"
 	    "# TYPE ssprd_directory_connections_opened_total counter\n"
 	    "ssprd_directory_connections_opened_total{pool=\"service\"} %llu\n"
 	    "ssprd_directory_connections_opened_total{pool=\"user\"} %llu\n",

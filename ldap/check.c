@@ -48,7 +48,7 @@ struct check {
 	size_t len;
 	char *new_pw;		/* secret memory; NULL: a check only */
 	size_t new_len;
-	bool changing;		/* bound: the change is the next request */
+	bool changing;		/* bound: the change goes next */
 	struct dir_result res;
 	dir_done_fn *cb;
 	void *arg;
@@ -112,8 +112,8 @@ check_more(struct dir_op *op, LDAP *ld, LDAPMessage *answer)
 		}
 		memset(&k->res, 0, sizeof(k->res));
 	} else {
-		session_map_result(ld, dir_type(k->dir), op->kind, rc, text, ctrls,
-		    true, &k->res);
+		session_map_result(ld, dir_type(k->dir), op->kind, rc, text,
+		    ctrls, true, &k->res);
 	}
 	k->res.server = op->server ? op->server->uri : NULL;
 	ldap_memfree(text);

@@ -695,8 +695,8 @@ conn_send(struct conn *c, struct dir_op *op)
 			TAILQ_INSERT_HEAD(&p->queue, op, entry);
 			p->queued++;
 		} else {
-			op_fail(op, DIR_UNAVAILABLE, false,
-			    "the connection was lost before the request was sent");
+			op_fail(op, DIR_UNAVAILABLE, false, "the connection "
+			    "was lost before the request was sent");
 		}
 		conn_break(c, "sending failed");
 		return rc;
@@ -894,7 +894,8 @@ conn_ready(struct conn *c, LDAP *ld, int server, const struct dir_server_info *i
 	if (c->pool->user) {
 		/* The service connections keep what the root DSE says. */
 		if (s->failures > 0)
-			log_info("ldap: connected to %s for user binds", s->uri);
+			log_info("ldap: connected to %s for user binds",
+			    s->uri);
 	} else if (s->failures > 0 || !s->info_valid) {
 		log_info("ldap: connected to %s (%s)", s->uri,
 		    *info->vendor ? info->vendor : "vendor not announced");
@@ -969,8 +970,8 @@ on_opened(evutil_socket_t fd, short what, void *arg)
 		 * TLS cannot be set up, or the URI carries no TLS for the
 		 * users' passwords. */
 		log_errorx("ldap: %s: no connection for user binds: %s (%s)",
-		    d->servers[job->server].uri, dir_reason_code(job->res.reason),
-		    job->res.detail);
+		    d->servers[job->server].uri,
+		    dir_reason_code(job->res.reason), job->res.detail);
 		fail_queue(c->pool, &job->res);
 		conn_schedule(c, BACKOFF_MAX);
 	} else if (job->server >= 0) {
