@@ -27,6 +27,8 @@
 
 #include <curl/curl.h>
 
+#include "common/curlfn.h"
+
 #include <ldap.h>
 #include <sodium.h>
 
@@ -755,21 +757,24 @@ value_url(const char *s, const char *const *schemes, bool path_ok,
 {
 	static const CURLUPart absent[] = { CURLUPART_USER, CURLUPART_PASSWORD,
 	    CURLUPART_OPTIONS, CURLUPART_QUERY, CURLUPART_FRAGMENT };
-	CURLU *u = curl_url();
+	const struct curlfn *cf = curlfn_get(msg, VALUE_MSG_MAX);
 	const char *err = NULL;
 	char *part = NULL;
 	bool known = false;
+	CURLU *u;
 
-	if (u == NULL)
+	if (cf == NULL)
+		return msg;
+	if ((u = cf->url()) == NULL)
 		return "cannot parse a URL (out of memory)";
-	if (curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK) {
+	if (cf->url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK) {
 		err = "must be a URL such as smtps://mail.example.com";
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_SCHEME, &part, 0) == CURLUE_OK)
+	if (cf->url_get(u, CURLUPART_SCHEME, &part, 0) == CURLUE_OK)
 		for (size_t i = 0; schemes[i] != NULL; i++)
 			known = known || strcmp(part, schemes[i]) == 0;
-	curl_free(part);
+	cf->free(part);
 	part = NULL;
 	if (!known) {
 		size_t used = (size_t)snprintf(msg, VALUE_MSG_MAX,
@@ -782,7 +787,7 @@ value_url(const char *s, const char *const *schemes, bool path_ok,
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
-		if (curl_url_get(u, absent[i], &part, 0) == CURLUE_OK) {
+		if (cf->url_get(u, absent[i], &part, 0) == CURLUE_OK) {
 			err = absent[i] == CURLUPART_USER ||
 			    absent[i] == CURLUPART_PASSWORD ?
 			    "may not hold a user name or password (they have keys "
@@ -790,24 +795,29 @@ value_url(const char *s, const char *const *schemes, bool path_ok,
 			goto out;
 		}
 	}
-	if (!path_ok && curl_url_get(u, CURLUPART_PATH, &part, 0) == CURLUE_OK &&
+	if (!path_ok && cf->url_get(u, CURLUPART_PATH, &part, 0) == CURLUE_OK &&
 	    strcmp(part, "/") != 0 && *part != '\0')
 		err = "may not have a path";
 out:
-	curl_free(part);
-	curl_url_cleanup(u);
+	cf->free(part);
+	cf->url_cleanup(u);
 	return err;
 }
 
 bool
 value_url_loopback(const char *s)
 {
-	CURLU *u = curl_url();
-	char *host = NULL;
+	const struct curlfn *cf;
+	char *host = NULL, why[128];
 	bool loop = false;
+	CURLU *u;
 
-	if (u != NULL && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+	/* value_url() loaded it, or the URL was refused */
+	if ((cf = curlfn_get(why, sizeof(why))) == NULL)
+		return false;
+	u = cf->url();
+	if (u != NULL && cf->url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+	    cf->url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
 		struct in_addr a4;
 		struct in6_addr a6;
 		size_t n = strlen(host);
@@ -822,7 +832,7 @@ value_url_loopback(const char *s)
 			    IN6_IS_ADDR_LOOPBACK(&a6);
 		}
 	}
-	curl_free(host);
-	curl_url_cleanup(u);
+	cf->free(host);
+	cf->url_cleanup(u);
 	return loop;
 }

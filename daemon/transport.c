@@ -4,13 +4,13 @@
  *
  * The glue is the one libcurl documents for event loops: libcurl says which
  * sockets to watch (sock_cb) and when to call it back (timer_cb); the loop
- * tells it what happened (curl_multi_socket_action()), and finished
+ * tells it what happened (cf->multi_socket_action()), and finished
  * transfers are collected by collect(). Nothing here blocks: name
  * resolution runs in libcurl's resolver thread, everything else is
  * non-blocking sockets.
  *
- * Never called from within a libcurl callback: curl_multi_add_handle()
- * and curl_multi_remove_handle() only from loop events and from the public
+ * Never called from within a libcurl callback: cf->multi_add_handle()
+ * and cf->multi_remove_handle() only from loop events and from the public
  * calls, so a done() that sends again is safe.
  */
 #include "build.h"
@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "common/curlfn.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/utf8.h"
@@ -106,6 +107,9 @@ struct transport {
 
 static void collect(struct lane *l);
 
+/* libcurl, once the first message needs it (common/curlfn.h). */
+static const struct curlfn *cf;
+
 static void
 now_mono(struct timespec *ts)
 {
@@ -135,7 +139,7 @@ on_socket(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(l->multi, fd, flags, &running);
+	cf->multi_socket_action(l->multi, fd, flags, &running);
 	collect(l);
 }
 
@@ -145,7 +149,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	struct lane *l = arg;
 	int running;
 
-	curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	cf->multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	collect(l);
 }
 
@@ -161,7 +165,7 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 			event_free(w->ev);
 			LIST_REMOVE(w, entry);
 			free(w);
-			curl_multi_assign(l->multi, fd, NULL);
+			cf->multi_assign(l->multi, fd, NULL);
 		}
 		return 0;
 	}
@@ -173,7 +177,7 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 		w = xcalloc(1, sizeof(*w));
 		w->fd = fd;
 		LIST_INSERT_HEAD(&l->watches, w, entry);
-		curl_multi_assign(l->multi, fd, w);
+		cf->multi_assign(l->multi, fd, w);
 	} else {
 		event_free(w->ev);
 	}
@@ -204,10 +208,6 @@ transport_new(struct event_base *base)
 {
 	struct transport *t = xcalloc(1, sizeof(*t));
 
-	/* Once per process; curl_global_init() is not thread-safe, and the
-	 * daemon has no other thread calling it. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("transport: libcurl cannot start");
 	t->base = base;
 	TAILQ_INIT(&t->xfers);
 	LIST_INIT(&t->lanes);
@@ -222,12 +222,12 @@ lane_new(struct transport *t, const unsigned char *key)
 	l->t = t;
 	memcpy(l->key, key, sizeof(l->key));
 	LIST_INIT(&l->watches);
-	if ((l->multi = curl_multi_init()) == NULL)
+	if ((l->multi = cf->multi_init()) == NULL)
 		fatalx("transport: libcurl cannot start");
-	curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
-	curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
+	cf->multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	cf->multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+	cf->multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	cf->multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
 	l->ev_timer = evtimer_new(t->base, on_timer, l);
 	if (l->ev_timer == NULL)
 		fatalx("transport: out of memory for an event");
@@ -243,7 +243,7 @@ lane_free(struct lane *l)
 	LIST_REMOVE(l, entry);
 	if (l->t->current == l)
 		l->t->current = NULL;
-	curl_multi_cleanup(l->multi);	/* closes its sessions */
+	cf->multi_cleanup(l->multi);	/* closes its sessions */
 	while ((w = LIST_FIRST(&l->watches)) != NULL) {
 		LIST_REMOVE(w, entry);
 		event_free(w->ev);
@@ -326,7 +326,7 @@ wipe_list(struct curl_slist *l)
 {
 	for (struct curl_slist *p = l; p != NULL; p = p->next)
 		sodium_memzero(p->data, strlen(p->data));
-	curl_slist_free_all(l);
+	cf->slist_free_all(l);
 }
 
 static void
@@ -335,9 +335,11 @@ xfer_free(struct xfer *x)
 	struct transport *t = x->t;
 
 	if (x->in_multi)
-		curl_multi_remove_handle(x->lane->multi, x->easy);
-	x->lane->nxfers--;
-	curl_easy_cleanup(x->easy);
+		cf->multi_remove_handle(x->lane->multi, x->easy);
+	if (x->lane != NULL)
+		x->lane->nxfers--;
+	if (x->easy != NULL)
+		cf->easy_cleanup(x->easy);
 	wipe_list(x->list);
 	if (x->ev_retry != NULL)
 		event_free(x->ev_retry);
@@ -406,10 +408,10 @@ attempt(struct xfer *x)
 	x->answer = 0;
 	x->errbuf[0] = '\0';
 	x->tries++;
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, left);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	cf->easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, left);
+	cf->easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    left < CONNECT_MAX_MS ? left : (long)CONNECT_MAX_MS);
-	if (curl_multi_add_handle(x->lane->multi, x->easy) != CURLM_OK)
+	if (cf->multi_add_handle(x->lane->multi, x->easy) != CURLM_OK)
 		fatalx("transport: libcurl refused a transfer");
 	x->in_multi = true;
 }
@@ -462,10 +464,10 @@ describe(const struct xfer *x, CURLcode rc, long code, char *out, size_t size)
 	else if (code >= 400)
 		snprintf(out, size, "%s: %s %ld: %.200s", x->target,
 		    x->kind == MAIL ? "SMTP" : "HTTP", code,
-		    *x->errbuf ? x->errbuf : curl_easy_strerror(rc));
+		    *x->errbuf ? x->errbuf : cf->easy_strerror(rc));
 	else
 		snprintf(out, size, "%s: %.200s", x->target,
-		    *x->errbuf ? x->errbuf : curl_easy_strerror(rc));
+		    *x->errbuf ? x->errbuf : cf->easy_strerror(rc));
 }
 
 static void
@@ -475,9 +477,9 @@ ended(struct xfer *x, CURLcode rc)
 	long code = 0, left;
 	struct timeval tv;
 
-	curl_multi_remove_handle(x->lane->multi, x->easy);
+	cf->multi_remove_handle(x->lane->multi, x->easy);
 	x->in_multi = false;
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	cf->easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (rc == CURLE_OK && (x->kind == MAIL || (code >= 200 && code < 300))) {
 		finish(x, true, NULL);
 		return;
@@ -504,12 +506,12 @@ collect(struct lane *l)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(l->multi, &left)) != NULL) {
+	while ((m = cf->multi_info_read(l->multi, &left)) != NULL) {
 		struct xfer *x;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		cf->easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		ended(x, m->data.result);
 	}
 }
@@ -518,11 +520,10 @@ static struct xfer *
 xfer_new(struct transport *t, const struct config *cfg, enum kind kind,
     unsigned timeout, transport_done_fn *done, void *arg)
 {
+	static const struct timeval now = { 0, 0 };
 	struct xfer *x = xcalloc(1, sizeof(*x));
 
 	x->t = t;
-	x->lane = lane_for(t, cfg);
-	x->lane->nxfers++;
 	x->kind = kind;
 	x->done = done;
 	x->arg = arg;
@@ -530,8 +531,6 @@ xfer_new(struct transport *t, const struct config *cfg, enum kind kind,
 	x->retry_ms = RETRY_FIRST_MS;
 	now_mono(&x->deadline);
 	x->deadline.tv_sec += x->timeout;
-	if ((x->easy = curl_easy_init()) == NULL)
-		fatalx("transport: libcurl cannot start a transfer");
 	x->ev_retry = evtimer_new(t->base, on_retry, x);
 	if (x->ev_retry == NULL)
 		fatalx("transport: out of memory for an event");
@@ -539,15 +538,26 @@ xfer_new(struct transport *t, const struct config *cfg, enum kind kind,
 	t->nxfers++;
 	if (kind == MAIL)
 		t->nmail++;
-	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, read_body);
-	curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_SEEKFUNCTION, seek_body);
-	curl_easy_setopt(x->easy, CURLOPT_SEEKDATA, x);
+	if (cf == NULL && (cf = curlfn_get(x->errbuf, sizeof(x->errbuf))) ==
+	    NULL) {
+		/* reported from the loop, as every other outcome */
+		x->unsendable = true;
+		evtimer_add(x->ev_retry, &now);
+		return x;
+	}
+	x->lane = lane_for(t, cfg);
+	x->lane->nxfers++;
+	if ((x->easy = cf->easy_init()) == NULL)
+		fatalx("transport: libcurl cannot start a transfer");
+	cf->easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	cf->easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	cf->easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	cf->easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	cf->easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	cf->easy_setopt(x->easy, CURLOPT_READFUNCTION, read_body);
+	cf->easy_setopt(x->easy, CURLOPT_READDATA, x);
+	cf->easy_setopt(x->easy, CURLOPT_SEEKFUNCTION, seek_body);
+	cf->easy_setopt(x->easy, CURLOPT_SEEKDATA, x);
 	return x;
 }
 
@@ -615,34 +625,36 @@ transport_mail(struct transport *t, const struct config *cfg,
 	char from[256], *full;
 	size_t ulen = strlen(url);
 
+	if (x->unsendable)
+		return;
 	url_target(url, x->target, sizeof(x->target));
 	x->body = to_crlf(msg, len, &x->len);
 	/* The URL's path is the name EHLO announces. */
 	full = xasprintf("%s%s%s", url, ulen > 0 && url[ulen - 1] == '/' ?
 	    "" : "/", cfg->email.helo != NULL ? cfg->email.helo : "localhost");
-	curl_easy_setopt(x->easy, CURLOPT_URL, full);
+	cf->easy_setopt(x->easy, CURLOPT_URL, full);
 	free(full);
-	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(x->easy, CURLOPT_USE_SSL, (long)(cfg->email.starttls ||
+	cf->easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	cf->easy_setopt(x->easy, CURLOPT_USE_SSL, (long)(cfg->email.starttls ||
 	    strncmp(url, "smtps:", 6) == 0 ? CURLUSESSL_ALL : CURLUSESSL_NONE));
 	if (cfg->email.ca_file != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO, cfg->email.ca_file);
+		cf->easy_setopt(x->easy, CURLOPT_CAINFO, cfg->email.ca_file);
 	if (cfg->email.smtp_user != NULL && cfg->email.smtp_password != NULL) {
-		curl_easy_setopt(x->easy, CURLOPT_USERNAME, cfg->email.smtp_user);
-		curl_easy_setopt(x->easy, CURLOPT_PASSWORD,
+		cf->easy_setopt(x->easy, CURLOPT_USERNAME, cfg->email.smtp_user);
+		cf->easy_setopt(x->easy, CURLOPT_PASSWORD,
 		    cfg->email.smtp_password);
 	}
 	transport_from_address(cfg->email.from, from, sizeof(from));
-	curl_easy_setopt(x->easy, CURLOPT_MAIL_FROM, from);
-	x->list = curl_slist_append(NULL, rcpt);
+	cf->easy_setopt(x->easy, CURLOPT_MAIL_FROM, from);
+	x->list = cf->slist_append(NULL, rcpt);
 	if (x->list == NULL)
 		fatalx("transport: out of memory");
-	curl_easy_setopt(x->easy, CURLOPT_MAIL_RCPT, x->list);
-	curl_easy_setopt(x->easy, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->len);
+	cf->easy_setopt(x->easy, CURLOPT_MAIL_RCPT, x->list);
+	cf->easy_setopt(x->easy, CURLOPT_UPLOAD, 1L);
+	cf->easy_setopt(x->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->len);
 	if (x->lane->mail_limit == 0) {
 		x->lane->mail_limit = cfg->email.max_connections;
-		curl_multi_setopt(x->lane->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+		cf->multi_setopt(x->lane->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 		    (long)x->lane->mail_limit);
 	}
 	attempt(x);
@@ -710,7 +722,7 @@ sms_headers(const struct config *cfg)
 			line = secret_dup(p, len);
 			if (strncasecmp(line, "content-type:", 13) == 0)
 				typed = true;
-			n = curl_slist_append(l, line);
+			n = cf->slist_append(l, line);
 			secret_free(line);
 			if (n == NULL)
 				fatalx("transport: out of memory");
@@ -719,7 +731,7 @@ sms_headers(const struct config *cfg)
 		p = end + strspn(end, "\r\n");
 	}
 	if (!typed) {
-		n = curl_slist_append(l, cfg->sms.body_type == BODY_JSON ?
+		n = cf->slist_append(l, cfg->sms.body_type == BODY_JSON ?
 		    "Content-Type: application/json" :
 		    "Content-Type: application/x-www-form-urlencoded");
 		if (n == NULL)
@@ -727,7 +739,7 @@ sms_headers(const struct config *cfg)
 		l = n;
 	}
 	/* no "Expect: 100-continue" round trip for a few hundred bytes */
-	if ((n = curl_slist_append(l, "Expect:")) == NULL)
+	if ((n = cf->slist_append(l, "Expect:")) == NULL)
 		fatalx("transport: out of memory");
 	return n;
 }
@@ -742,6 +754,8 @@ transport_sms(struct transport *t, const struct config *cfg,
 	size_t num_len, txt_len;
 	const char *err = NULL;
 
+	if (x->unsendable)
+		return;
 	url_target(cfg->sms.url, x->target, sizeof(x->target));
 	num = transport_escape(cfg->sms.body_type, number, strlen(number),
 	    &num_len);
@@ -770,20 +784,20 @@ transport_sms(struct transport *t, const struct config *cfg,
 		return;
 	}
 	x->body = (unsigned char *)body;
-	curl_easy_setopt(x->easy, CURLOPT_URL, cfg->sms.url);
-	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	cf->easy_setopt(x->easy, CURLOPT_URL, cfg->sms.url);
+	cf->easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "https");
+	cf->easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	if (cfg->sms.ca_file != NULL)
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO, cfg->sms.ca_file);
+		cf->easy_setopt(x->easy, CURLOPT_CAINFO, cfg->sms.ca_file);
 	x->list = sms_headers(cfg);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->list);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, drop_answer);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->len);
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
+	cf->easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->list);
+	cf->easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, drop_answer);
+	cf->easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	cf->easy_setopt(x->easy, CURLOPT_POST, 1L);
+	cf->easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->len);
+	cf->easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
 	if (cfg->sms.method == HTTP_PUT)
-		curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, "PUT");
+		cf->easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, "PUT");
 	attempt(x);
 }
 
