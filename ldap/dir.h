@@ -224,8 +224,7 @@ struct dir_stats {
 	unsigned connections;	/* configured */
 	unsigned ready;		/* bound and usable */
 	unsigned queued;	/* operations waiting for a connection */
-	/* seconds the oldest of them, or of user_queued, has waited */
-	double queue_wait;
+	double queue_wait;	/* seconds the oldest of them has waited */
 	unsigned in_flight;	/* operations sent, answer pending */
 	uint64_t opened;	/* connections opened (TLS handshakes) so far */
 	unsigned user_connections;	/* kept for user binds */

@@ -1229,17 +1229,9 @@ dir_get_stats(const struct dir *d, struct dir_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->connections = (unsigned)d->svc.nconns;
 	st->queued = d->svc.queued;
-	/* users' binds waiting for their connections are work held up too */
-	for (size_t k = 0; k < 2; k++) {
-		const struct pool *p = k == 0 ? &d->svc : &d->usr;
-		double w;
-
-		if (TAILQ_EMPTY(&p->queue))
-			continue;
-		w = dir_now_mono() - TAILQ_FIRST(&p->queue)->queued_at;
-		if (w > st->queue_wait)
-			st->queue_wait = w;
-	}
+	if (!TAILQ_EMPTY(&d->svc.queue))
+		st->queue_wait = dir_now_mono() -
+		    TAILQ_FIRST(&d->svc.queue)->queued_at;
 	for (size_t i = 0; i < d->svc.nconns; i++) {
 		if (d->svc.conns[i].state == CONN_READY)
 			st->ready++;
