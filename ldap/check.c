@@ -31,6 +31,7 @@
  */
 #include "build.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,8 +113,10 @@ check_more(struct dir_op *op, LDAP *ld, LDAPMessage *answer)
 		}
 		memset(&k->res, 0, sizeof(k->res));
 	} else {
-		session_map_result(ld, dir_type(k->dir), op->kind, rc, text,
-		    ctrls, true, &k->res);
+		/* An unreadable answer: the handle's own diagnostic may be
+		 * the previous user's, so it is not asked. */
+		session_map_result(rc < 0 ? NULL : ld, dir_type(k->dir),
+		    op->kind, rc, text, ctrls, true, &k->res);
 	}
 	k->res.server = op->server ? op->server->uri : NULL;
 	ldap_memfree(text);
@@ -161,6 +164,18 @@ static const struct dir_op_class check_class = {
 	.destroy = check_destroy,
 };
 
+/* An empty password is never sent: a simple bind without one is an
+ * unauthenticated bind, which AD answers with success unless told not to
+ * (RFC 4513 5.1.2). It is a wrong password, told from the loop. */
+static void
+refuse_empty(void *arg)
+{
+	struct check *k = arg;
+
+	k->cb(&k->res, k->arg);
+	check_destroy(k);
+}
+
 void
 dir_user_bind(struct dir *d, const char *dn, const char *pw, size_t len,
     const char *new_pw, size_t new_len, dir_done_fn *cb, void *arg)
@@ -178,9 +193,18 @@ dir_user_bind(struct dir *d, const char *dn, const char *pw, size_t len,
 	}
 	k->cb = cb;
 	k->arg = arg;
-	/* A bind whose connection died before its answer may go again (the
-	 * change after it may not: check_more()). */
-	op = dir_op_new(d, &check_class, k, DIR_OPK_BIND, true);
+	if (len == 0) {
+		k->res.reason = DIR_WRONG_PASSWORD;
+		snprintf(k->res.detail, sizeof(k->res.detail),
+		    "an empty password is not sent");
+		dir_later(d, refuse_empty, k);
+		return;
+	}
+	/* Never sent twice, not even a bind whose connection died before its
+	 * answer: the server may have counted it, and a wrong password sent
+	 * again would count twice towards the account's lockout (AD's
+	 * badPwdCount, ppolicy's pwdFailureTime). */
+	op = dir_op_new(d, &check_class, k, DIR_OPK_BIND, false);
 	op->as_user = true;
 	/* a change is a write: one per entry at a time, as pool.c's */
 	if (new_pw != NULL)

@@ -66,7 +66,8 @@ enum session_as {
  * DIR_STEP_NEXT to have send() called again at once on the same connection
  * (a full timeout for that request too), DIR_STEP_LAST when the answer is the
  * last (done() follows), or DIR_STEP_LAST_DROP when it is the last and leaves
- * the connection in doubt (replaced once done() has run).
+ * the connection in doubt (taken out of use before done() runs, which then
+ * gets a NULL handle).
  */
 enum dir_step { DIR_STEP_LAST, DIR_STEP_NEXT, DIR_STEP_LAST_DROP };
 struct dir_op;

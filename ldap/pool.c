@@ -80,6 +80,8 @@
  * ssprd should hold fewer open.
  */
 #define USER_CONNS 4
+/* users' binds waiting for one of them, at most (dir_op_submit()) */
+#define USER_QUEUE_MAX 256
 
 struct server {
 	char *uri;
@@ -501,6 +503,14 @@ dir_op_submit(struct dir_op *op)
 		op_fail(op, DIR_UNAVAILABLE, false, "ssprd is shutting down");
 		return;
 	}
+	/* Anyone can make ssprd check a password, and the few user
+	 * connections take one at a time: past this many waiting, more are
+	 * answered busy at once rather than piling up (and the service
+	 * pool's work, which never waits behind them, goes on). */
+	if (op->as_user && p->queued >= USER_QUEUE_MAX) {
+		op_fail(op, DIR_BUSY, false, "too many password checks waiting");
+		return;
+	}
 	op->ev_deadline = evtimer_new(d->base, on_deadline, op);
 	if (op->ev_deadline == NULL || evtimer_add(op->ev_deadline, &tv) != 0)
 		fatalx("ldap: cannot arm an operation deadline");
@@ -599,11 +609,18 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			conn_send(c, op);
 			continue;
 		}
+		if (step == DIR_STEP_LAST_DROP) {
+			/* Out of use before done() runs, so that nothing it
+			 * starts can be sent on this connection. */
+			conn_break(c, "an answer left the connection in doubt");
+			op->cls->done(op, NULL, msg);
+			ldap_msgfree(msg);
+			op_free(op);
+			break;
+		}
 		op->cls->done(op, c->ld, msg);
 		ldap_msgfree(msg);
 		op_free(op);
-		if (step == DIR_STEP_LAST_DROP)
-			conn_break(c, "an answer left the connection in doubt");
 	}
 	dispatch(c->dir);
 }
