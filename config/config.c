@@ -40,7 +40,8 @@ enum key_type {
 	K_DIR,		/* absolute path of a folder, read at load; "" = unset */
 	K_FILE,		/* absolute path of a readable file; "" = unset */
 	K_SECRET,	/* secret file: checked, not read */
-	K_PASSWORD,	/* secret file: checked and read into aux (and aux_len) */
+	K_PASSWORD,	/* secret file: checked, its line read (password_fields[]) */
+	K_HEADERS,	/* secret file of header lines, read the same way */
 	K_KEY,		/* secret file of hex digits: read into totp.key; "" = unset */
 	K_LINES,	/* a file of lines: banned words, question choices */
 	K_UINT,
@@ -168,7 +169,7 @@ static const struct key keys[] = {
 	{ "sms", "method", K_ENUM, O(sms.method), "POST", 0, 0, http_method_names },
 	{ "sms", "body", K_STRING, O(sms.body), "", 0, 0, NULL },
 	{ "sms", "body_type", K_ENUM, O(sms.body_type), "form", 0, 0, body_type_names },
-	{ "sms", "header_file", K_PASSWORD, O(sms.header_file), "", 0, 0, NULL },
+	{ "sms", "header_file", K_HEADERS, O(sms.header_file), "", 0, 0, NULL },
 	{ "sms", "ca_file", K_FILE, O(sms.ca_file), "", 0, 0, NULL },
 
 	{ "questions", "attribute", K_ATTR_OPT, O(questions.attribute), "", 0, 0, NULL },
@@ -182,7 +183,8 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-/* Where each K_PASSWORD file's content goes (sodium_malloc()ed). */
+/* Where each K_PASSWORD or K_HEADERS file's content goes
+ * (sodium_malloc()ed). */
 static const struct {
 	size_t key, content, len;
 } password_fields[] = {
@@ -391,6 +393,7 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 			*str = xstrdup(v);
 		break;
 	case K_PASSWORD:
+	case K_HEADERS:
 		if (empty && key->def != NULL && *key->def == '\0')
 			break;		/* optional, unset */
 		if (ld->no_secrets) {
@@ -401,7 +404,9 @@ set_value(struct loader *ld, size_t k, const char *v, char msg[VALUE_MSG_MAX])
 			size_t *len;
 			char **content = password_field(cfg, k, &len);
 
-			err = value_secret_file(v, true, content, len, msg);
+			err = key->type == K_HEADERS ?
+			    value_secret_headers(v, content, len, msg) :
+			    value_secret_file(v, true, content, len, msg);
 		}
 		if (err == NULL)
 			*str = xstrdup(v);
@@ -813,6 +818,30 @@ helo_ok(const char *s)
 	    "0123456789-.") == strlen(s);
 }
 
+/* [email] from as SMTP's envelope sender will take it (daemon/
+ * transport.c): the part in <>, or the whole; it must look like an
+ * address. */
+static bool
+from_address_ok(const char *from)
+{
+	const char *lt = strrchr(from, '<'), *a = from, *end;
+	size_t n;
+
+	if (lt != NULL) {
+		a = lt + 1;
+		if ((end = strchr(a, '>')) == NULL)
+			return false;
+	} else {
+		a += strspn(a, " \t");
+		end = a + strcspn(a, " \t");
+		if (*end != '\0' && end[strspn(end, " \t")] != '\0')
+			return false;	/* words after it */
+	}
+	n = (size_t)(end - a);
+	return n >= 3 && memchr(a, '@', n) != NULL && a[0] != '@' &&
+	    a[n - 1] != '@' && strcspn(a, " \t<>\"") >= n;
+}
+
 /* [sms] body: {{number}} and {{text}} once each at least, nothing else
  * between braces; JSON bodies must parse with them filled. */
 static const char *
@@ -876,7 +905,7 @@ check_delivery(struct loader *ld)
 		if ((err = value_url(u, smtp_schemes, false, msg)) != NULL)
 			diag_add(ld, BLAME("email", "smtp_url"), true,
 			    "smtp_url: %s", err);
-		else if (strncmp(u, "smtp:", 5) == 0 && !c->email.starttls &&
+		else if (strncasecmp(u, "smtp:", 5) == 0 && !c->email.starttls &&
 		    !value_url_loopback(u))
 			diag_add(ld, BLAME("email", "starttls"), true,
 			    "starttls = no would send codes and the SMTP password "
@@ -887,6 +916,11 @@ check_delivery(struct loader *ld)
 			    "[email] command and smtp_url are two ways of sending "
 			    "mail: set one of them");
 		command_free(&c->email.command);
+		if (!from_address_ok(c->email.from))
+			diag_add(ld, BLAME("email", "from"), true,
+			    "from must hold an address (Name <user@example.org> "
+			    "or user@example.org): SMTP sends it as the envelope "
+			    "sender");
 		if (c->email.helo == NULL) {
 			char host[256];
 
@@ -1312,7 +1346,7 @@ config_free(struct config *cfg)
 		size_t *len;
 		char **content;
 
-		if (keys[k].type != K_PASSWORD)
+		if (keys[k].type != K_PASSWORD && keys[k].type != K_HEADERS)
 			continue;
 		content = password_field(cfg, k, &len);
 		if (*content != NULL)

@@ -524,9 +524,67 @@ value_readable_file(const char *path, char msg[VALUE_MSG_MAX])
 	return NULL;
 }
 
+static const char *read_secret(const char *path, bool want_content,
+    bool one_line, char **content, size_t *len, char msg[VALUE_MSG_MAX]);
+
 const char *
 value_secret_file(const char *path, bool want_content, char **content,
     size_t *len, char msg[VALUE_MSG_MAX])
+{
+	return read_secret(path, want_content, true, content, len, msg);
+}
+
+/* Each line "Name: value": a token, a colon, then text without control
+ * characters but tab (RFC 9110 5.1, 5.5); no CR but in a CRLF. */
+static const char *
+header_lines_error(const char *s, size_t len, char msg[VALUE_MSG_MAX])
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < len; line++) {
+		size_t name = 0;
+
+		while (i + name < len && (isalnum((unsigned char)s[i + name]) ||
+		    strchr("!#$%&'*+-.^_`|~", s[i + name]) != NULL))
+			name++;
+		if (name == 0 || i + name >= len || s[i + name] != ':')
+			goto bad;
+		for (i += name + 1; i < len && s[i] != '\n'; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c == '\r' && i + 1 < len && s[i + 1] == '\n')
+				continue;
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				goto bad;
+		}
+		i++;	/* the LF */
+	}
+	return NULL;
+bad:
+	snprintf(msg, VALUE_MSG_MAX, "line %u is not a header line "
+	    "(Name: value, printable)", line);
+	return msg;
+}
+
+const char *
+value_secret_headers(const char *path, char **content, size_t *len,
+    char msg[VALUE_MSG_MAX])
+{
+	const char *err = read_secret(path, true, false, content, len, msg);
+	char why[VALUE_MSG_MAX];
+
+	if (err == NULL && header_lines_error(*content, *len, why) != NULL) {
+		sodium_free(*content);
+		*content = NULL;
+		snprintf(msg, VALUE_MSG_MAX, "%.100s: %.100s", path, why);
+		return msg;
+	}
+	return err;
+}
+
+static const char *
+read_secret(const char *path, bool want_content, bool one_line,
+    char **content, size_t *len, char msg[VALUE_MSG_MAX])
 {
 	struct stat st;
 	char *buf = NULL;
@@ -596,10 +654,10 @@ value_secret_file(const char *path, bool want_content, char **content,
 		used--;
 	buf[used] = '\0';
 	if (used == 0 || memchr(buf, '\0', used) != NULL ||
-	    memchr(buf, '\n', used) != NULL) {
+	    (one_line && memchr(buf, '\n', used) != NULL)) {
 		sodium_free(buf);
-		snprintf(msg, VALUE_MSG_MAX, "secret file %.150s must hold one "
-		    "non-empty line", path);
+		snprintf(msg, VALUE_MSG_MAX, "secret file %.150s must hold %s",
+		    path, one_line ? "one non-empty line" : "some text");
 		return msg;
 	}
 	*content = buf;

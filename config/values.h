@@ -54,6 +54,10 @@ const char *value_command(const char *s, struct command *out);
  * returned in sodium_malloc()ed memory: the caller wipes it with
  * sodium_free().
  */
+/* A secret file of HTTP header lines ("Name: value", one a line; [sms]
+ * header_file), read whole into sodium_malloc()ed memory. */
+const char *value_secret_headers(const char *path, char **content,
+    size_t *len, char msg[VALUE_MSG_MAX]);
 const char *value_secret_file(const char *path, bool want_content,
     char **content, size_t *len, char msg[VALUE_MSG_MAX]);
 const char *value_readable_file(const char *path, char msg[VALUE_MSG_MAX]);

@@ -96,8 +96,9 @@ struct lane {
 
 struct transport {
 	struct event_base *base;
-	struct lane *current;		/* new messages go here */
+	struct lane *current;		/* the newest settings' lane */
 	LIST_HEAD(, lane) lanes;	/* current and retiring */
+	struct event *ev_sweep;		/* frees retired lanes, from the loop */
 	struct xfers xfers;
 	unsigned nxfers;
 	unsigned nretrying;		/* waiting for their next try */
@@ -203,6 +204,32 @@ timer_cb(CURLM *multi, long ms, void *userp)
 	return 0;
 }
 
+static void lane_free(struct lane *l);
+
+/* Retired lanes with nothing left go here, from a timer of their own:
+ * never from within collect() or a done() it called, which may still be
+ * reading the lane. */
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct transport *t = arg;
+	struct lane *l, *next;
+
+	for (l = LIST_FIRST(&t->lanes); l != NULL; l = next) {
+		next = LIST_NEXT(l, entry);
+		if (l != t->current && l->nxfers == 0)
+			lane_free(l);
+	}
+}
+
+static void
+sweep_soon(struct transport *t)
+{
+	static const struct timeval now = { 0, 0 };
+
+	evtimer_add(t->ev_sweep, &now);
+}
+
 struct transport *
 transport_new(struct event_base *base)
 {
@@ -211,6 +238,8 @@ transport_new(struct event_base *base)
 	t->base = base;
 	TAILQ_INIT(&t->xfers);
 	LIST_INIT(&t->lanes);
+	if ((t->ev_sweep = evtimer_new(base, on_sweep, t)) == NULL)
+		fatalx("transport: out of memory for an event");
 	return t;
 }
 
@@ -266,9 +295,9 @@ hash_str(crypto_generichash_state *st, const char *s)
 		    strlen(s) + 1);
 }
 
-/* The lane for cfg's settings: the current one, or a new one that
- * replaces it (retired lanes with nothing left are freed here, outside
- * any libcurl call). */
+/* The lane for cfg's settings: one that has them (a job that began
+ * before a reload sends under its own settings), or a new one, which
+ * becomes the current and retires the others. */
 static struct lane *
 lane_for(struct transport *t, const struct config *cfg)
 {
@@ -276,7 +305,7 @@ lane_for(struct transport *t, const struct config *cfg)
 	crypto_generichash_state st;
 	unsigned char flags[2] = { cfg->email.starttls, (unsigned char)
 	    cfg->email.max_connections };
-	struct lane *l, *next;
+	struct lane *l;
 
 	crypto_generichash_init(&st, NULL, 0, sizeof(key));
 	hash_str(&st, cfg->email.smtp_url);
@@ -288,14 +317,11 @@ lane_for(struct transport *t, const struct config *cfg)
 	hash_str(&st, cfg->sms.ca_file);
 	crypto_generichash_update(&st, flags, sizeof(flags));
 	crypto_generichash_final(&st, key, sizeof(key));
-	if (t->current == NULL || sodium_memcmp(key, t->current->key,
-	    sizeof(key)) != 0)
-		t->current = lane_new(t, key);
-	for (l = LIST_FIRST(&t->lanes); l != NULL; l = next) {
-		next = LIST_NEXT(l, entry);
-		if (l != t->current && l->nxfers == 0)
-			lane_free(l);
-	}
+	LIST_FOREACH(l, &t->lanes, entry)
+		if (sodium_memcmp(key, l->key, sizeof(key)) == 0)
+			return l;
+	t->current = lane_new(t, key);
+	sweep_soon(t);
 	return t->current;
 }
 
@@ -313,8 +339,8 @@ transport_waiting(const struct transport *t)
 	if (t == NULL)
 		return 0;
 	/* A session carries one message at a time. */
-	over = t->current != NULL && t->nmail - t->nretrying >
-	    t->current->mail_limit ? t->nmail - t->nretrying -
+	over = t->current != NULL && t->current->mail_limit > 0 &&
+	    t->nmail - t->nretrying > t->current->mail_limit ? t->nmail - t->nretrying -
 	    t->current->mail_limit : 0;
 	return t->nretrying + over;
 }
@@ -324,6 +350,8 @@ transport_waiting(const struct transport *t)
 static void
 wipe_list(struct curl_slist *l)
 {
+	if (l == NULL)
+		return;
 	for (struct curl_slist *p = l; p != NULL; p = p->next)
 		sodium_memzero(p->data, strlen(p->data));
 	cf->slist_free_all(l);
@@ -336,8 +364,10 @@ xfer_free(struct xfer *x)
 
 	if (x->in_multi)
 		cf->multi_remove_handle(x->lane->multi, x->easy);
-	if (x->lane != NULL)
-		x->lane->nxfers--;
+	/* (cf is set whenever a list or a handle exists) */
+	if (x->lane != NULL && --x->lane->nxfers == 0 &&
+	    x->lane != t->current)
+		sweep_soon(t);
 	if (x->easy != NULL)
 		cf->easy_cleanup(x->easy);
 	wipe_list(x->list);
@@ -356,9 +386,12 @@ finish(struct xfer *x, bool ok, const char *detail)
 {
 	transport_done_fn *done = x->done;
 	void *arg = x->arg;
+	char copy[DETAIL_MAX];
 
+	/* detail may be x's own (errbuf) */
+	snprintf(copy, sizeof(copy), "%s", detail != NULL ? detail : "");
 	xfer_free(x);
-	done(ok, detail, arg);
+	done(ok, detail != NULL ? copy : NULL, arg);
 }
 
 static size_t
@@ -476,6 +509,7 @@ ended(struct xfer *x, CURLcode rc)
 	char detail[DETAIL_MAX];
 	long code = 0, left;
 	struct timeval tv;
+	bool connect_limit;
 
 	cf->multi_remove_handle(x->lane->multi, x->easy);
 	x->in_multi = false;
@@ -484,9 +518,17 @@ ended(struct xfer *x, CURLcode rc)
 		finish(x, true, NULL);
 		return;
 	}
-	describe(x, rc, code, detail, sizeof(detail));
 	left = ms_until(&x->deadline);
-	if (x->t->closing || !temporary(x, rc, code) ||
+	/* A timeout with time left was the connection's own limit
+	 * (CONNECT_MAX_MS): another try may reach the server. */
+	connect_limit = rc == CURLE_OPERATION_TIMEDOUT &&
+	    left > (long)x->retry_ms;
+	if (connect_limit)
+		snprintf(detail, sizeof(detail), "%s: no connection within %d s",
+		    x->target, CONNECT_MAX_MS / 1000);
+	else
+		describe(x, rc, code, detail, sizeof(detail));
+	if (x->t->closing || (!connect_limit && !temporary(x, rc, code)) ||
 	    left <= (long)x->retry_ms) {
 		finish(x, false, detail);
 		return;
@@ -552,6 +594,9 @@ xfer_new(struct transport *t, const struct config *cfg, enum kind kind,
 	cf->easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	cf->easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	cf->easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	/* straight to the relay or gateway: no proxy from the environment
+	 * (ALL_PROXY, HTTPS_PROXY) may take a session elsewhere */
+	cf->easy_setopt(x->easy, CURLOPT_PROXY, "");
 	cf->easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	cf->easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	cf->easy_setopt(x->easy, CURLOPT_READFUNCTION, read_body);
@@ -559,6 +604,17 @@ xfer_new(struct transport *t, const struct config *cfg, enum kind kind,
 	cf->easy_setopt(x->easy, CURLOPT_SEEKFUNCTION, seek_body);
 	cf->easy_setopt(x->easy, CURLOPT_SEEKDATA, x);
 	return x;
+}
+
+/* Whom the transfer trusts: ca_file alone when given (not the system's
+ * CAs as well), else the system's. */
+static void
+trust(struct xfer *x, const char *ca_file)
+{
+	if (ca_file == NULL)
+		return;
+	cf->easy_setopt(x->easy, CURLOPT_CAINFO, ca_file);
+	cf->easy_setopt(x->easy, CURLOPT_CAPATH, NULL);
 }
 
 /* "smtps://relay.example.com:465" -> "relay.example.com:465", for logs. */
@@ -636,9 +692,9 @@ transport_mail(struct transport *t, const struct config *cfg,
 	free(full);
 	cf->easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	cf->easy_setopt(x->easy, CURLOPT_USE_SSL, (long)(cfg->email.starttls ||
-	    strncmp(url, "smtps:", 6) == 0 ? CURLUSESSL_ALL : CURLUSESSL_NONE));
-	if (cfg->email.ca_file != NULL)
-		cf->easy_setopt(x->easy, CURLOPT_CAINFO, cfg->email.ca_file);
+	    strncasecmp(url, "smtps:", 6) == 0 ? CURLUSESSL_ALL :
+	    CURLUSESSL_NONE));
+	trust(x, cfg->email.ca_file);
 	if (cfg->email.smtp_user != NULL && cfg->email.smtp_password != NULL) {
 		cf->easy_setopt(x->easy, CURLOPT_USERNAME, cfg->email.smtp_user);
 		cf->easy_setopt(x->easy, CURLOPT_PASSWORD,
@@ -787,8 +843,7 @@ transport_sms(struct transport *t, const struct config *cfg,
 	cf->easy_setopt(x->easy, CURLOPT_URL, cfg->sms.url);
 	cf->easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "https");
 	cf->easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	if (cfg->sms.ca_file != NULL)
-		cf->easy_setopt(x->easy, CURLOPT_CAINFO, cfg->sms.ca_file);
+	trust(x, cfg->sms.ca_file);
 	x->list = sms_headers(cfg);
 	cf->easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->list);
 	cf->easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, drop_answer);
@@ -814,5 +869,6 @@ transport_free(struct transport *t)
 		finish(x, false, "shut down");
 	while ((l = LIST_FIRST(&t->lanes)) != NULL)
 		lane_free(l);
+	event_free(t->ev_sweep);
 	free(t);
 }

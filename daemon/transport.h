@@ -20,7 +20,14 @@
  *
  * The message lives in locked memory (common/secret.h), wiped when done;
  * the SMS headers (they may hold the gateway's credentials) are wiped from
- * libcurl's list after each attempt.
+ * libcurl's list when the message is done. libcurl's own copies (of the
+ * SMTP password, of what it has sent) are in its memory, which ssprd
+ * cannot wipe: the same as for libldap's copy of a bind password.
+ *
+ * A message whose connection is lost after the relay or the gateway had
+ * it (after SMTP's final ".", after an HTTP request was sent) is tried
+ * again, and may then arrive twice: a second code that works like the
+ * first, or a second notice. Nothing is ever lost silently instead.
  */
 #ifndef SSPRD_TRANSPORT_H
 #define SSPRD_TRANSPORT_H

@@ -969,7 +969,7 @@ test_config_check_status(void **state)
 static void
 test_delivery(void **state)
 {
-	char rest[1024], *text;
+	char rest[1024], hdr[512], *text;
 	struct config *cfg;
 
 	(void)state;
@@ -1008,12 +1008,34 @@ test_delivery(void **state)
 	    "command = /bin/true\nbody = to={{number}}&t={{text}}\n", 9,
 	    "two ways of sending SMS");
 
+	/* the scheme's case changes nothing */
+	expect_error_in("", "[email]\nsmtp_url = SMTP://192.0.2.25\n"
+	    "starttls = no\n", 9, "only a loopback relay may go without TLS");
+	expect_error_in("", "[email]\nsmtp_url = smtps://relay.example.org\n"
+	    "from = SSPR\n", 9, "from must hold an address");
+	/* header lines: each Name: value, no lone CR */
+	snprintf(hdr, sizeof(hdr), "%s/headers", tmpdir);
+	write_file(hdr, "Authorization: Basic eA==\r\nX-Key: k\rX-Evil: 1\n",
+	    0600);
+	snprintf(rest, sizeof(rest), "[sms]\nurl = https://gw.example.org/s\n"
+	    "body = to={{number}}&t={{text}}\nheader_file = %s\n", hdr);
+	expect_error_in("", rest, 10, "line 2 is not a header line");
+	write_file(hdr, "Authorization: Basic eA==\nNo colon here\n", 0600);
+	expect_error_in("", rest, 10, "line 2 is not a header line");
+	write_file(hdr, "Authorization: Basic eA==\r\nX-Tenant: t 7\n", 0600);
+	text = minimal("", rest);
+	cfg = expect_ok(text);
+	assert_string_equal(cfg->sms.headers,
+	    "Authorization: Basic eA==\r\nX-Tenant: t 7");
+	config_free(cfg);
+	free(text);
+
 	/* a good one: the command is dropped, sms is on, the password read */
 	snprintf(rest, sizeof(rest), "[email]\nsmtp_url = smtp://relay.example.org:587\n"
 	    "smtp_user = relay\nsmtp_password_file = %s\nnotify = reset register\n"
 	    "[sms]\nurl = https://gw.example.org/v1/send\nbody_type = json\n"
 	    "body = {\"to\": \"{{number}}\", \"text\": \"{{text}}\"}\n"
-	    "header_file = %s\n", secret, secret);
+	    "header_file = %s\n", secret, hdr);
 	text = minimal("", rest);
 	cfg = expect_ok(text);
 	assert_int_equal(cfg->email.command.argc, 0);
@@ -1039,6 +1061,7 @@ test_delivery(void **state)
 	assert_false(config_sms_on(cfg));
 	config_free(cfg);
 	free(text);
+	unlink(hdr);
 }
 
 int
