@@ -157,7 +157,7 @@ static const struct key keys[] = {
 	{ "email", "smtp_password_file", K_PASSWORD, O(email.smtp_password_file), "", 0, 0, NULL },
 	{ "email", "ca_file", K_FILE, O(email.ca_file), "", 0, 0, NULL },
 	{ "email", "helo", K_STRING, O(email.helo), "", 0, 0, NULL },
-	{ "email", "max_connections", K_UINT, O(email.max_connections), "2", 1, 64, NULL },
+	{ "email", "max_connections", K_UINT, O(email.max_connections), "4", 1, 64, NULL },
 	{ "email", "notify", K_EVENTS, O(email.notify), "reset, unlock, change, register", 0, 0, NULL },
 
 	{ "sms", "command", K_COMMAND, O(sms.command), NULL, 0, 0, NULL },

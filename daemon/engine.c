@@ -865,8 +865,8 @@ engine_back_pressure(struct engine *e)
 	dir_get_stats(e->dir->dir, &st);
 	if (!e->held_notify && waiting >= ENGINE_NOTIFY_BACKLOG) {
 		e->held_notify = true;
-		log_warnx("engine: %u messages wait for the mail or SMS "
-		    "command; taking no new request until they are sent",
+		log_warnx("engine: %u messages wait to be sent by mail or SMS; "
+		    "taking no new request until they are sent",
 		    waiting);
 	} else if (e->held_notify && waiting == 0) {
 		e->held_notify = false;
