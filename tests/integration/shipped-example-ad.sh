@@ -36,7 +36,7 @@ sed -e "s|DC=example,DC=com|$BASE_DN|g" \
 	-e "s|^uri = .*|uri = $LDAPS_URI|" \
 	-e "s|^bind_dn = .*|bind_dn = $SVC_DN|" \
 	-e "s|^bind_password_file = .*|bind_password_file = $SVC_PASSWORD_FILE|" \
-	-e "s|^;ca_file =.*|ca_file = $CA_FILE|" \
+	-e "0,/^;ca_file =/s|^;ca_file =.*|ca_file = $CA_FILE|" \
 	-e "s|^key_file = .*|key_file = $key|" \
 	-e "s|^;queue_dir = .*|queue_dir = $tmp/queue|" \
 	-e "s|^;state_dir = .*|state_dir = $tmp/state|" \
