@@ -10,6 +10,10 @@
 
 #include "common/curlfn.h"
 
+#ifndef CURL_SONAME	/* configure defines it; a build.h of another origin may not */
+#define CURL_SONAME "libcurl-gnutls.so.4"
+#endif
+
 static struct curlfn fns;
 static bool loaded;
 
