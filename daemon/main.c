@@ -168,6 +168,8 @@ open_state(struct ssprd *d)
 	d->store = store_open_config(d->cfg, false, err, sizeof(err));
 	if (d->store == NULL)
 		fatalx("store: %s", err);
+	if (store_attach(d->store, d->base) != 0)
+		fatalx("store: cannot arm the Redis probe's timer");
 }
 
 /* The engine's hooks (engine.h): a stop waits for its work, and metrics

@@ -24,7 +24,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <hiredis.h>
+#include <async.h>
+#include <adapters/libevent.h>
 #include <sodium.h>
 
 #include "common/log.h"
@@ -105,6 +108,15 @@ struct rstore {
 	unsigned	 retry_ms;
 	double		 down_since;	/* 0: up, or never tried */
 	bool		 ever_up;
+	/* The probe (rstore_attach()): asynchronous, on the event loop */
+	struct event_base *base;
+	redisAsyncContext *pac;		/* the step under way, or NULL */
+	struct event	*ptimer;	/* its deadline */
+	enum { P_IDLE, P_SENTINEL, P_MASTER } pstage;
+	size_t		 psent;		/* the next sentinel to ask */
+	char		*phost;		/* the master to try */
+	unsigned	 pport;
+	bool		 reached;	/* the probe reached phost:pport */
 };
 
 static double
@@ -356,14 +368,17 @@ out:
 
 /* A new, set-up connection to the master, or NULL with err filled. */
 static redisContext *
-connect_master(struct rstore *r, char *where, size_t wlen, char *err,
-    size_t errlen)
+connect_master(struct rstore *r, const char *known, unsigned known_port,
+    char *where, size_t wlen, char *err, size_t errlen)
 {
 	char *host = NULL;
 	unsigned port = r->port;
 	redisContext *c;
 
-	if (r->sentinels.n > 0) {
+	if (known != NULL) {
+		host = xstrdup(known);
+		port = known_port;
+	} else if (r->sentinels.n > 0) {
 		if (!ask_sentinels(r, &host, &port, err, errlen))
 			return NULL;
 	} else if (r->host != NULL) {
@@ -416,6 +431,222 @@ drop(struct rstore *r, const char *reason)
 	r->next_try = mono() + RETRY_MIN_MS / 1000.0;
 }
 
+/*
+ * The probe: while the store is down and the loop runs, a connection is
+ * made only to a server that answered an asynchronous one first (hiredis's
+ * libevent adapter), so an unreachable host or sentinel never stalls the
+ * loop. Steps, each with PROBE_MS to finish: the sentinels are asked in
+ * turn for the master (P_SENTINEL), or redis_url's server is used; then
+ * the master must answer a PING (any answer, NOAUTH included: it is there)
+ * (P_MASTER). Then ensure() connects to it synchronously, as before. A
+ * failed probe is tried again after the back-off.
+ *
+ * hiredis frees a context whose connect failed, and calls the reply
+ * callbacks of one being freed with NULL: r->pac names the one step that
+ * counts, and a callback for any other context, or without a reply, does
+ * nothing.
+ */
+#define PROBE_MS	1000
+
+static void probe_start(struct rstore *r);
+static void probe_sentinel(struct rstore *r);
+static bool ensure(struct rstore *r);
+
+static void
+probe_failed(struct rstore *r, const char *why)
+{
+	r->pstage = P_IDLE;
+	log_debug("store: Redis probe: %s", why);
+	r->next_try = mono() + r->retry_ms / 1000.0;
+	r->retry_ms = r->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
+	    r->retry_ms * 2;
+}
+
+/* The step failed: the next sentinel, or the end of this probe. */
+static void
+probe_next(struct rstore *r, const char *why)
+{
+	r->pac = NULL;
+	evtimer_del(r->ptimer);
+	if (r->pstage == P_SENTINEL)
+		probe_sentinel(r);
+	else
+		probe_failed(r, why);
+}
+
+static void
+on_probe_connect(const redisAsyncContext *ac, int status)
+{
+	struct rstore *r = ac->data;
+
+	if (ac == r->pac && status != REDIS_OK)
+		probe_next(r, "cannot connect");
+}
+
+static void
+on_probe_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct rstore *r = ac->data;
+
+	(void)status;
+	if (ac == r->pac)
+		probe_next(r, "disconnected");
+}
+
+static void
+on_probe_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct rstore *r = arg;
+	redisAsyncContext *ac = r->pac;
+
+	(void)fd;
+	(void)what;
+	r->pac = NULL;		/* its callbacks now do nothing */
+	if (ac != NULL)
+		redisAsyncFree(ac);
+	probe_next(r, "no answer in time");
+}
+
+static bool
+probe_open(struct rstore *r, const char *host, unsigned port,
+    const char *sock)
+{
+	struct timeval tv = ms_tv(PROBE_MS);
+	redisAsyncContext *ac = sock != NULL ? redisAsyncConnectUnix(sock) :
+	    redisAsyncConnect(host, (int)port);
+
+	if (ac == NULL)
+		return false;
+	if (ac->err != 0) {
+		redisAsyncFree(ac);
+		return false;
+	}
+	ac->data = r;
+	if (redisLibeventAttach(ac, r->base) != REDIS_OK) {
+		redisAsyncFree(ac);
+		return false;
+	}
+	redisAsyncSetConnectCallback(ac, on_probe_connect);
+	redisAsyncSetDisconnectCallback(ac, on_probe_disconnect);
+	r->pac = ac;
+	evtimer_add(r->ptimer, &tv);
+	return true;
+}
+
+/* The step is done: its context goes (after this callback) and no longer
+ * counts. */
+static void
+probe_done(struct rstore *r, redisAsyncContext *ac)
+{
+	r->pac = NULL;
+	evtimer_del(r->ptimer);
+	redisAsyncDisconnect(ac);
+}
+
+static void
+on_probe_ping(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct rstore *r = ac->data;
+
+	(void)priv;
+	if (ac != r->pac || reply == NULL)
+		return;
+	probe_done(r, ac);
+	r->pstage = P_IDLE;
+	r->reached = true;
+	r->next_try = 0;
+	(void)ensure(r);	/* connect now: requests poll for it */
+}
+
+static void
+probe_master(struct rstore *r)
+{
+	r->pstage = P_MASTER;
+	if (!probe_open(r, r->phost, r->pport, r->phost == NULL ? r->socket :
+	    NULL) || redisAsyncCommand(r->pac, on_probe_ping, NULL,
+	    "PING") != REDIS_OK) {
+		if (r->pac != NULL) {
+			redisAsyncContext *ac = r->pac;
+
+			r->pac = NULL;
+			evtimer_del(r->ptimer);
+			redisAsyncFree(ac);
+		}
+		probe_failed(r, "cannot reach the master");
+	}
+}
+
+static void
+on_probe_sentinel(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct rstore *r = ac->data;
+	redisReply *rep = reply;
+
+	(void)priv;
+	if (ac != r->pac || rep == NULL)
+		return;
+	probe_done(r, ac);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING) {
+		probe_sentinel(r);	/* the next one may know */
+		return;
+	}
+	free(r->phost);
+	r->phost = xstrdup(rep->element[0]->str);
+	r->pport = (unsigned)atoi(rep->element[1]->str);
+	probe_master(r);
+}
+
+static void
+probe_sentinel(struct rstore *r)
+{
+	r->pstage = P_SENTINEL;
+	while (r->psent < r->sentinels.n) {
+		const char *s = r->sentinels.v[r->psent++];
+		const char *colon = strrchr(s, ':');
+		char *h;
+		bool opened;
+
+		if (colon == NULL)
+			continue;
+		h = s[0] == '[' ? xstrndup(s + 1, (size_t)(colon - s - 2)) :
+		    xstrndup(s, (size_t)(colon - s));
+		opened = probe_open(r, h, (unsigned)atoi(colon + 1), NULL);
+		free(h);
+		if (!opened)
+			continue;
+		if (redisAsyncCommand(r->pac, on_probe_sentinel, NULL,
+		    "SENTINEL get-master-addr-by-name %s", r->master_name) ==
+		    REDIS_OK)
+			return;
+		{
+			redisAsyncContext *ac = r->pac;
+
+			r->pac = NULL;
+			evtimer_del(r->ptimer);
+			redisAsyncFree(ac);
+		}
+	}
+	probe_failed(r, "no sentinel named a master");
+}
+
+static void
+probe_start(struct rstore *r)
+{
+	if (mono() < r->next_try)
+		return;
+	if (r->sentinels.n > 0) {
+		r->psent = 0;
+		probe_sentinel(r);
+		return;
+	}
+	free(r->phost);
+	r->phost = r->host != NULL ? xstrdup(r->host) : NULL;
+	r->pport = r->port;
+	probe_master(r);
+}
+
 /* Connected, or a connection tried when one is due. */
 static bool
 ensure(struct rstore *r)
@@ -425,9 +656,19 @@ ensure(struct rstore *r)
 
 	if (r->c != NULL)
 		return true;
+	snprintf(where, sizeof(where), "%s", r->where);
 	if (mono() < r->next_try)
 		return false;
-	c = connect_master(r, where, sizeof(where), err, sizeof(err));
+	if (r->base != NULL && !r->reached) {
+		/* Only where the probe got an answer: a connect to a host
+		 * that drops packets would stall the loop. */
+		if (r->pstage == P_IDLE)
+			probe_start(r);
+		return false;
+	}
+	c = connect_master(r, r->reached ? r->phost : NULL, r->pport, where,
+	    sizeof(where), err, sizeof(err));
+	r->reached = false;
 	if (c != NULL && (!load_scripts(r, c, err, sizeof(err)) ||
 	    !load_key(r, c, err, sizeof(err)))) {
 		redisFree(c);
@@ -994,6 +1235,15 @@ rstore_close(struct rstore *r)
 		return;
 	if (r->c != NULL)
 		redisFree(r->c);
+	if (r->pac != NULL) {
+		redisAsyncContext *ac = r->pac;
+
+		r->pac = NULL;
+		redisAsyncFree(ac);
+	}
+	if (r->ptimer != NULL)
+		event_free(r->ptimer);
+	free(r->phost);
 	if (r->hmac_key != NULL) {
 		(void)sodium_mprotect_readwrite(r->hmac_key);
 		sodium_free(r->hmac_key);		/* wipes */
@@ -1008,6 +1258,15 @@ rstore_close(struct rstore *r)
 	free(r->master_name);
 	free(r->user);
 	free(r);
+}
+
+int
+rstore_attach(struct rstore *r, struct event_base *base)
+{
+	if ((r->ptimer = evtimer_new(base, on_probe_timeout, r)) == NULL)
+		return -1;
+	r->base = base;
+	return 0;
 }
 
 bool
@@ -1059,7 +1318,7 @@ rstore_check(const struct config *cfg,
 			r->password_len = cfg->state.redis_password_len;
 		}
 	}
-	if ((c = connect_master(r, where, sizeof(where), err,
+	if ((c = connect_master(r, NULL, 0, where, sizeof(where), err,
 	    sizeof(err))) == NULL) {
 		snprintf(msg, sizeof(msg), "[state] cannot use Redis at %s now: "
 		    "%s (ssprd will start and wait for it)", where, err);

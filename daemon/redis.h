@@ -18,8 +18,9 @@
  *
  * Commands are sent synchronously on the caller's thread with a timeout
  * (loopback or LAN: tens of microseconds); once one fails, the store is
- * down and fails at once until a new connection, tried at most every
- * 250 ms to 2 s as callers ask, is up again (rstore_ready()).
+ * down and fails at once until a new connection is up again
+ * (rstore_ready()): probed every 250 ms to 2 s, as callers ask, through
+ * hiredis's asynchronous API on the event loop (rstore_attach()).
  */
 #ifndef SSPRD_REDIS_H
 #define SSPRD_REDIS_H
@@ -40,6 +41,11 @@ struct rstore;
 struct rstore *rstore_open(const struct config *cfg, char *err,
     size_t errlen);
 void rstore_close(struct rstore *r);
+/* From now on a store that is down is probed asynchronously on base's
+ * loop (a host that drops packets never stalls it); before, connections
+ * are tried synchronously. -1 when no timer could be made. */
+struct event_base;
+int rstore_attach(struct rstore *r, struct event_base *base);
 /* Connected, and the HMAC key is read: tries to connect when due. */
 bool rstore_ready(struct rstore *r);
 /* NULL until the first connection read it. */

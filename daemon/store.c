@@ -1023,6 +1023,12 @@ store_open_config(const struct config *cfg, bool reader, char *err,
 	return st;
 }
 
+int
+store_attach(struct store *st, struct event_base *base)
+{
+	return st->redis == NULL ? 0 : rstore_attach(st->redis, base);
+}
+
 bool
 store_shared(const struct store *st)
 {

@@ -101,6 +101,10 @@ const unsigned char *store_hmac_key(const struct store *st);
  */
 struct store *store_open_config(const struct config *cfg, bool reader,
     char *err, size_t errlen);
+/* The daemon's loop, on which a Redis store that is down is probed
+ * (redis.h); 0, or -1 when that cannot be set up. */
+struct event_base;
+int store_attach(struct store *st, struct event_base *base);
 /* Shared with other instances (Redis): tickets need a lease, records
  * expire by themselves (no sweep). */
 bool store_shared(const struct store *st);
