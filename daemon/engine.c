@@ -1267,6 +1267,13 @@ job_begin(struct job *job)
 	if ((sreq->resumed || job->req.op == OP_RESET ||
 	    job->req.op == OP_CHANGE) && recovery_resume(job))
 		return;
+	/* No intent found, or the store failed to say: a failure leaves it
+	 * not ready for a while, and this request waits rather than risk a
+	 * second write. */
+	if (!store_ready(e->store)) {
+		job_later(job, STATE_POLL, job_begin);
+		return;
+	}
 	/* Waited in new/ longer than the front end is told to wait: nothing
 	 * is started for it any more (one resumed from cur/ was started). */
 	if (!sreq->resumed && sreq->arrived > 0 &&

@@ -178,12 +178,26 @@ on_recheck_bind(const struct dir_result *res, void *arg)
 		settled_not_applied(job);
 }
 
+/* A shared store (Redis) failed to answer: come back when it is there,
+ * rather than settle a write from a record that could not be read. */
+static bool
+store_away(struct job *job, json_t *intent, void (*again)(struct job *))
+{
+	if (intent != NULL || store_ready(job_store(job)))
+		return false;
+	job_later(job, 0.25, again);
+	return true;
+}
+
 static void
 recheck_looked_up(struct job *job)
 {
 	json_t *intent = store_get(job_store(job), STORE_INTENTS, job->sreq->id);
 	const char *before = json_string_value(json_object_get(intent, "stamp"));
 	char stamp[32];
+
+	if (store_away(job, intent, recheck_looked_up))
+		return;
 
 	snprintf(stamp, sizeof(stamp), "%s", before ? before : "");
 	json_decref(intent);
@@ -221,6 +235,8 @@ recheck(struct job *job)
 	const char *dn = json_string_value(json_object_get(intent, "dn"));
 	const char *user = job->req.op == OP_CHANGE ? job->req.user : NULL;
 
+	if (store_away(job, intent, recheck))
+		return;
 	if (user == NULL && job->req.ticket[0] != '\0' &&
 	    job_ticket_load(job, job->req.ticket) == 0)
 		user = job->t.user;

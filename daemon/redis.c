@@ -35,7 +35,8 @@
 
 #define CONNECT_MS	500	/* to a server or a sentinel */
 #define COMMAND_MS	2000	/* for an answer */
-#define WAIT_MS		1000	/* WAIT for replicas */
+#define WAIT_MS		500	/* WAIT for replicas */
+#define REPLICAS_EVERY	1.0	/* seconds between ROLE's replica counts */
 #define RETRY_MIN_MS	250
 #define RETRY_MAX_MS	2000
 #define HMAC_KEY_NAME	"hmac-key"
@@ -93,6 +94,9 @@ struct rstore {
 	char		*password;	/* sodium_malloc(), or NULL */
 	size_t		 password_len;
 	unsigned	 min_replicas;
+	unsigned	 replicas;	/* connected to the master, per ROLE */
+	double		 replicas_at;	/* when read; 0: read again */
+	bool		 degraded;	/* fewer than min_replicas connected */
 	char		 sha[S_COUNT][41];
 	unsigned char	*hmac_key;	/* sodium_malloc(), read-only once set */
 	bool		 have_key;
@@ -443,6 +447,7 @@ ensure(struct rstore *r)
 		return false;
 	}
 	r->c = c;
+	r->replicas_at = 0;
 	snprintf(r->where, sizeof(r->where), "%s", where);
 	if (r->down_since != 0)
 		log_info("store: Redis at %s is in use%s (after %.1f s)", where,
@@ -474,6 +479,51 @@ fatal_error(const redisReply *rep)
 }
 
 /*
+ * Enough replicas online to take a change (redis_min_replicas, per ROLE,
+ * read at most once a second): every change then waits (WAIT) until that
+ * many have it, so no failover can lose it. With fewer, changes fail at
+ * once, without the WAIT_MS stall (a replica that is down or still
+ * syncing could be promoted all the same, so going on without would lose
+ * what it lacks), and rstore_ready() says false: requests wait, as for a
+ * Redis that is away. Logged when it starts and ends. false also when the
+ * ROLE command lost the connection (r->c is then NULL).
+ */
+static bool
+replicas_enough(struct rstore *r)
+{
+	redisReply *rep;
+
+	if (r->min_replicas == 0)
+		return true;
+	if (r->replicas_at == 0 || mono() - r->replicas_at > REPLICAS_EVERY) {
+		if ((rep = redisCommand(r->c, "ROLE")) == NULL) {
+			drop(r, r->c->errstr);
+			return false;
+		}
+		r->replicas = rep->type == REDIS_REPLY_ARRAY &&
+		    rep->elements >= 3 &&
+		    rep->element[2]->type == REDIS_REPLY_ARRAY ?
+		    (unsigned)rep->element[2]->elements : 0;
+		freeReplyObject(rep);
+		r->replicas_at = mono();
+	}
+	if (r->replicas < r->min_replicas) {
+		if (!r->degraded)
+			log_warnx("store: Redis at %s has %u replica(s) online, "
+			    "fewer than redis_min_replicas %u: no change is made "
+			    "until they are back; requests wait", r->where,
+			    r->replicas, r->min_replicas);
+		r->degraded = true;
+		return false;
+	}
+	if (r->degraded)
+		log_info("store: Redis at %s: %u replica(s) online again",
+		    r->where, r->replicas);
+	r->degraded = false;
+	return true;
+}
+
+/*
  * Send argc commands' worth: one command, then (writes, with
  * redis_min_replicas) a WAIT. The command's reply, or NULL (logged; a lost
  * connection or a replica that did not acknowledge also drops it).
@@ -483,11 +533,14 @@ run(struct rstore *r, bool write, int argc, const char **argv,
     const size_t *lens)
 {
 	redisReply *rep = NULL, *w = NULL;
-	bool wait = write && r->min_replicas > 0;
+	bool wait;
 	char n[16];
 
 	if (!ensure(r))
 		return NULL;
+	if (write && !replicas_enough(r))
+		return NULL;
+	wait = write && r->min_replicas > 0;
 	redisAppendCommandArgv(r->c, argc, argv, lens);
 	if (wait) {
 		snprintf(n, sizeof(n), "%u", r->min_replicas);
@@ -507,6 +560,7 @@ run(struct rstore *r, bool write, int argc, const char **argv,
 	}
 	if (wait && (w->type != REDIS_REPLY_INTEGER ||
 	    w->integer < (long long)r->min_replicas)) {
+		r->replicas_at = 0;	/* count them again */
 		log_warnx("store: Redis at %s: %lld of %u replica(s) confirmed "
 		    "a change within %d ms; counted as failed", r->where,
 		    w->type == REDIS_REPLY_INTEGER ? w->integer : -1LL,
@@ -605,6 +659,7 @@ read_replies(struct rstore *r, size_t queued, bool wait)
 			}
 		} else if (rep->type != REDIS_REPLY_INTEGER ||
 		    rep->integer < (long long)r->min_replicas) {	/* WAIT */
+			r->replicas_at = 0;
 			log_warnx("store: Redis at %s: %lld of %u replica(s) "
 			    "confirmed a change within %d ms; counted as failed",
 			    r->where, rep->type == REDIS_REPLY_INTEGER ?
@@ -625,12 +680,16 @@ rstore_apply(struct rstore *r, const struct store_op *ops, size_t n)
 {
 	char **owned;
 	size_t nowned = 0;
+	bool wait;
 	int rc;
 
 	if (n == 0)
 		return 0;
 	if (!ensure(r))
 		return -1;
+	if (!replicas_enough(r))
+		return -1;
+	wait = r->min_replicas > 0;
 	owned = xreallocarray(NULL, n * 3, sizeof(*owned));
 	redisAppendCommand(r->c, "MULTI");
 	for (size_t i = 0; i < n; i++) {
@@ -672,9 +731,9 @@ rstore_apply(struct rstore *r, const struct store_op *ops, size_t n)
 		redisAppendCommandArgv(r->c, argc, argv, lens);
 	}
 	redisAppendCommand(r->c, "EXEC");
-	if (r->min_replicas > 0)
+	if (wait)
 		redisAppendCommand(r->c, "WAIT %u %d", r->min_replicas, WAIT_MS);
-	rc = read_replies(r, n, r->min_replicas > 0) ? 0 : -1;
+	rc = read_replies(r, n, wait) ? 0 : -1;
 	for (size_t i = 0; i < nowned; i++)
 		free(owned[i]);
 	free(owned);
@@ -954,7 +1013,7 @@ rstore_close(struct rstore *r)
 bool
 rstore_ready(struct rstore *r)
 {
-	return ensure(r) && r->have_key;
+	return ensure(r) && r->have_key && replicas_enough(r);
 }
 
 const unsigned char *
