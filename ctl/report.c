@@ -397,6 +397,16 @@ ctl_report(const struct config *cfg, bool json, unsigned page_size)
 			    "user or root\n", cfg->policy.reconfirm_days, err);
 			return 1;
 		}
+		/* Redis away: every user would look never confirmed. */
+		if (!store_ready(r.state)) {
+			fprintf(stderr, "ssprctl: report: cannot read when users "
+			    "last confirmed their registration (reconfirm_days "
+			    "= %u): the state in Redis cannot be reached (the "
+			    "log line above says why)\n",
+			    cfg->policy.reconfirm_days);
+			store_close(r.state);
+			return 1;
+		}
 	}
 	if (dir_scan_users(cfg, page_size, tally, &r, &st, &res) != 0) {
 		fprintf(stderr, "ssprctl: report: cannot read the directory "
