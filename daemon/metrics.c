@@ -254,9 +254,15 @@ write_metrics(FILE *f)
 	/* No gauge of commands running or messages waiting: only real users
 	 * are sent codes, so it would tell who exists (issue 12). A backlog
 	 * shows in the log and in ssprd_queue_oldest_waiting_seconds. */
+	/* With Redis: everyone's tickets (SCAN, on the scrape only). */
 	fprintf(f, "# HELP ssprd_tickets Tickets in the store.\n"
 	    "# TYPE ssprd_tickets gauge\nssprd_tickets %zu\n",
 	    store_count(d->store, STORE_TICKETS));
+	fprintf(f, "# HELP ssprd_state_up Whether the state store can be used "
+	    "now (always 1 with LMDB; with Redis: connected to a master with "
+	    "enough replicas).\n"
+	    "# TYPE ssprd_state_up gauge\nssprd_state_up %d\n",
+	    store_ready(d->store) ? 1 : 0);
 }
 
 /* --- the HTTP side ------------------------------------------------------------ */
