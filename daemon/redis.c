@@ -160,22 +160,35 @@ dial(const char *host, unsigned port, const char *sock, char *err,
 	return c;
 }
 
+/* A sentinel's "host:port" or "[v6]:port" (checked by the config): the
+ * host (freed by the caller) and *port; NULL when it is not that. */
+static char *
+sentinel_host(const char *s, unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+
+	if (colon == NULL || (s[0] == '[' && (colon == s || colon[-1] != ']')))
+		return NULL;
+	*port = (unsigned)atoi(colon + 1);
+	return s[0] == '[' ? xstrndup(s + 1, (size_t)(colon - s - 2)) :
+	    xstrndup(s, (size_t)(colon - s));
+}
+
 /* Ask the sentinels, in turn, for the master's address. */
 static bool
 ask_sentinels(struct rstore *r, char **host, unsigned *port, char *err,
     size_t errlen)
 {
 	for (size_t i = 0; i < r->sentinels.n; i++) {
-		const char *s = r->sentinels.v[i], *colon = strrchr(s, ':');
-		char *h;
+		const char *s = r->sentinels.v[i];
+		unsigned p;
+		char *h = sentinel_host(s, &p);
 		redisContext *c;
 		redisReply *rep;
 
-		if (colon == NULL)
+		if (h == NULL)
 			continue;
-		h = s[0] == '[' ? xstrndup(s + 1, (size_t)(colon - s - 2)) :
-		    xstrndup(s, (size_t)(colon - s));
-		c = dial(h, (unsigned)atoi(colon + 1), NULL, err, errlen);
+		c = dial(h, p, NULL, err, errlen);
 		free(h);
 		if (c == NULL)
 			continue;
@@ -543,6 +556,19 @@ probe_done(struct rstore *r, redisAsyncContext *ac)
 	redisAsyncDisconnect(ac);
 }
 
+/* The step could not even be sent: its context goes now (outside any of
+ * its callbacks). */
+static void
+probe_abandon(struct rstore *r)
+{
+	redisAsyncContext *ac = r->pac;
+
+	r->pac = NULL;
+	evtimer_del(r->ptimer);
+	if (ac != NULL)
+		redisAsyncFree(ac);
+}
+
 static void
 on_probe_ping(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -565,13 +591,7 @@ probe_master(struct rstore *r)
 	if (!probe_open(r, r->phost, r->pport, r->phost == NULL ? r->socket :
 	    NULL) || redisAsyncCommand(r->pac, on_probe_ping, NULL,
 	    "PING") != REDIS_OK) {
-		if (r->pac != NULL) {
-			redisAsyncContext *ac = r->pac;
-
-			r->pac = NULL;
-			evtimer_del(r->ptimer);
-			redisAsyncFree(ac);
-		}
+		probe_abandon(r);
 		probe_failed(r, "cannot reach the master");
 	}
 }
@@ -603,16 +623,13 @@ probe_sentinel(struct rstore *r)
 {
 	r->pstage = P_SENTINEL;
 	while (r->psent < r->sentinels.n) {
-		const char *s = r->sentinels.v[r->psent++];
-		const char *colon = strrchr(s, ':');
-		char *h;
+		unsigned p;
+		char *h = sentinel_host(r->sentinels.v[r->psent++], &p);
 		bool opened;
 
-		if (colon == NULL)
+		if (h == NULL)
 			continue;
-		h = s[0] == '[' ? xstrndup(s + 1, (size_t)(colon - s - 2)) :
-		    xstrndup(s, (size_t)(colon - s));
-		opened = probe_open(r, h, (unsigned)atoi(colon + 1), NULL);
+		opened = probe_open(r, h, p, NULL);
 		free(h);
 		if (!opened)
 			continue;
@@ -620,13 +637,7 @@ probe_sentinel(struct rstore *r)
 		    "SENTINEL get-master-addr-by-name %s", r->master_name) ==
 		    REDIS_OK)
 			return;
-		{
-			redisAsyncContext *ac = r->pac;
-
-			r->pac = NULL;
-			evtimer_del(r->ptimer);
-			redisAsyncFree(ac);
-		}
+		probe_abandon(r);
 	}
 	probe_failed(r, "no sentinel named a master");
 }
