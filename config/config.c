@@ -13,6 +13,7 @@
  */
 #include "build.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <grp.h>
 #include <errno.h>
@@ -73,6 +74,7 @@ static const char *const bind_names[] = { "simple", "sasl", NULL };
 static const char *const history_names[] = { "auto", "yes", "no", NULL };
 static const char *const http_method_names[] = { "POST", "PUT", NULL };
 static const char *const body_type_names[] = { "form", "json", NULL };
+static const char *const backend_names[] = { "lmdb", "redis", NULL };
 
 struct key {
 	const char *section;
@@ -179,6 +181,17 @@ static const struct key keys[] = {
 	{ "totp", "attribute", K_ATTR_OPT, O(totp.attribute), "", 0, 0, NULL },
 	{ "totp", "key_file", K_KEY, O(totp.key_file), "", 0, 0, NULL },
 	{ "totp", "issuer", K_STRING, O(totp.issuer), "ssprd", 0, 0, NULL },
+
+	{ "state", "backend", K_ENUM, O(state.backend), "lmdb", 0, 0, backend_names },
+	{ "state", "redis_url", K_STRING, O(state.redis_url), "", 0, 0, NULL },
+	{ "state", "redis_password_file", K_PASSWORD, O(state.redis_password_file), "", 0, 0, NULL },
+	{ "state", "redis_user", K_STRING, O(state.redis_user), "", 0, 0, NULL },
+	{ "state", "key_prefix", K_STRING, O(state.key_prefix), "ssprd:", 0, 0, NULL },
+	{ "state", "redis_sentinels", K_STRING, O(state.redis_sentinels_text), "", 0, 0, NULL },
+	{ "state", "redis_master_name", K_STRING, O(state.redis_master_name), "", 0, 0, NULL },
+	{ "state", "redis_min_replicas", K_UINT, O(state.redis_min_replicas), "0", 0, 16, NULL },
+	{ "state", "instance", K_STRING, O(state.instance), "", 0, 0, NULL },
+
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -193,6 +206,8 @@ static const struct {
 	{ O(email.smtp_password_file), O(email.smtp_password),
 	  O(email.smtp_password_len) },
 	{ O(sms.header_file), O(sms.headers), O(sms.headers_len) },
+	{ O(state.redis_password_file), O(state.redis_password),
+	  O(state.redis_password_len) },
 };
 
 static char **
@@ -210,7 +225,7 @@ password_field(struct config *cfg, size_t k, size_t **len)
 
 static const char *const sections[] = {
 	"daemon", "directory", "policy", "email", "sms", "questions", "totp",
-	NULL
+	"state", NULL
 };
 
 struct loader {
@@ -954,6 +969,216 @@ check_delivery(struct loader *ld)
 	}
 }
 
+/* Letters, digits and the characters in extra; 1 to max of them. */
+static bool
+word_ok(const char *s, const char *extra, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr(extra, *s) == NULL)
+			return false;
+	return true;
+}
+
+/* "host:port" or "[v6]:port" into *host and *port; false when it is not. */
+static bool
+host_port(const char *s, size_t len, char **host, unsigned *port)
+{
+	const char *colon, *h = s, *end = s + len;
+	size_t hlen;
+	char *num, *stop;
+	unsigned long p;
+
+	if (len > 0 && *s == '[') {
+		const char *close = memchr(s, ']', len);
+
+		if (close == NULL || close + 1 >= end || close[1] != ':')
+			return false;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = NULL;
+		for (const char *c = s; c < end; c++)
+			if (*c == ':')
+				colon = c;
+		if (colon == NULL)
+			return false;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || colon + 1 >= end)
+		return false;
+	num = xstrndup(colon + 1, (size_t)(end - colon - 1));
+	p = strtoul(num, &stop, 10);
+	if (*stop != '\0' || !isdigit((unsigned char)*num) || p == 0 ||
+	    p > 65535) {
+		free(num);
+		return false;
+	}
+	free(num);
+	*host = xstrndup(h, hlen);
+	for (char *c = *host; *c != '\0'; c++)
+		if (!isalnum((unsigned char)*c) && strchr(".-:_", *c) == NULL) {
+			free(*host);
+			*host = NULL;
+			return false;
+		}
+	*port = (unsigned)p;
+	return true;
+}
+
+/* A database number: digits, at most 15. */
+static bool
+db_number(const char *s, unsigned *db)
+{
+	char *end;
+	unsigned long n;
+
+	if (*s == '\0')
+		return true;
+	n = strtoul(s, &end, 10);
+	if (*end != '\0' || !isdigit((unsigned char)*s) || n > 15)
+		return false;
+	*db = (unsigned)n;
+	return true;
+}
+
+/* [state]: redis_url and redis_sentinels read into the parts ssprd uses. */
+static void
+check_redis_url(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	const char *u = c->state.redis_url, *rest, *slash;
+	unsigned at = BLAME("state", "redis_url");
+
+	if (strncasecmp(u, "rediss://", 9) == 0) {
+		diag_add(ld, at, true, "redis_url: rediss:// (TLS) is not "
+		    "available: Debian 12's hiredis (0.14) has no TLS; reach "
+		    "a remote Redis through a local TLS tunnel's unix: socket "
+		    "or over a network you trust");
+		return;
+	}
+	if (strncasecmp(u, "unix:", 5) == 0) {
+		const char *q = strchr(u + 5, '?');
+
+		c->state.redis_socket = q != NULL ?
+		    xstrndup(u + 5, (size_t)(q - u - 5)) : xstrdup(u + 5);
+		if (c->state.redis_socket[0] != '/')
+			diag_add(ld, at, true, "redis_url: unix: needs an "
+			    "absolute path (unix:/run/redis/redis.sock)");
+		else if (q != NULL && (strncmp(q, "?db=", 4) != 0 ||
+		    !db_number(q + 4, &c->state.redis_db) || q[4] == '\0'))
+			diag_add(ld, at, true, "redis_url: after the socket's "
+			    "path only ?db=N (0 to 15) may follow");
+		return;
+	}
+	if (strncasecmp(u, "redis://", 8) != 0) {
+		diag_add(ld, at, true, "redis_url: must be redis://HOST:PORT/DB "
+		    "or unix:/PATH");
+		return;
+	}
+	rest = u + 8;
+	if (strchr(rest, '@') != NULL) {
+		diag_add(ld, at, true, "redis_url: no user or password in the "
+		    "URL: use redis_user and redis_password_file");
+		return;
+	}
+	slash = strchr(rest, '/');
+	if (!host_port(rest, slash != NULL ? (size_t)(slash - rest) :
+	    strlen(rest), &c->state.redis_host, &c->state.redis_port)) {
+		/* no port: Redis's own */
+		size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+		char *h = xstrndup(rest, n);
+
+		if (n > 0 && word_ok(h, ".-_", 253)) {
+			c->state.redis_host = h;
+			c->state.redis_port = 6379;
+		} else {
+			free(h);
+			diag_add(ld, at, true, "redis_url: cannot read the host "
+			    "and port of %s", u);
+			return;
+		}
+	}
+	if (slash != NULL && !db_number(slash + 1, &c->state.redis_db))
+		diag_add(ld, at, true, "redis_url: the database after / must "
+		    "be a number from 0 to 15");
+}
+
+static void
+check_state(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	char host[256];
+
+	if (c->state.instance == NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "ssprd");
+		host[sizeof(host) - 1] = '\0';
+		for (char *h = host; *h != '\0'; h++)
+			if (!isalnum((unsigned char)*h) && strchr(".-_", *h) == NULL)
+				*h = '_';
+		c->state.instance = xstrdup(host);
+	} else if (!word_ok(c->state.instance, ".-_", 64)) {
+		diag_add(ld, BLAME("state", "instance"), true, "instance: 1 to "
+		    "64 letters, digits, '.', '-' or '_'");
+	}
+	if (!word_ok(c->state.key_prefix, ":._-", 64))
+		diag_add(ld, BLAME("state", "key_prefix"), true, "key_prefix: 1 "
+		    "to 64 letters, digits, ':', '.', '-' or '_'");
+	if (c->state.backend != STATE_REDIS) {
+		if (c->state.redis_url != NULL ||
+		    c->state.redis_sentinels_text != NULL)
+			diag_add(ld, BLAME("state", c->state.redis_url != NULL ?
+			    "redis_url" : "redis_sentinels"), false,
+			    "the redis_ keys are ignored unless backend = redis");
+		return;
+	}
+	if (c->state.redis_url == NULL && c->state.redis_sentinels_text == NULL) {
+		diag_add(ld, BLAME("state", "backend"), true, "backend = redis "
+		    "needs redis_url or redis_sentinels");
+		return;
+	}
+	if (c->state.redis_url != NULL)
+		check_redis_url(ld);
+	if (c->state.redis_sentinels_text != NULL) {
+		char *copy = xstrdup(c->state.redis_sentinels_text), *save = NULL;
+		unsigned at = BLAME("state", "redis_sentinels");
+
+		for (char *w = strtok_r(copy, " \t,", &save); w != NULL;
+		    w = strtok_r(NULL, " \t,", &save)) {
+			char *h = NULL;
+			unsigned p;
+
+			if (!host_port(w, strlen(w), &h, &p)) {
+				diag_add(ld, at, true, "redis_sentinels: %s is not "
+				    "HOST:PORT", w);
+				continue;
+			}
+			free(h);
+			strlist_add(&c->state.redis_sentinels, w);
+		}
+		free(copy);
+		if (c->state.redis_master_name == NULL)
+			diag_add(ld, at, true, "redis_sentinels needs "
+			    "redis_master_name: the name the sentinels monitor");
+		else if (!word_ok(c->state.redis_master_name, ".-_", 64))
+			diag_add(ld, BLAME("state", "redis_master_name"), true,
+			    "redis_master_name: letters, digits, '.', '-' or '_'");
+		if (c->state.redis_socket != NULL)
+			diag_add(ld, BLAME("state", "redis_url"), true,
+			    "with redis_sentinels, redis_url may only name the "
+			    "database (redis://sentinel/DB): the sentinels name "
+			    "the master");
+	}
+	if (c->state.redis_password_file == NULL && c->state.redis_user != NULL)
+		diag_add(ld, BLAME("state", "redis_user"), true,
+		    "redis_user needs redis_password_file");
+}
+
 /* One word per line; blank lines and lines starting with # are skipped.
  * Stored ASCII-lower-cased and sorted for binary search. */
 static int
@@ -1292,6 +1517,7 @@ load(const char *path, struct config_diag *diag, bool no_secrets)
 
 	apply_defaults(&ld);
 	check_delivery(&ld);
+	check_state(&ld);
 	check_directory(&ld);
 	check_policy(&ld);
 	check_totp(&ld);
@@ -1357,6 +1583,9 @@ config_free(struct config *cfg)
 	strlist_free(&cfg->policy.banned);
 	breach_close(cfg->policy.breached);
 	strlist_free(&cfg->questions.choices);
+	free(cfg->state.redis_host);
+	free(cfg->state.redis_socket);
+	strlist_free(&cfg->state.redis_sentinels);
 	for (unsigned i = 0; i < cfg->daemon.ntemplates; i++)
 		for (int k = 0; k < CONFIG_MSG_KINDS; k++)
 			free(cfg->daemon.templates[i].text[k]);

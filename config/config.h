@@ -33,6 +33,11 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
+enum state_backend {
+	STATE_LMDB,		/* [daemon] state_dir, one machine */
+	STATE_REDIS,		/* shared by several instances */
+};
+
 enum dir_type {
 	DIR_TYPE_AD,		/* replace/delete+add unicodePwd */
 	DIR_TYPE_OPENLDAP,	/* RFC 3062 password modify + ppolicy */
@@ -255,6 +260,26 @@ struct config {
 		unsigned char *key;
 		char *issuer;		/* shown by authenticator apps */
 	} totp;
+
+	struct {
+		enum state_backend backend;
+		char *redis_url;		/* NULL: unset */
+		char *redis_password_file;	/* NULL: no AUTH */
+		char *redis_password;		/* sodium_malloc()ed */
+		size_t redis_password_len;
+		char *redis_user;		/* NULL: the default user */
+		char *key_prefix;
+		char *redis_sentinels_text;	/* as written */
+		char *redis_master_name;
+		unsigned redis_min_replicas;
+		char *instance;			/* the host name by default */
+		/* check_state(): from redis_url and redis_sentinels */
+		char *redis_host;		/* NULL with a unix socket */
+		unsigned redis_port;
+		char *redis_socket;		/* NULL over TCP */
+		unsigned redis_db;
+		struct strlist redis_sentinels;	/* "host:port" */
+	} state;
 };
 
 /* Diagnostics from a load: each is "FILE:LINE: message" (warnings say

@@ -389,8 +389,7 @@ ctl_report(const struct config *cfg, bool json, unsigned page_size)
 
 	if (cfg->policy.reconfirm_days > 0) {
 		r.now = (int64_t)time(NULL);
-		r.state = store_open_reader(cfg->daemon.state_dir, err,
-		    sizeof(err));
+		r.state = store_open_config(cfg, true, err, sizeof(err));
 		if (r.state == NULL) {
 			fprintf(stderr, "ssprctl: report: cannot read when users "
 			    "last confirmed their registration (reconfirm_days "

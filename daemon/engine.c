@@ -94,6 +94,7 @@ struct engine {
 		size_t n, cap;
 		TAILQ_HEAD(, job) jobs;
 		struct event *ev;
+		struct event *retry;	/* a shared store was away */
 	} batch;
 	bool held_notify;		/* spool held for the notifier */
 	bool held_dir;			/* ...for a slow directory */
@@ -169,6 +170,7 @@ reason_message(const char *reason)
 		{ "account-disabled", "The account is disabled." },
 		{ "not-allowed", "Self-service is not available for this account or method." },
 		{ "directory-unavailable", "The directory is not available right now. Please try again later." },
+		{ "state-unavailable", "The service's state store is not available right now. Please try again later." },
 		{ "internal", "Something went wrong. Please try again later." },
 		{ "busy", "The service is busy. Please try again in a minute." },
 	};
@@ -595,7 +597,8 @@ job_committed(struct job *job)
 {
 	if (job->commit_rc == 0)
 		return true;
-	job_error(job, "internal");
+	job_error(job, store_shared(job->e->store) &&
+	    !store_ready(job->e->store) ? "state-unavailable" : "internal");
 	return false;
 }
 
@@ -603,6 +606,46 @@ void
 job_commit_later(struct job *job, const struct store_op *ops, size_t n)
 {
 	batch_add(job->e, ops, n);
+}
+
+/*
+ * A shared store (Redis) that is away: the changes are kept, ahead of any
+ * gathered since, and tried again; every one is a put or a delete, so a
+ * transaction that did go in before its answer was lost goes in again
+ * unchanged. Jobs go on waiting until their [daemon] max_wait is up, then
+ * are answered state-unavailable; their changes stay in the batch (a
+ * spent ticket must still be recorded; an intent left behind for a write
+ * that was never sent is dropped by recovery_resume() or expires).
+ */
+#define BATCH_RETRY_MS	250
+
+static void
+batch_keep(struct engine *e, struct store_op *ops, size_t n, void *joblist)
+{
+	TAILQ_HEAD(jl, job) *jobs = joblist;
+	struct timeval tv = { 0, BATCH_RETRY_MS * 1000 };
+	struct job *job, *next;
+
+	ops = xreallocarray(ops, n + e->batch.n, sizeof(*ops));
+	if (e->batch.n > 0)
+		memcpy(ops + n, e->batch.ops, e->batch.n * sizeof(*ops));
+	free(e->batch.ops);
+	e->batch.ops = ops;
+	e->batch.n += n;
+	e->batch.cap = e->batch.n;
+	for (job = TAILQ_FIRST(jobs); job != NULL; job = next) {
+		next = TAILQ_NEXT(job, committing);
+		if (job_mono() - job->started <= (double)job->cfg->daemon.max_wait)
+			continue;
+		TAILQ_REMOVE(jobs, job, committing);
+		job->commit_rc = -1;
+		job->truth = "the state store was not available for [daemon] "
+		    "max_wait";
+		job_resume(job, JOB_COMMIT);
+	}
+	TAILQ_CONCAT(jobs, &e->batch.jobs, committing);
+	TAILQ_CONCAT(&e->batch.jobs, jobs, committing);
+	evtimer_add(e->batch.retry, &tv);
 }
 
 /* Commit what has gathered; then the jobs that waited, unless this is the
@@ -623,6 +666,10 @@ batch_flush(struct engine *e, bool go_on)
 	e->batch.ops = NULL;
 	e->batch.n = e->batch.cap = 0;
 	rc = store_apply(e->store, ops, n);
+	if (rc != 0 && go_on && store_shared(e->store)) {
+		batch_keep(e, ops, n, &jobs);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		free((char *)ops[i].key);
 		json_decref((json_t *)ops[i].value);
@@ -643,6 +690,48 @@ on_batch(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Instances sharing a store (Redis) lease a ticket, on top of the hold
+ * below: one instance at a time works on it, so two resets with one
+ * ticket sent to two instances write once. The lease outlives any job
+ * (max_wait plus a minute); it is this instance's (named by [state]
+ * instance), so a restarted instance takes over what it held before a
+ * crash, and another instance waits for it, polling, until it is given
+ * back or expires, and then starts over with the ticket as it was left.
+ */
+#define LEASE_POLL	0.05	/* seconds */
+#define STATE_POLL	0.25	/* seconds: is a shared store back? */
+
+static unsigned
+lease_ms(const struct job *job)
+{
+	return (job->cfg->daemon.max_wait + 60) * 1000;
+}
+
+static bool
+ticket_lease(struct job *job)
+{
+	struct store *st = job->e->store;
+	int rc;
+
+	if (job->leased || !store_shared(st))
+		return true;
+	if ((rc = store_lease(st, job->req.ticket, lease_ms(job))) == 1) {
+		job->leased = true;
+		return true;
+	}
+	if (job_mono() - job->started > (double)job->cfg->daemon.max_wait) {
+		job->truth = rc == 0 ? "another instance held the ticket for "
+		    "longer than [daemon] max_wait" : "the state store was "
+		    "not available for [daemon] max_wait";
+		job_error(job, rc == 0 ? "busy" : "state-unavailable");
+		return false;
+	}
+	job_later(job, LEASE_POLL * (0.5 + randombytes_uniform(1000) / 1000.0),
+	    job_dispatch);
+	return false;
+}
+
+/*
  * One job at a time works on a ticket. Checking answers takes a while
  * (argon2id, off the loop), and a job saves the ticket it loaded: ten
  * wrong guesses sent together would all load it before any failure was
@@ -658,7 +747,7 @@ ticket_take(struct job *job)
 	struct ticket_hold *h;
 
 	if (job->hold != NULL)
-		return true;		/* handed over by the job before */
+		return ticket_lease(job); /* handed over by the job before */
 	TAILQ_FOREACH(h, &e->tickets, entry)
 		if (strcmp(h->id, job->req.ticket) == 0) {
 			TAILQ_INSERT_TAIL(&h->waiters, job, waiting);
@@ -671,7 +760,7 @@ ticket_take(struct job *job)
 	TAILQ_INIT(&h->waiters);
 	TAILQ_INSERT_TAIL(&e->tickets, h, entry);
 	job->hold = h;
-	return true;
+	return ticket_lease(job);
 }
 
 /* The job is done with its ticket: the next one waiting starts over. */
@@ -683,6 +772,10 @@ ticket_give_back(struct job *job)
 
 	if (h == NULL)
 		return;
+	if (job->leased) {
+		store_unlease(job->e->store, h->id);
+		job->leased = false;
+	}
 	job->hold = NULL;
 	if ((next = TAILQ_FIRST(&h->waiters)) == NULL) {
 		TAILQ_REMOVE(&job->e->tickets, h, entry);
@@ -712,6 +805,9 @@ job_ticket_burn(struct job *job, const char *id)
 
 	snprintf(b->id, sizeof(b->id), "%s", id);
 	b->until = job_now() + job->cfg->policy.ticket_lifetime;
+	/* Other instances: the lease is left to expire, by when the spend
+	 * kept in the batch (batch_keep()) has gone in. */
+	job->leased = false;
 	TAILQ_INSERT_TAIL(&job->e->burnt, b, entry);
 }
 
@@ -738,9 +834,22 @@ ticket_burnt(struct engine *e, const char *id)
 int
 job_ticket_live(struct job *job)
 {
+	int rc;
+
 	if (!ticket_take(job))
 		return 1;
-	if (job_ticket_load(job, job->req.ticket) != 0 ||
+	if ((rc = job_ticket_load(job, job->req.ticket)) != 0 &&
+	    !store_ready(job->e->store)) {
+		/* not "expired": the store could not say */
+		if (job_mono() - job->started >
+		    (double)job->cfg->daemon.max_wait) {
+			job_error(job, "state-unavailable");
+			return -1;
+		}
+		job_later(job, STATE_POLL, job_dispatch);
+		return 1;
+	}
+	if (rc != 0 ||
 	    job->t.expires < job_now() || ticket_too_old(job) ||
 	    ticket_burnt(job->e, job->t.id)) {
 		job_error(job, "expired");
@@ -1101,6 +1210,8 @@ job_dispatch(struct job *job)
 	}
 }
 
+static void job_begin(struct job *job);
+
 void
 engine_request(struct spool_request *sreq, void *arg)
 {
@@ -1127,6 +1238,31 @@ engine_request(struct spool_request *sreq, void *arg)
 		return;
 	}
 	job->parsed = true;
+	job_begin(job);
+}
+
+/*
+ * Nothing reads the state before it is there: with a shared store away,
+ * a request waits here (a resumed one's intent above all must be read
+ * before anything is decided), and is answered state-unavailable after
+ * [daemon] max_wait.
+ */
+static void
+job_begin(struct job *job)
+{
+	struct engine *e = job->e;
+	struct spool_request *sreq = job->sreq;
+
+	if (!store_ready(e->store)) {
+		if (job_mono() - job->started > (double)job->cfg->daemon.max_wait) {
+			job->truth = "the state store was not available for "
+			    "[daemon] max_wait";
+			job_error(job, "state-unavailable");
+			return;
+		}
+		job_later(job, STATE_POLL, job_begin);
+		return;
+	}
 	/* A leftover intent under a new request's ID is dropped there. */
 	if ((sreq->resumed || job->req.op == OP_RESET ||
 	    job->req.op == OP_CHANGE) && recovery_resume(job))
@@ -1194,7 +1330,8 @@ engine_new(struct event_base *base, struct config *cfg, struct store *st,
 	e->ev_sweep = evtimer_new(base, on_sweep, e);
 	if (e->ev_sweep == NULL || evtimer_add(e->ev_sweep, &first) != 0 ||
 	    (e->ev_hold = evtimer_new(base, on_hold, e)) == NULL ||
-	    (e->batch.ev = event_new(base, -1, 0, on_batch, e)) == NULL)
+	    (e->batch.ev = event_new(base, -1, 0, on_batch, e)) == NULL ||
+	    (e->batch.retry = evtimer_new(base, on_batch, e)) == NULL)
 		fatalx("engine: cannot arm a timer");
 	return e;
 }
@@ -1250,6 +1387,7 @@ engine_free(struct engine *e)
 	event_free(e->ev_hold);
 	batch_flush(e, false);
 	event_free(e->batch.ev);
+	event_free(e->batch.retry);
 	questions_workers_free(e->qworkers);
 	free(e->decoy_hash);
 	while (!TAILQ_EMPTY(&e->reserved)) {

@@ -144,6 +144,7 @@ struct job {
 	enum dir_reason looked_up;	/* the last job_lookup()'s outcome */
 	struct event *ev_delay;
 	struct ticket_hold *hold;	/* the ticket this job works on */
+	bool leased;			/* ...and its lease (a shared store) */
 	TAILQ_ENTRY(job) waiting;	/* for another job's ticket */
 	TAILQ_ENTRY(job) committing;	/* for the group commit */
 	int commit_rc;			/* of the group commit: 0 or -1 */

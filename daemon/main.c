@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "daemon/engine.h"
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
+#include "daemon/redis.h"
 #include "daemon/request.h"
 #include "daemon/spool.h"
 #include "daemon/ssprd.h"
@@ -163,7 +165,7 @@ open_state(struct ssprd *d)
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		fatal("store: cannot create %s", dir);
-	d->store = store_open(dir, err, sizeof(err));
+	d->store = store_open_config(d->cfg, false, err, sizeof(err));
 	if (d->store == NULL)
 		fatalx("store: %s", err);
 }
@@ -195,6 +197,31 @@ hook_notify_failed(void *arg, const char *kind)
 {
 	(void)arg;
 	metrics_notify_failure(kind);
+}
+
+static void
+print_warning(const char *msg, void *arg)
+{
+	fprintf(stderr, "%s: warning: %s\n", (const char *)arg, msg);
+}
+
+/* ssprd -t: the file, then what only the daemon can check (a Redis
+ * store's reach and persistence settings). */
+static int
+check_config(const char *path)
+{
+	struct config_diag diag = { 0 };
+	struct config *cfg;
+	int rc;
+
+	if ((rc = config_check(path)) != 0)
+		return rc;
+	cfg = config_load(path, &diag);
+	config_diag_free(&diag);
+	if (cfg != NULL && cfg->state.backend == STATE_REDIS)
+		(void)rstore_check(cfg, print_warning, (void *)(uintptr_t)path);
+	config_free(cfg);
+	return rc;
 }
 
 int
@@ -235,7 +262,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(2);
 	if (check_only)
-		return config_check(d.config_path);
+		return check_config(d.config_path);
 
 	log_init(d.debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	if (sodium_init() < 0)

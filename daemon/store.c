@@ -48,6 +48,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "daemon/redis.h"
 #include "daemon/store.h"
 
 #define STORE_FILE	"ssprd.mdb"
@@ -72,6 +73,7 @@ struct store {
 	unsigned char	*hmac_key;	/* sodium_malloc(), read-only */
 	int		 lockfd;
 	char		*path;		/* DIR/ssprd.mdb, for log lines */
+	struct rstore	*redis;		/* [state] backend = redis: all here */
 };
 
 static const char *const db_names[STORE_NDBS] = {
@@ -496,6 +498,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	rstore_close(st->redis);
 	if (st->hmac_key != NULL) {
 		(void)sodium_mprotect_readwrite(st->hmac_key);
 		sodium_memzero(st->hmac_key, STORE_HMAC_KEY_LEN);
@@ -517,6 +520,8 @@ store_close(struct store *st)
 const unsigned char *
 store_hmac_key(const struct store *st)
 {
+	if (st->redis != NULL)
+		return rstore_hmac_key(st->redis);
 	return st->hmac_key;
 }
 
@@ -528,6 +533,9 @@ int
 store_apply(struct store *st, const struct store_op *ops, size_t n)
 {
 	MDB_txn *txn;
+
+	if (st->redis != NULL)
+		return rstore_apply(st->redis, ops, n);
 	MDB_val k;
 	char *dump;
 	size_t i, changed = 0;
@@ -596,6 +604,8 @@ store_get(struct store *st, enum store_db db, const char *key)
 	json_t *value = NULL;
 	int rc;
 
+	if (st->redis != NULL)
+		return rstore_get(st->redis, db, key);
 	if (make_key(db, key, &k) == -1)
 		return NULL;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
@@ -727,6 +737,8 @@ store_foreach(struct store *st, enum store_db db,
 	bool done = false;
 	int i, n, ret = 0;
 
+	if (st->redis != NULL)
+		return 0;	/* records expire by themselves there */
 	if ((unsigned)db >= STORE_NDBS) {
 		log_warnx("store: no database number %d", (int)db);
 		return -1;
@@ -754,6 +766,8 @@ store_count(struct store *st, enum store_db db)
 	MDB_stat ms;
 	int rc;
 
+	if (st->redis != NULL)
+		return rstore_count(st->redis, db);
 	if ((unsigned)db >= STORE_NDBS) {
 		log_warnx("store: no database number %d", (int)db);
 		return 0;
@@ -883,6 +897,8 @@ store_events_add(struct store *st, const char *key, int64_t now,
 	char *dump;
 	int rc;
 
+	if (st->redis != NULL)
+		return rstore_events_add(st->redis, key, now, window, keep);
 	if (make_key(STORE_EVENTS, key, &k) == -1)
 		return -1;
 	/* The event just recorded is always kept; the result is an int. */
@@ -956,6 +972,8 @@ store_events_count(struct store *st, const char *key, int64_t now,
 	MDB_val k, v;
 	int rc, count = 0;
 
+	if (st->redis != NULL)
+		return rstore_events_count(st->redis, key, now, window);
 	if (make_key(STORE_EVENTS, key, &k) == -1)
 		return -1;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
@@ -980,4 +998,66 @@ store_events_count(struct store *st, const char *key, int64_t now,
 	}
 	mdb_txn_abort(txn);
 	return count;
+}
+
+/* ------------------------------------------------------------------------
+ * The backend from [state]
+ */
+
+struct store *
+store_open_config(const struct config *cfg, bool reader, char *err,
+    size_t errlen)
+{
+	struct store *st;
+
+	if (cfg->state.backend != STATE_REDIS)
+		return reader ? store_open_reader(cfg->daemon.state_dir, err,
+		    errlen) : store_open(cfg->daemon.state_dir, err, errlen);
+	st = xcalloc(1, sizeof(*st));
+	st->lockfd = -1;
+	st->path = xstrdup("redis");
+	if ((st->redis = rstore_open(cfg, err, errlen)) == NULL) {
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+bool
+store_shared(const struct store *st)
+{
+	return st->redis != NULL;
+}
+
+bool
+store_ready(struct store *st)
+{
+	return st->redis == NULL || rstore_ready(st->redis);
+}
+
+int
+store_lease(struct store *st, const char *key, unsigned ms)
+{
+	return st->redis == NULL ? 1 : rstore_lease(st->redis, key, ms);
+}
+
+void
+store_unlease(struct store *st, const char *key)
+{
+	if (st->redis != NULL)
+		rstore_unlease(st->redis, key);
+}
+
+int64_t
+store_step_last(struct store *st, const char *key)
+{
+	return st->redis == NULL ? -1 : rstore_step_last(st->redis, key);
+}
+
+int
+store_step_take(struct store *st, const char *key, int64_t step,
+    unsigned ttl)
+{
+	return st->redis == NULL ? -1 :
+	    rstore_step_take(st->redis, key, step, ttl);
 }

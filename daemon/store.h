@@ -26,6 +26,8 @@
 
 #include <jansson.h>
 
+#include "config/config.h"
+
 #define STORE_KEY_MAX 511	/* LMDB's default key size limit */
 #define STORE_HMAC_KEY_LEN 32
 
@@ -91,5 +93,28 @@ int64_t store_events_newest(const json_t *record);
 /* The daemon's secret for keyed hashes (codes, decoys): made at the first
  * open from libsodium's generator and kept in STORE_META. */
 const unsigned char *store_hmac_key(const struct store *st);
+
+/*
+ * [state]: LMDB under [daemon] state_dir (store_open(), or
+ * store_open_reader() with reader), or Redis (redis.h), shared by several
+ * instances. A Redis that cannot be reached is not an error here.
+ */
+struct store *store_open_config(const struct config *cfg, bool reader,
+    char *err, size_t errlen);
+/* Shared with other instances (Redis): tickets need a lease, records
+ * expire by themselves (no sweep). */
+bool store_shared(const struct store *st);
+/* Usable now (always, for LMDB): a Redis store connects when due. */
+bool store_ready(struct store *st);
+/* Shared stores only: take the lease on key for ms milliseconds (1), or
+ * not, another instance holds it (0), or -1. LMDB: always 1. */
+int store_lease(struct store *st, const char *key, unsigned ms);
+void store_unlease(struct store *st, const char *key);
+/* Shared stores only: the last TOTP step used under key (-1: none or an
+ * error), and reserving one: 1 when step is above the last, 0 when not
+ * (replayed), -1 on an error. */
+int64_t store_step_last(struct store *st, const char *key);
+int store_step_take(struct store *st, const char *key, int64_t step,
+    unsigned ttl);
 
 #endif

@@ -113,6 +113,8 @@ sweep_store(struct store *st, const struct config *cfg, int64_t now,
 	long n;
 
 	memset(r, 0, sizeof(*r));
+	if (store_shared(st))
+		return;		/* Redis: every record has its TTL */
 	s.horizon = THROTTLE_FAILURE_WINDOW;
 	if ((int64_t)cfg->policy.lockout_time > s.horizon)
 		s.horizon = cfg->policy.lockout_time;

@@ -169,6 +169,8 @@ throttle_totp_last(struct store *st, const char *id, unsigned period)
 	int64_t t;
 
 	key(k, sizeof(k), "totp", id, NULL);
+	if (store_shared(st))
+		return store_step_last(st, k);
 	if ((rec = store_get(st, STORE_EVENTS, k)) == NULL)
 		return -1;
 	t = store_events_newest(rec);
@@ -183,6 +185,9 @@ throttle_totp_use(struct store *st, const char *id, int64_t step,
 	char k[STORE_KEY_MAX + 1];
 
 	key(k, sizeof(k), "totp", id, NULL);
+	/* Instances race for a step: one script reserves it. */
+	if (store_shared(st))
+		return store_step_take(st, k, step, 3 * period) == 1;
 	return store_events_add(st, k, step * (int64_t)period, 3 * period,
 	    1) > 0;
 }

@@ -80,6 +80,7 @@ static const struct {
 	{ "account-disabled", N_("The account is disabled.") },
 	{ "not-allowed", N_("Self-service is not available for this account or method.") },
 	{ "directory-unavailable", N_("The directory is not available right now. Please try again later.") },
+	{ "state-unavailable", N_("The service's state store is not available right now. Please try again later.") },
 	{ "internal", N_("Something went wrong. Please try again later.") },
 };
 

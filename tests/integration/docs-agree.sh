@@ -64,28 +64,29 @@ read = lambda p: open(f"{src}/{p}", encoding="utf-8").read()
 # --- what each op can answer, by hand ------------------------------------
 # Read from the op modules of daemon/ (job.h lists them); every op
 # may also answer bad-request and busy (engine_request(): a request that
-# waited longer than [daemon] max_wait in new/).
+# waited longer than [daemon] max_wait in new/), and state-unavailable
+# (job_begin(): a shared state store away for as long).
 REASONS = {
-    "start": "bad-request not-allowed expired too-many-attempts busy "
+    "start": "state-unavailable bad-request not-allowed expired too-many-attempts busy "
              "directory-unavailable internal",
-    "verify": "bad-request expired too-many-attempts throttled bad-code busy "
+    "verify": "state-unavailable bad-request expired too-many-attempts throttled bad-code busy "
               "directory-unavailable internal",
-    "reset": "bad-request expired too-many-attempts throttled bad-code busy "
+    "reset": "state-unavailable bad-request expired too-many-attempts throttled bad-code busy "
              "not-verified password-policy account-disabled not-allowed "
              "account-locked directory-unavailable internal",
-    "unlock": "bad-request expired too-many-attempts throttled bad-code busy "
+    "unlock": "state-unavailable bad-request expired too-many-attempts throttled bad-code busy "
               "not-verified account-disabled not-allowed account-locked "
               "directory-unavailable internal",
-    "change": "bad-request password-policy wrong-password account-disabled "
+    "change": "state-unavailable bad-request password-policy wrong-password account-disabled "
               "not-allowed throttled busy not-verified directory-unavailable "
               "internal",
-    "register": "bad-request not-allowed throttled busy wrong-password "
+    "register": "state-unavailable bad-request not-allowed throttled busy wrong-password "
                 "account-disabled directory-unavailable internal",
-    "policy": "bad-request busy expired too-many-attempts "
+    "policy": "state-unavailable bad-request busy expired too-many-attempts "
               "directory-unavailable",
-    "confirm": "bad-request expired bad-code too-many-attempts throttled "
+    "confirm": "state-unavailable bad-request expired bad-code too-many-attempts throttled "
                "not-verified not-allowed busy directory-unavailable internal",
-    "status": "bad-request throttled busy wrong-password account-disabled "
+    "status": "state-unavailable bad-request throttled busy wrong-password account-disabled "
               "not-allowed directory-unavailable internal",
 }
 REASONS = {op: set(r.split()) for op, r in REASONS.items()}
@@ -334,7 +335,8 @@ for line in funcs.get(public.get("job_dispatch"), "").splitlines():
         for op in case:
             entry[op] = m.group(1)
         case = []
-common = answers.get(public.get("engine_request"), set())
+common = answers.get(public.get("engine_request"), set()) | \
+    answers.get(resolve(f"{src}/daemon/engine.c", "job_begin"), set())
 result(set(entry) == set(ops) and common >= {"bad-request", "busy"} and
        len(funcs) > 200 and bool(tables) and all(tables.values()),
        "job_dispatch(), engine_request() and the tables by op were read "

@@ -966,6 +966,102 @@ test_config_check_status(void **state)
 
 /* [email] smtp_url and [sms] url: what is refused, and what a good one
  * gives (issue 18). */
+/* [state]: the backend's keys, read into the parts the store uses. */
+static void
+test_state(void **state)
+{
+	struct config *cfg;
+	char *text;
+
+	(void)state;
+	text = minimal("", "");
+	cfg = expect_ok(text);
+	free(text);
+	assert_int_equal(cfg->state.backend, STATE_LMDB);
+	assert_string_equal(cfg->state.key_prefix, "ssprd:");
+	assert_non_null(cfg->state.instance);	/* the host name */
+	config_free(cfg);
+
+	text = minimal("", "[state]\nbackend = redis\n"
+	    "redis_url = redis://[::1]:6380/3\ninstance = site-a.1\n"
+	    "key_prefix = sspr:prod:\n");
+	cfg = expect_ok(text);
+	free(text);
+	assert_int_equal(cfg->state.backend, STATE_REDIS);
+	assert_string_equal(cfg->state.redis_host, "::1");
+	assert_int_equal(cfg->state.redis_port, 6380);
+	assert_int_equal(cfg->state.redis_db, 3);
+	assert_null(cfg->state.redis_socket);
+	assert_string_equal(cfg->state.instance, "site-a.1");
+	assert_string_equal(cfg->state.key_prefix, "sspr:prod:");
+	config_free(cfg);
+
+	text = minimal("", "[state]\nbackend = redis\n"
+	    "redis_url = redis://redis.example.org\n");
+	cfg = expect_ok(text);
+	free(text);
+	assert_string_equal(cfg->state.redis_host, "redis.example.org");
+	assert_int_equal(cfg->state.redis_port, 6379);
+	assert_int_equal(cfg->state.redis_db, 0);
+	config_free(cfg);
+
+	text = minimal("", "[state]\nbackend = redis\n"
+	    "redis_url = unix:/run/redis/redis.sock?db=2\n");
+	cfg = expect_ok(text);
+	free(text);
+	assert_string_equal(cfg->state.redis_socket, "/run/redis/redis.sock");
+	assert_int_equal(cfg->state.redis_db, 2);
+	config_free(cfg);
+
+	text = minimal("", "[state]\nbackend = redis\nredis_url = redis://x/1\n"
+	    "redis_sentinels = 127.0.0.1:26379 [::1]:26380, s3.example.org:26381\n"
+	    "redis_master_name = ssprd-state\nredis_min_replicas = 1\n");
+	cfg = expect_ok(text);
+	free(text);
+	assert_int_equal(cfg->state.redis_sentinels.n, 3);
+	assert_string_equal(cfg->state.redis_sentinels.v[1], "[::1]:26380");
+	assert_string_equal(cfg->state.redis_master_name, "ssprd-state");
+	assert_int_equal(cfg->state.redis_min_replicas, 1);
+	assert_int_equal(cfg->state.redis_db, 1);
+	config_free(cfg);
+
+	expect_error_in("", "[state]\nbackend = redis\n", 8,
+	    "backend = redis needs redis_url or redis_sentinels");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_url = rediss://r.example.org:6380\n", 9,
+	    "rediss:// (TLS) is not available");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_url = redis://u:pw@r.example.org\n", 9,
+	    "no user or password in the URL");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_url = redis://r.example.org:99999\n", 9,
+	    "cannot read the host and port");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_url = redis://r.example.org:6379/16\n", 9,
+	    "a number from 0 to 15");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_url = unix:run/redis.sock\n", 9, "absolute path");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_url = unix:/run/redis.sock?database=1\n", 9, "?db=N");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_url = http://r.example.org\n", 9,
+	    "must be redis://HOST:PORT/DB");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_sentinels = 127.0.0.1:26379\n", 9,
+	    "redis_sentinels needs redis_master_name");
+	expect_error_in("", "[state]\nbackend = redis\n"
+	    "redis_sentinels = 127.0.0.1\nredis_master_name = m\n", 9,
+	    "127.0.0.1 is not HOST:PORT");
+	expect_error_in("", "[state]\nkey_prefix = a b\n", 8,
+	    "key_prefix: 1 to 64 letters");
+	expect_error_in("", "[state]\ninstance = a/b\n", 8,
+	    "instance: 1 to 64 letters");
+	expect_error_in("", "[state]\nbackend = redis\nredis_url = redis://r:1\n"
+	    "redis_user = ssprd\n", 10, "redis_user needs redis_password_file");
+	expect_error_in("", "[state]\nbackend = redis\nredis_url = redis://r:1\n"
+	    "redis_min_replicas = 17\n", 10, "redis_min_replicas");
+}
+
 static void
 test_delivery(void **state)
 {
@@ -1069,6 +1165,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_ad_default_filter),
 		cmocka_unit_test(test_full_values),
 		cmocka_unit_test(test_uri_continuation),

@@ -1,0 +1,1038 @@
+/*
+ * redis.c - the state in Redis (see redis.h).
+ *
+ * - Connecting: with redis_sentinels, each sentinel in turn is asked for
+ *   the master of redis_master_name; otherwise redis_url names the server.
+ *   Then AUTH, SELECT, and ROLE, which must say "master": a replica left
+ *   behind by a failover is never written to. The scripts are loaded and
+ *   the HMAC key read (or, in an empty Redis, set: SET NX, so the first
+ *   instance's key is everyone's).
+ * - Failing: a command without an answer, or answered READONLY, LOADING,
+ *   MASTERDOWN or NOSCRIPT-after-reload, drops the connection. Callers get
+ *   -1 / NULL and rstore_ready() false until a new connection is up.
+ * - Nothing secret is sent except the AUTH password and the HMAC key (hex,
+ *   as the LMDB store keeps it); replies that held either are wiped.
+ */
+#include "build.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <hiredis.h>
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/challenge.h"
+#include "daemon/redis.h"
+#include "daemon/sweep.h"
+
+#define CONNECT_MS	500	/* to a server or a sentinel */
+#define COMMAND_MS	2000	/* for an answer */
+#define WAIT_MS		1000	/* WAIT for replicas */
+#define RETRY_MIN_MS	250
+#define RETRY_MAX_MS	2000
+#define HMAC_KEY_NAME	"hmac-key"
+
+enum script {
+	S_EVENTS_ADD,
+	S_LEASE,
+	S_UNLEASE,
+	S_STEP_TAKE,
+	S_COUNT
+};
+
+/* KEYS[1] the counter; ARGV now, window, keep, a unique member. Events at
+ * or before now - window no longer count; the newest keep are kept. */
+static const char *const scripts[S_COUNT] = {
+	[S_EVENTS_ADD] =
+	    "local k=KEYS[1] local now=tonumber(ARGV[1]) "
+	    "local win=tonumber(ARGV[2]) local keep=tonumber(ARGV[3]) "
+	    "redis.call('ZREMRANGEBYSCORE',k,'-inf',now-win) "
+	    "redis.call('ZADD',k,now,ARGV[4]) "
+	    "local n=redis.call('ZCARD',k) "
+	    "if n>keep then redis.call('ZREMRANGEBYRANK',k,0,n-keep-1) n=keep end "
+	    "if redis.call('PTTL',k)<win*1000 then "
+	    "redis.call('PEXPIRE',k,win*1000) end "
+	    "return n",
+	/* KEYS[1] the lease; ARGV owner, milliseconds. Free, or already this
+	 * instance's (a job of its earlier life): taken. */
+	[S_LEASE] =
+	    "local v=redis.call('GET',KEYS[1]) "
+	    "if v==false or v==ARGV[1] then "
+	    "redis.call('SET',KEYS[1],ARGV[1],'PX',ARGV[2]) return 1 end "
+	    "return 0",
+	[S_UNLEASE] =
+	    "if redis.call('GET',KEYS[1])==ARGV[1] then "
+	    "return redis.call('DEL',KEYS[1]) end return 0",
+	/* KEYS[1] the last step; ARGV step, seconds. A step not above the
+	 * last one was used. */
+	[S_STEP_TAKE] =
+	    "local cur=tonumber(redis.call('GET',KEYS[1]) or '-1') "
+	    "if cur>=tonumber(ARGV[1]) then return 0 end "
+	    "redis.call('SET',KEYS[1],ARGV[1],'EX',ARGV[2]) return 1",
+};
+
+struct rstore {
+	redisContext	*c;
+	char		*prefix;
+	char		*instance;
+	char		*host;		/* from redis_url; NULL with a socket */
+	unsigned	 port;
+	char		*socket;
+	unsigned	 db;
+	struct strlist	 sentinels;
+	char		*master_name;
+	char		*user;
+	char		*password;	/* sodium_malloc(), or NULL */
+	size_t		 password_len;
+	unsigned	 min_replicas;
+	char		 sha[S_COUNT][41];
+	unsigned char	*hmac_key;	/* sodium_malloc(), read-only once set */
+	bool		 have_key;
+	char		 where[300];	/* the server now, for log lines */
+	double		 next_try;	/* monotonic seconds */
+	unsigned	 retry_ms;
+	double		 down_since;	/* 0: up, or never tried */
+	bool		 ever_up;
+};
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct timeval
+ms_tv(unsigned ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	return tv;
+}
+
+/* --- connecting --------------------------------------------------------------- */
+
+static redisContext *
+dial(const char *host, unsigned port, const char *sock, char *err,
+    size_t errlen)
+{
+	struct timeval tv = ms_tv(CONNECT_MS), cmd = ms_tv(COMMAND_MS);
+	redisContext *c = sock != NULL ?
+	    redisConnectUnixWithTimeout(sock, tv) :
+	    redisConnectWithTimeout(host, (int)port, tv);
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (c->err != 0 || redisSetTimeout(c, cmd) != REDIS_OK) {
+		snprintf(err, errlen, "%s", c->errstr[0] != '\0' ? c->errstr :
+		    "cannot set a timeout");
+		redisFree(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Ask the sentinels, in turn, for the master's address. */
+static bool
+ask_sentinels(struct rstore *r, char **host, unsigned *port, char *err,
+    size_t errlen)
+{
+	for (size_t i = 0; i < r->sentinels.n; i++) {
+		const char *s = r->sentinels.v[i], *colon = strrchr(s, ':');
+		char *h;
+		redisContext *c;
+		redisReply *rep;
+
+		if (colon == NULL)
+			continue;
+		h = s[0] == '[' ? xstrndup(s + 1, (size_t)(colon - s - 2)) :
+		    xstrndup(s, (size_t)(colon - s));
+		c = dial(h, (unsigned)atoi(colon + 1), NULL, err, errlen);
+		free(h);
+		if (c == NULL)
+			continue;
+		rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s",
+		    r->master_name);
+		if (rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
+		    rep->elements == 2 &&
+		    rep->element[0]->type == REDIS_REPLY_STRING &&
+		    rep->element[1]->type == REDIS_REPLY_STRING) {
+			*host = xstrdup(rep->element[0]->str);
+			*port = (unsigned)atoi(rep->element[1]->str);
+			freeReplyObject(rep);
+			redisFree(c);
+			return true;
+		}
+		snprintf(err, errlen, "sentinel %s does not name a master %s%s%s",
+		    s, r->master_name, rep != NULL && rep->type ==
+		    REDIS_REPLY_ERROR ? ": " : "", rep != NULL && rep->type ==
+		    REDIS_REPLY_ERROR ? rep->str : "");
+		if (rep != NULL)
+			freeReplyObject(rep);
+		redisFree(c);
+	}
+	if (r->sentinels.n > 1)
+		snprintf(err + strlen(err), errlen - strlen(err),
+		    " (nor does any other sentinel)");
+	return false;
+}
+
+/* A command during the connection's set-up: true when it was answered
+ * without an error (the reply is freed unless out is given). */
+static bool
+setup_cmd(redisContext *c, redisReply **out, char *err, size_t errlen,
+    int argc, const char **argv, const size_t *lens)
+{
+	redisReply *rep = redisCommandArgv(c, argc, argv, lens);
+
+	if (rep == NULL) {
+		snprintf(err, errlen, "%s: %s", argv[0], c->errstr);
+		return false;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "%s: %s", argv[0], rep->str);
+		freeReplyObject(rep);
+		return false;
+	}
+	if (out != NULL)
+		*out = rep;
+	else
+		freeReplyObject(rep);
+	return true;
+}
+
+static bool
+authenticate(struct rstore *r, redisContext *c, char *err, size_t errlen)
+{
+	const char *argv[3];
+	size_t lens[3];
+	int argc = 0;
+	bool ok;
+
+	if (r->password == NULL)
+		return true;
+	argv[argc] = "AUTH";
+	lens[argc++] = 4;
+	if (r->user != NULL) {
+		argv[argc] = r->user;
+		lens[argc++] = strlen(r->user);
+	}
+	argv[argc] = r->password;
+	lens[argc++] = r->password_len;
+	ok = setup_cmd(c, NULL, err, errlen, argc, argv, lens);
+	/* hiredis's output buffer held the password */
+	if (c->obuf != NULL)
+		sodium_memzero(c->obuf, sdslen(c->obuf));
+	return ok;
+}
+
+/* The server must be a master: a replica refuses writes, and one that a
+ * failover left behind would serve stale state. */
+static bool
+is_master(redisContext *c, char *err, size_t errlen)
+{
+	const char *argv[] = { "ROLE" };
+	redisReply *rep = NULL;
+	bool ok;
+
+	if (!setup_cmd(c, &rep, err, errlen, 1, argv, NULL))
+		return false;
+	ok = rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+	    rep->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(rep->element[0]->str, "master") == 0;
+	if (!ok)
+		snprintf(err, errlen, "the server is not a master (ROLE says %s)",
+		    rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+		    rep->element[0]->type == REDIS_REPLY_STRING ?
+		    rep->element[0]->str : "something else");
+	freeReplyObject(rep);
+	return ok;
+}
+
+static bool
+load_scripts(struct rstore *r, redisContext *c, char *err, size_t errlen)
+{
+	for (int i = 0; i < S_COUNT; i++) {
+		const char *argv[] = { "SCRIPT", "LOAD", scripts[i] };
+		redisReply *rep = NULL;
+
+		if (!setup_cmd(c, &rep, err, errlen, 3, argv, NULL))
+			return false;
+		if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+			snprintf(err, errlen, "SCRIPT LOAD: an unexpected answer");
+			freeReplyObject(rep);
+			return false;
+		}
+		memcpy(r->sha[i], rep->str, 40);
+		r->sha[i][40] = '\0';
+		freeReplyObject(rep);
+	}
+	return true;
+}
+
+/*
+ * The HMAC key every instance shares: SET NX with ours (a new one the
+ * first time; after that the one this process runs with, so an emptied
+ * Redis gets it back), then read what is there. Another key than the one
+ * this process runs with means another state: refused.
+ */
+static bool
+load_key(struct rstore *r, redisContext *c, char *err, size_t errlen)
+{
+	char hex[STORE_HMAC_KEY_LEN * 2 + 3];
+	unsigned char key[STORE_HMAC_KEY_LEN];
+	char *name = xasprintf("%sm:%s", r->prefix, HMAC_KEY_NAME);
+	const char *set[] = { "SET", name, hex, "NX" };
+	const char *get[] = { "GET", name };
+	size_t setlen[4], keylen;
+	redisReply *rep = NULL;
+	bool ok = false;
+
+	if (r->have_key)
+		memcpy(key, r->hmac_key, sizeof(key));
+	else
+		randombytes_buf(key, sizeof(key));
+	hex[0] = '"';
+	sodium_bin2hex(hex + 1, sizeof(hex) - 2, key, sizeof(key));
+	hex[sizeof(hex) - 2] = '"';
+	hex[sizeof(hex) - 1] = '\0';
+	setlen[0] = 3;
+	setlen[1] = strlen(name);
+	setlen[2] = sizeof(hex) - 1;
+	setlen[3] = 2;
+	if (!setup_cmd(c, NULL, err, errlen, 4, set, setlen) ||
+	    !setup_cmd(c, &rep, err, errlen, 2, get, NULL))
+		goto out;
+	if (rep->type != REDIS_REPLY_STRING || rep->len != sizeof(hex) - 1 ||
+	    rep->str[0] != '"' || rep->str[rep->len - 1] != '"' ||
+	    sodium_hex2bin(key, sizeof(key), rep->str + 1, rep->len - 2, NULL,
+	    &keylen, NULL) != 0 || keylen != sizeof(key)) {
+		snprintf(err, errlen, "the HMAC key at %s is unreadable; delete "
+		    "it to start afresh (pending tickets are lost)", name);
+		goto out;
+	}
+	if (r->have_key) {
+		if (sodium_memcmp(key, r->hmac_key, sizeof(key)) != 0) {
+			snprintf(err, errlen, "%s holds another HMAC key than "
+			    "this ssprd started with: it is another state; "
+			    "restart ssprd to use it", name);
+			goto out;
+		}
+	} else {
+		(void)sodium_mprotect_readwrite(r->hmac_key);
+		memcpy(r->hmac_key, key, sizeof(key));
+		(void)sodium_mprotect_readonly(r->hmac_key);
+		r->have_key = true;
+	}
+	ok = true;
+out:
+	if (rep != NULL) {
+		sodium_memzero(rep->str, rep->len);
+		freeReplyObject(rep);
+	}
+	if (c->obuf != NULL)
+		sodium_memzero(c->obuf, sdslen(c->obuf));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(hex, sizeof(hex));
+	free(name);
+	return ok;
+}
+
+/* A new, set-up connection to the master, or NULL with err filled. */
+static redisContext *
+connect_master(struct rstore *r, char *where, size_t wlen, char *err,
+    size_t errlen)
+{
+	char *host = NULL;
+	unsigned port = r->port;
+	redisContext *c;
+
+	if (r->sentinels.n > 0) {
+		if (!ask_sentinels(r, &host, &port, err, errlen))
+			return NULL;
+	} else if (r->host != NULL) {
+		host = xstrdup(r->host);
+	}
+	if (host != NULL)
+		snprintf(where, wlen, strchr(host, ':') != NULL ? "[%s]:%u" :
+		    "%s:%u", host, port);
+	else
+		snprintf(where, wlen, "unix:%s", r->socket);
+	c = dial(host, port, r->socket, err, errlen);
+	free(host);
+	if (c == NULL)
+		return NULL;
+	if (!authenticate(r, c, err, errlen))
+		goto fail;
+	if (r->db != 0) {
+		char db[16];
+		const char *argv[] = { "SELECT", db };
+
+		snprintf(db, sizeof(db), "%u", r->db);
+		if (!setup_cmd(c, NULL, err, errlen, 2, argv, NULL))
+			goto fail;
+	}
+	if (!is_master(c, err, errlen))
+		goto fail;
+	return c;
+fail:
+	redisFree(c);
+	return NULL;
+}
+
+static void
+drop(struct rstore *r, const char *reason)
+{
+	char why[256];
+
+	/* reason may be the context's own errstr */
+	snprintf(why, sizeof(why), "%s", reason);
+	if (r->c != NULL) {
+		redisFree(r->c);
+		r->c = NULL;
+	}
+	if (r->down_since == 0) {
+		r->down_since = mono();
+		log_warnx("store: lost Redis at %s: %s; requests wait for it",
+		    r->where, why);
+	}
+	r->retry_ms = RETRY_MIN_MS;
+	r->next_try = mono() + RETRY_MIN_MS / 1000.0;
+}
+
+/* Connected, or a connection tried when one is due. */
+static bool
+ensure(struct rstore *r)
+{
+	char err[512] = "", where[300];
+	redisContext *c;
+
+	if (r->c != NULL)
+		return true;
+	if (mono() < r->next_try)
+		return false;
+	c = connect_master(r, where, sizeof(where), err, sizeof(err));
+	if (c != NULL && (!load_scripts(r, c, err, sizeof(err)) ||
+	    !load_key(r, c, err, sizeof(err)))) {
+		redisFree(c);
+		c = NULL;
+	}
+	if (c == NULL) {
+		if (r->down_since == 0) {
+			r->down_since = mono();
+			log_warnx("store: cannot use Redis at %s: %s; requests "
+			    "wait for it", where, err);
+		} else {
+			log_debug("store: Redis at %s: %s", where, err);
+		}
+		r->next_try = mono() + r->retry_ms / 1000.0;
+		r->retry_ms = r->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
+		    r->retry_ms * 2;
+		return false;
+	}
+	r->c = c;
+	snprintf(r->where, sizeof(r->where), "%s", where);
+	if (r->down_since != 0)
+		log_info("store: Redis at %s is in use%s (after %.1f s)", where,
+		    r->ever_up ? " again" : "", mono() - r->down_since);
+	else
+		log_info("store: Redis at %s is in use", where);
+	r->down_since = 0;
+	r->ever_up = true;
+	r->retry_ms = RETRY_MIN_MS;
+	return true;
+}
+
+/* --- commands ---------------------------------------------------------------- */
+
+/* An error answer that means this connection must go: the server is no
+ * longer the master, or cannot serve yet. */
+static bool
+fatal_error(const redisReply *rep)
+{
+	static const char *const kinds[] = {
+		"READONLY", "LOADING", "MASTERDOWN", "NOSCRIPT", "NOAUTH",
+		"NOREPLICAS", NULL
+	};
+
+	for (int i = 0; kinds[i] != NULL; i++)
+		if (strncmp(rep->str, kinds[i], strlen(kinds[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Send argc commands' worth: one command, then (writes, with
+ * redis_min_replicas) a WAIT. The command's reply, or NULL (logged; a lost
+ * connection or a replica that did not acknowledge also drops it).
+ */
+static redisReply *
+run(struct rstore *r, bool write, int argc, const char **argv,
+    const size_t *lens)
+{
+	redisReply *rep = NULL, *w = NULL;
+	bool wait = write && r->min_replicas > 0;
+	char n[16];
+
+	if (!ensure(r))
+		return NULL;
+	redisAppendCommandArgv(r->c, argc, argv, lens);
+	if (wait) {
+		snprintf(n, sizeof(n), "%u", r->min_replicas);
+		redisAppendCommand(r->c, "WAIT %s %d", n, WAIT_MS);
+	}
+	if (redisGetReply(r->c, (void **)&rep) != REDIS_OK ||
+	    (wait && redisGetReply(r->c, (void **)&w) != REDIS_OK)) {
+		drop(r, r->c->errstr);
+		goto fail;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		if (fatal_error(rep))
+			drop(r, rep->str);
+		else
+			log_warnx("store: Redis: %s: %s", argv[0], rep->str);
+		goto fail;
+	}
+	if (wait && (w->type != REDIS_REPLY_INTEGER ||
+	    w->integer < (long long)r->min_replicas)) {
+		log_warnx("store: Redis at %s: %lld of %u replica(s) confirmed "
+		    "a change within %d ms; counted as failed", r->where,
+		    w->type == REDIS_REPLY_INTEGER ? w->integer : -1LL,
+		    r->min_replicas, WAIT_MS);
+		goto fail;
+	}
+	if (w != NULL)
+		freeReplyObject(w);
+	return rep;
+fail:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	if (w != NULL)
+		freeReplyObject(w);
+	return NULL;
+}
+
+static char *
+rkey(const struct rstore *r, enum store_db db, const char *key)
+{
+	switch (db) {
+	case STORE_TICKETS:
+		return xasprintf("%st:%s", r->prefix, key);
+	case STORE_INTENTS:
+		return xasprintf("%si:%s:%s", r->prefix, r->instance, key);
+	case STORE_EVENTS:
+		return xasprintf("%se:%s", r->prefix, key);
+	case STORE_META:
+		return xasprintf("%sm:%s", r->prefix, key);
+	case STORE_ACCOUNTS:
+		return xasprintf("%sa:%s", r->prefix, key);
+	}
+	abort();
+}
+
+/* Milliseconds a record of db lives, 0 for ever. */
+static long long
+ttl_ms(enum store_db db, const json_t *value)
+{
+	int64_t left;
+
+	switch (db) {
+	case STORE_TICKETS:
+		left = ticket_expiry(value) + SWEEP_TICKET_GRACE - (int64_t)time(NULL);
+		return left < 60 ? 60000 : (long long)left * 1000;
+	case STORE_INTENTS:
+		return (long long)SWEEP_INTENT_AGE * 1000;
+	default:
+		return 0;
+	}
+}
+
+/* Read count replies of a pipeline; false (logged, and the connection
+ * dropped if it failed) unless each is an answer of the kind expected:
+ * status for the queued ones, then EXEC's array without an error. */
+static bool
+read_replies(struct rstore *r, size_t queued, bool wait)
+{
+	redisReply *rep;
+	bool ok = true, lost = false;
+	const char *why = NULL;
+	char whybuf[256];
+
+	for (size_t i = 0; i < queued + 2 + (wait ? 1 : 0); i++) {
+		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK) {
+			lost = true;
+			snprintf(whybuf, sizeof(whybuf), "%s", r->c->errstr);
+			why = whybuf;
+			break;
+		}
+		if (i <= queued) {		/* MULTI's OK, then QUEUED */
+			if (rep->type == REDIS_REPLY_ERROR) {
+				snprintf(whybuf, sizeof(whybuf), "%s", rep->str);
+				why = whybuf;
+				lost = lost || fatal_error(rep);
+				ok = false;
+			}
+		} else if (i == queued + 1) {	/* EXEC */
+			if (rep->type != REDIS_REPLY_ARRAY) {
+				snprintf(whybuf, sizeof(whybuf), "%s",
+				    rep->type == REDIS_REPLY_ERROR ? rep->str :
+				    "EXEC: the transaction was not run");
+				why = whybuf;
+				lost = lost || (rep->type == REDIS_REPLY_ERROR &&
+				    fatal_error(rep));
+				ok = false;
+			} else {
+				for (size_t k = 0; k < rep->elements; k++)
+					if (rep->element[k]->type ==
+					    REDIS_REPLY_ERROR) {
+						ok = false;
+						snprintf(whybuf, sizeof(whybuf),
+						    "%s", rep->element[k]->str);
+						why = whybuf;
+					}
+			}
+		} else if (rep->type != REDIS_REPLY_INTEGER ||
+		    rep->integer < (long long)r->min_replicas) {	/* WAIT */
+			log_warnx("store: Redis at %s: %lld of %u replica(s) "
+			    "confirmed a change within %d ms; counted as failed",
+			    r->where, rep->type == REDIS_REPLY_INTEGER ?
+			    rep->integer : -1LL, r->min_replicas, WAIT_MS);
+			ok = false;
+		}
+		freeReplyObject(rep);
+	}
+	if (lost)
+		drop(r, why != NULL ? why : "the connection failed");
+	else if (!ok && why != NULL)
+		log_warnx("store: Redis: a change was refused: %s", why);
+	return ok && !lost;
+}
+
+int
+rstore_apply(struct rstore *r, const struct store_op *ops, size_t n)
+{
+	char **owned;
+	size_t nowned = 0;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (!ensure(r))
+		return -1;
+	owned = xreallocarray(NULL, n * 3, sizeof(*owned));
+	redisAppendCommand(r->c, "MULTI");
+	for (size_t i = 0; i < n; i++) {
+		const char *argv[5];
+		size_t lens[5];
+		int argc = 0;
+		char *k = rkey(r, ops[i].db, ops[i].key), *v;
+		long long ms;
+
+		owned[nowned++] = k;
+		if (ops[i].value == NULL) {
+			argv[argc] = "DEL";
+			lens[argc++] = 3;
+			argv[argc] = k;
+			lens[argc++] = strlen(k);
+			redisAppendCommandArgv(r->c, argc, argv, lens);
+			continue;
+		}
+		/* Encodable: the callers built it with jansson; an empty
+		 * object stands in rather than desynchronise the pipeline. */
+		if ((v = json_dumps(ops[i].value, JSON_COMPACT)) == NULL)
+			v = xstrdup("{}");
+		owned[nowned++] = v;
+		argv[argc] = "SET";
+		lens[argc++] = 3;
+		argv[argc] = k;
+		lens[argc++] = strlen(k);
+		argv[argc] = v;
+		lens[argc++] = strlen(v);
+		if ((ms = ttl_ms(ops[i].db, ops[i].value)) > 0) {
+			char *t = xasprintf("%lld", ms);
+
+			owned[nowned++] = t;
+			argv[argc] = "PX";
+			lens[argc++] = 2;
+			argv[argc] = t;
+			lens[argc++] = strlen(t);
+		}
+		redisAppendCommandArgv(r->c, argc, argv, lens);
+	}
+	redisAppendCommand(r->c, "EXEC");
+	if (r->min_replicas > 0)
+		redisAppendCommand(r->c, "WAIT %u %d", r->min_replicas, WAIT_MS);
+	rc = read_replies(r, n, r->min_replicas > 0) ? 0 : -1;
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	return rc;
+}
+
+json_t *
+rstore_get(struct rstore *r, enum store_db db, const char *key)
+{
+	char *k;
+	const char *argv[2];
+	redisReply *rep;
+	json_t *j = NULL;
+	json_error_t e;
+
+	if (db == STORE_EVENTS)
+		return NULL;	/* counters are sorted sets: see redis.h */
+	k = rkey(r, db, key);
+	argv[0] = "GET";
+	argv[1] = k;
+	rep = run(r, false, 2, argv, NULL);
+	if (rep != NULL && rep->type == REDIS_REPLY_STRING) {
+		j = json_loadb(rep->str, rep->len, 0, &e);
+		if (j == NULL)
+			log_warnx("store: %s is unreadable: %s", k, e.text);
+	}
+	if (rep != NULL)
+		freeReplyObject(rep);
+	free(k);
+	return j;
+}
+
+/* Keys of db, counted with SCAN (for the metrics: not on a request's
+ * path). */
+size_t
+rstore_count(struct rstore *r, enum store_db db)
+{
+	char *match = rkey(r, db, "*"), cursor[32] = "0";
+	size_t n = 0;
+
+	do {
+		const char *argv[] = { "SCAN", cursor, "MATCH", match, "COUNT",
+		    "1000" };
+		redisReply *rep = run(r, false, 6, argv, NULL);
+
+		if (rep == NULL)
+			break;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(rep);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		n += rep->element[1]->elements;
+		freeReplyObject(rep);
+	} while (strcmp(cursor, "0") != 0);
+	free(match);
+	return n;
+}
+
+/* EVALSHA of script s on one key: its integer, or -1. */
+static long long
+eval(struct rstore *r, enum script s, bool write, const char *key,
+    int nargs, const char **args)
+{
+	const char *argv[8];
+	size_t lens[8];
+	int argc = 0;
+	redisReply *rep;
+	long long v = -1;
+
+	if (!ensure(r))
+		return -1;
+	argv[argc] = "EVALSHA";
+	lens[argc++] = 7;
+	argv[argc] = r->sha[s];
+	lens[argc++] = 40;
+	argv[argc] = "1";
+	lens[argc++] = 1;
+	argv[argc] = key;
+	lens[argc++] = strlen(key);
+	for (int i = 0; i < nargs && argc < 8; i++) {
+		argv[argc] = args[i];
+		lens[argc++] = strlen(args[i]);
+	}
+	if ((rep = run(r, write, argc, argv, lens)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_INTEGER)
+		v = rep->integer;
+	freeReplyObject(rep);
+	return v;
+}
+
+int
+rstore_events_add(struct rstore *r, const char *key, int64_t now,
+    int64_t window, unsigned keep)
+{
+	char *k = rkey(r, STORE_EVENTS, key), snow[24], swin[24], skeep[16];
+	char member[24 + 1 + 17];
+	unsigned char rnd[8];
+	const char *args[4] = { snow, swin, skeep, member };
+	long long n;
+
+	if (keep == 0)
+		keep = 1;
+	if (keep > INT_MAX)
+		keep = INT_MAX;
+	if (window < 0)
+		window = 0;
+	snprintf(snow, sizeof(snow), "%" PRId64, now);
+	snprintf(swin, sizeof(swin), "%" PRId64, window);
+	snprintf(skeep, sizeof(skeep), "%u", keep);
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(member, sizeof(member), "%" PRId64 ":", now);
+	sodium_bin2hex(member + strlen(member), 17, rnd, sizeof(rnd));
+	n = eval(r, S_EVENTS_ADD, true, k, 4, args);
+	free(k);
+	return n < 0 ? -1 : n > INT_MAX ? INT_MAX : (int)n;
+}
+
+int
+rstore_events_count(struct rstore *r, const char *key, int64_t now,
+    int64_t window)
+{
+	char *k = rkey(r, STORE_EVENTS, key), from[32];
+	const char *argv[] = { "ZCOUNT", k, from, "+inf" };
+	redisReply *rep;
+	int n = -1;
+
+	snprintf(from, sizeof(from), "(%" PRId64, now - (window < 0 ? 0 :
+	    window));
+	if ((rep = run(r, false, 4, argv, NULL)) != NULL) {
+		if (rep->type == REDIS_REPLY_INTEGER)
+			n = rep->integer > INT_MAX ? INT_MAX : (int)rep->integer;
+		freeReplyObject(rep);
+	}
+	free(k);
+	return n;
+}
+
+int
+rstore_lease(struct rstore *r, const char *key, unsigned ms)
+{
+	char *k = xasprintf("%sl:%s", r->prefix, key), sms[16];
+	const char *args[2] = { r->instance, sms };
+	long long v;
+
+	snprintf(sms, sizeof(sms), "%u", ms);
+	v = eval(r, S_LEASE, true, k, 2, args);
+	free(k);
+	return v < 0 ? -1 : v > 0;
+}
+
+void
+rstore_unlease(struct rstore *r, const char *key)
+{
+	char *k = xasprintf("%sl:%s", r->prefix, key);
+	const char *args[1] = { r->instance };
+
+	/* Failing here only leaves the lease to expire. */
+	(void)eval(r, S_UNLEASE, false, k, 1, args);
+	free(k);
+}
+
+int64_t
+rstore_step_last(struct rstore *r, const char *key)
+{
+	char *k = xasprintf("%ss:%s", r->prefix, key);
+	const char *argv[] = { "GET", k };
+	redisReply *rep = run(r, false, 2, argv, NULL);
+	int64_t v = -1;
+
+	if (rep != NULL) {
+		if (rep->type == REDIS_REPLY_STRING)
+			v = strtoll(rep->str, NULL, 10);
+		freeReplyObject(rep);
+	}
+	free(k);
+	return v;
+}
+
+int
+rstore_step_take(struct rstore *r, const char *key, int64_t step,
+    unsigned ttl)
+{
+	char *k = xasprintf("%ss:%s", r->prefix, key), sstep[24], sttl[16];
+	const char *args[2] = { sstep, sttl };
+	long long v;
+
+	snprintf(sstep, sizeof(sstep), "%" PRId64, step);
+	snprintf(sttl, sizeof(sttl), "%u", ttl > 0 ? ttl : 1);
+	v = eval(r, S_STEP_TAKE, true, k, 2, args);
+	free(k);
+	return v < 0 ? -1 : v > 0;
+}
+
+/* --- opening ----------------------------------------------------------------- */
+
+static void
+settings(struct rstore *r, const struct config *cfg)
+{
+	r->prefix = xstrdup(cfg->state.key_prefix);
+	r->instance = xstrdup(cfg->state.instance);
+	r->host = cfg->state.redis_host ? xstrdup(cfg->state.redis_host) : NULL;
+	r->port = cfg->state.redis_port;
+	r->socket = cfg->state.redis_socket ?
+	    xstrdup(cfg->state.redis_socket) : NULL;
+	r->db = cfg->state.redis_db;
+	for (size_t i = 0; i < cfg->state.redis_sentinels.n; i++)
+		strlist_add(&r->sentinels, cfg->state.redis_sentinels.v[i]);
+	r->master_name = cfg->state.redis_master_name ?
+	    xstrdup(cfg->state.redis_master_name) : NULL;
+	r->user = cfg->state.redis_user ? xstrdup(cfg->state.redis_user) : NULL;
+	r->min_replicas = cfg->state.redis_min_replicas;
+	r->retry_ms = RETRY_MIN_MS;
+	snprintf(r->where, sizeof(r->where), "%s",
+	    r->sentinels.n > 0 ? "(the sentinels' master)" :
+	    cfg->state.redis_url != NULL ? cfg->state.redis_url : "?");
+}
+
+struct rstore *
+rstore_open(const struct config *cfg, char *err, size_t errlen)
+{
+	struct rstore *r = xcalloc(1, sizeof(*r));
+
+	if (sodium_init() == -1) {
+		snprintf(err, errlen, "cannot initialise libsodium");
+		free(r);
+		return NULL;
+	}
+	settings(r, cfg);
+	if (cfg->state.redis_password != NULL) {
+		if ((r->password = sodium_malloc(cfg->state.redis_password_len +
+		    1)) == NULL)
+			goto nomem;
+		memcpy(r->password, cfg->state.redis_password,
+		    cfg->state.redis_password_len);
+		r->password[cfg->state.redis_password_len] = '\0';
+		r->password_len = cfg->state.redis_password_len;
+	}
+	if ((r->hmac_key = sodium_malloc(STORE_HMAC_KEY_LEN)) == NULL)
+		goto nomem;
+	(void)sodium_mprotect_readonly(r->hmac_key);
+	(void)ensure(r);
+	return r;
+nomem:
+	snprintf(err, errlen, "cannot allocate secure memory: %s",
+	    strerror(errno));
+	rstore_close(r);
+	return NULL;
+}
+
+void
+rstore_close(struct rstore *r)
+{
+	if (r == NULL)
+		return;
+	if (r->c != NULL)
+		redisFree(r->c);
+	if (r->hmac_key != NULL) {
+		(void)sodium_mprotect_readwrite(r->hmac_key);
+		sodium_free(r->hmac_key);		/* wipes */
+	}
+	if (r->password != NULL)
+		sodium_free(r->password);		/* wipes */
+	free(r->prefix);
+	free(r->instance);
+	free(r->host);
+	free(r->socket);
+	strlist_free(&r->sentinels);
+	free(r->master_name);
+	free(r->user);
+	free(r);
+}
+
+bool
+rstore_ready(struct rstore *r)
+{
+	return ensure(r) && r->have_key;
+}
+
+const unsigned char *
+rstore_hmac_key(const struct rstore *r)
+{
+	return r->hmac_key;
+}
+
+/* --- ssprd -t ---------------------------------------------------------------- */
+
+/* CONFIG GET name: its value, or NULL (CONFIG may be renamed away). */
+static char *
+config_get(redisContext *c, const char *name)
+{
+	redisReply *rep = redisCommand(c, "CONFIG GET %s", name);
+	char *v = NULL;
+
+	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
+	    rep->elements == 2 && rep->element[1]->type == REDIS_REPLY_STRING)
+		v = xstrdup(rep->element[1]->str);
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return v;
+}
+
+int
+rstore_check(const struct config *cfg,
+    void (*fn)(const char *msg, void *arg), void *arg)
+{
+	struct rstore *r = xcalloc(1, sizeof(*r));
+	char err[512] = "", where[300], msg[768];
+	redisContext *c;
+	char *aof, *fsync;
+	int rc = 0;
+
+	settings(r, cfg);
+	if (cfg->state.redis_password != NULL) {
+		r->password = sodium_malloc(cfg->state.redis_password_len + 1);
+		if (r->password != NULL) {
+			memcpy(r->password, cfg->state.redis_password,
+			    cfg->state.redis_password_len);
+			r->password[cfg->state.redis_password_len] = '\0';
+			r->password_len = cfg->state.redis_password_len;
+		}
+	}
+	if ((c = connect_master(r, where, sizeof(where), err,
+	    sizeof(err))) == NULL) {
+		snprintf(msg, sizeof(msg), "[state] cannot use Redis at %s now: "
+		    "%s (ssprd will start and wait for it)", where, err);
+		fn(msg, arg);
+		rstore_close(r);
+		return -1;
+	}
+	aof = config_get(c, "appendonly");
+	fsync = config_get(c, "appendfsync");
+	if (aof == NULL || fsync == NULL) {
+		snprintf(msg, sizeof(msg), "[state] cannot read Redis's "
+		    "persistence settings at %s (CONFIG GET refused): check "
+		    "appendonly yes and appendfsync always by hand", where);
+		fn(msg, arg);
+	} else if (strcmp(aof, "yes") != 0) {
+		snprintf(msg, sizeof(msg), "[state] Redis at %s has appendonly "
+		    "%s: a restart loses every ticket, counter, lockout and "
+		    "write intent since the last snapshot (set appendonly yes "
+		    "and appendfsync always)", where, aof);
+		fn(msg, arg);
+	} else if (strcmp(fsync, "always") != 0) {
+		snprintf(msg, sizeof(msg), "[state] Redis at %s has appendfsync "
+		    "%s: a power loss may lose the last second of changes (a "
+		    "spent ticket, a failure count); appendfsync always loses "
+		    "none%s", where, fsync, cfg->state.redis_min_replicas > 0 ?
+		    " (redis_min_replicas keeps them on a replica meanwhile)" :
+		    "");
+		fn(msg, arg);
+	}
+	free(aof);
+	free(fsync);
+	redisFree(c);
+	rstore_close(r);
+	return rc;
+}
