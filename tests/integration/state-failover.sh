@@ -178,6 +178,8 @@ for n in A B; do
 	echo "# $n's log on Redis and the sentinels:"
 	grep -iE "redis|sentinel|master|state" "$tmp/$n/daemon.log" | grep -v ' request id=' |
 		tail -n 8 | sed 's/^/#   /'
+	check "$n's log says it went on with the new master" \
+		grep -qE "store: Redis at 127.0.0.1:$rport.* is in use again" "$tmp/$n/daemon.log"
 	check "ssprd $n stops (status 0)" inst_stop "$n"
 done
 finish
