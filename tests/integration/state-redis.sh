@@ -219,7 +219,7 @@ drop_resets() {
 }
 
 # --- d. kill -9 of A under load ------------------------------------------------
-LOAD=${LOAD_USERS:-30}
+LOAD=${LOAD_USERS:-60}
 add_users load "$LOAD"
 python3 "$SRCDIR/tests/spoolflows.py" prepare load "$LOAD" 2 \
 	"$tmp/A/queue" "$tmp/A/mail" "$tmp/B/queue" "$tmp/B/mail" \
@@ -227,10 +227,22 @@ python3 "$SRCDIR/tests/spoolflows.py" prepare load "$LOAD" 2 \
 sed 's/^/# /' "$tmp/load.log"
 check "$LOAD verified tickets for the load" [ "$(grep -vc ' -$' "$tmp/load.tickets")" -eq "$LOAD" ]
 onA=$(( (LOAD + 1) / 2 )) onB=$(( LOAD / 2 ))
+# Kill A 0-29 ms after it took its first reset (moved it to cur/); the
+# killer is ready before the resets are dropped (A is that fast).
+python3 - "$tmp/A/queue" "$(inst_pid A)" "$tmp/killer.ready" <<'PY' &
+import glob, os, random, signal, sys, time
+open(sys.argv[3], "w").close()
+end = time.time() + 120
+while time.time() < end and not glob.glob(sys.argv[1] + "/cur/load*.json") \
+        and not glob.glob(sys.argv[1] + "/out/load*.json"):
+    time.sleep(0.0005)
+time.sleep(random.randrange(30) / 1000)
+os.kill(int(sys.argv[2]), signal.SIGKILL)
+PY
+killer=$!
+wait_for 30 test -e "$tmp/killer.ready"
 drop_resets load "$tmp/load.tickets" Load-Reset
-# Kill A once it has answered a few (or has taken them all, or is gone).
-a_busy() { all_answered load "$LOAD" A 2 || [ -z "$(ls -A "$tmp/A/queue/new")" ] || ! inst_alive A; }
-wait_for 120 a_busy
+wait "$killer"
 inst_kill A
 echo "# A killed with $(answers load "$LOAD" A) of its $onA resets answered, $(ls "$tmp/A/queue/cur" | wc -l) taken, $(ls "$tmp/A/queue/new" | wc -l) waiting"
 check "while A is down, B answers all its $onB resets" wait_for 180 all_answered load "$LOAD" B "$onB"
@@ -279,20 +291,21 @@ n=$(binds_new rr "$LOAD" Redis-Restart)
 check "...every user binds with the new password ($n of $LOAD)" [ "$n" -eq "$LOAD" ]
 both_up() { inst_alive A && inst_alive B; }
 check "both daemons stayed up" both_up
+a=$(isub B "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$kept_started\",\"code\":\"$kept_code\"}")
+expect "a ticket started before the restart verifies after it (B)" "$a" remaining 0
+a=$(isub A "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$kept_started\",\"new_password\":\"After-Restart-Pass-71\"}")
+expect "...and resets (A)" "$a" status ok
+a=$(isub B "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$kept_verified\",\"new_password\":\"After-Restart-Pass-72\"}")
+expect "a ticket verified before the restart resets after it (B)" "$a" status ok
+check "erin binds with it" binds "$USER6_DN" "After-Restart-Pass-72"
+a=$(isub A "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$bob_t\",\"code\":\"$bob_code\"}")
+expect "bob's lockout survived the restart too" "$a" reason throttled
+# An instance notices the loss when it next needs Redis: both have by now.
 for n in A B; do
 	lines=$([ "$n" = A ] && echo "$linesA" || echo "$linesB")
 	check "$n's log says it lost Redis and reconnected by itself" \
-		bash -c "tail -n +$((lines + 1)) '$tmp/$n/daemon.log' | grep -qE 'store: Redis at 127.0.0.1:$rport.* is in use again'"
+		wait_for 30 bash -c "tail -n +$((lines + 1)) '$tmp/$n/daemon.log' | grep -qE 'store: Redis at 127.0.0.1:$rport.* is in use again'"
 done
-a=$(isub B "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$kept_started\",\"code\":\"$kept_code\"}")
-expect "a ticket started before the restart verifies after it (B)" "$a" remaining 0
-a=$(isub A "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$kept_started\",\"new_password\":\"After-Restart-Carol-1\"}")
-expect "...and resets (A)" "$a" status ok
-a=$(isub B "{\"v\":1,\"op\":\"reset\",\"ticket\":\"$kept_verified\",\"new_password\":\"After-Restart-Erin-1\"}")
-expect "a ticket verified before the restart resets after it (B)" "$a" status ok
-check "erin binds with it" binds "$USER6_DN" "After-Restart-Erin-1"
-a=$(isub A "{\"v\":1,\"op\":\"verify\",\"ticket\":\"$bob_t\",\"code\":\"$bob_code\"}")
-expect "bob's lockout survived the restart too" "$a" reason throttled
 
 # --- g. Redis gone for longer than max_wait: state-unavailable ------------------
 inst_ini C "$(state C)"
