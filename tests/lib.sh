@@ -302,3 +302,85 @@ add_users() {
 	check "$2 test users added" bash -c "ldapadd -x -H '$LDAPS_URI' -D '$ADMIN_DN' \
 		-y <(printf '%s' '$ADMIN_PASSWORD') -f '$tmp/$1.ldif' >/dev/null"
 }
+
+# --- several ssprd instances on one shared state (Redis) ------------------------
+
+# inst_ini NAME [EXTRA-SECTIONS]: $tmp/NAME/ssprd.ini for the slapd fixture,
+# with queue, state and mail sink under $tmp/NAME (which the daemon's user
+# can reach) and EXTRA-SECTIONS ([policy], [state]...) at the end.
+inst_ini() {
+	local d=$tmp/$1
+	mkdir -p "$d/mail"
+	chmod 0755 "$d"
+	[ "$(id -u)" -eq 0 ] && chown nobody "$d/mail"
+	write_ini "$d/ssprd.ini" openldap "$LDAPS_URI" "" "${2:-}"
+	sed -i -e "s|^metrics =|metrics =\nqueue_dir = $d/queue\nstate_dir = $d/state|" \
+		-e "s|^command = /bin/true|command = $FIXTURES/mailsink.sh $d/mail|" "$d/ssprd.ini"
+}
+
+# inst_ready_count NAME: how many times its log said it was ready.
+inst_ready_count() {
+	cat "$tmp/$1/daemon.log" 2>/dev/null | grep -c -F "ready (config $tmp/$1/ssprd.ini)"
+}
+
+# inst_start NAME: run ssprd on $tmp/NAME/ssprd.ini, its log in
+# $tmp/NAME/daemon.log (appended), its pid in $tmp/NAME/pid; waits until it
+# says it is ready (once more than before).
+inst_start() {
+	local d=$tmp/$1 before
+	before=$(inst_ready_count "$1")
+	"$SSPRD" -c "$d/ssprd.ini" 2>>"$d/daemon.log" &
+	echo $! >"$d/pid"
+	wait_for 30 inst_ready_more "$1" "$before"
+}
+
+inst_ready_more() { [ "$(inst_ready_count "$1")" -gt "$2" ]; }
+
+inst_pid() { cat "$tmp/$1/pid" 2>/dev/null; }
+
+# inst_alive NAME: its process runs (a zombie does not count).
+inst_alive() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$(inst_pid "$1")/stat" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# inst_stop NAME: SIGTERM and wait; its exit status.
+inst_stop() {
+	local pid
+	pid=$(inst_pid "$1")
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+}
+
+# inst_kill NAME: SIGKILL and wait.
+inst_kill() {
+	local pid
+	pid=$(inst_pid "$1")
+	[ -n "$pid" ] || return 0
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# inst_cleanup NAME...: kill them (for an EXIT trap).
+inst_cleanup() {
+	local n pid
+	for n in "$@"; do
+		pid=$(inst_pid "$n")
+		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# isub NAME JSON: submit to instance NAME; the answer on stdout.
+isub() {
+	submit "$tmp/$1/ssprd.ini" "$2"
+}
+
+# passmods UID: password modifies slapd logged for uid=UID (SLAPD_LOGLEVEL
+# stats, the default).
+passmods() {
+	grep -c " PASSMOD id=\"uid=$1," "$SLAPD_LOG"
+}
