@@ -117,6 +117,10 @@ struct rstore {
 	char		*phost;		/* the master to try */
 	unsigned	 pport;
 	bool		 reached;	/* the probe reached phost:pport */
+	/* Leases whose giving back failed: given back on the next
+	 * connection, so another instance need not wait for them to
+	 * expire. */
+	struct strlist	 unleases;
 };
 
 static double
@@ -464,6 +468,7 @@ drop(struct rstore *r, const char *reason)
 static void probe_start(struct rstore *r);
 static void probe_sentinel(struct rstore *r);
 static bool ensure(struct rstore *r);
+static void unlease_pending(struct rstore *r);
 
 static void
 probe_failed(struct rstore *r, const char *why)
@@ -709,7 +714,9 @@ ensure(struct rstore *r)
 	r->down_since = 0;
 	r->ever_up = true;
 	r->retry_ms = RETRY_MIN_MS;
-	return true;
+	if (r->unleases.n > 0)
+		unlease_pending(r);
+	return r->c != NULL;
 }
 
 /* --- commands ---------------------------------------------------------------- */
@@ -1140,15 +1147,38 @@ rstore_lease(struct rstore *r, const char *key, unsigned ms)
 	return v < 0 ? -1 : v > 0;
 }
 
+#define UNLEASES_MAX	4096
+
 void
 rstore_unlease(struct rstore *r, const char *key)
 {
 	char *k = xasprintf("%sl:%s", r->prefix, key);
 	const char *args[1] = { r->instance };
 
-	/* Failing here only leaves the lease to expire. */
-	(void)eval(r, S_UNLEASE, false, k, 1, args);
+	/* Failing, it is tried again once Redis is back (past the cap, the
+	 * lease is left to expire). */
+	if (eval(r, S_UNLEASE, false, k, 1, args) < 0 &&
+	    r->unleases.n < UNLEASES_MAX && !strlist_has(&r->unleases, key))
+		strlist_add(&r->unleases, key);
 	free(k);
+}
+
+/* On a new connection: the leases that could not be given back. */
+static void
+unlease_pending(struct rstore *r)
+{
+	struct strlist todo = r->unleases;
+
+	memset(&r->unleases, 0, sizeof(r->unleases));
+	for (size_t i = 0; i < todo.n && r->c != NULL; i++)
+		rstore_unlease(r, todo.v[i]);
+	for (size_t i = 0; i < todo.n && r->c == NULL; i++)
+		if (!strlist_has(&r->unleases, todo.v[i]))
+			strlist_add(&r->unleases, todo.v[i]);
+	if (todo.n > 0)
+		log_debug("store: gave back %zu ticket lease(s) held when Redis "
+		    "was lost", todo.n - r->unleases.n);
+	strlist_free(&todo);
 }
 
 int64_t
@@ -1266,6 +1296,7 @@ rstore_close(struct rstore *r)
 	free(r->host);
 	free(r->socket);
 	strlist_free(&r->sentinels);
+	strlist_free(&r->unleases);
 	free(r->master_name);
 	free(r->user);
 	free(r);
