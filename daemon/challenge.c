@@ -220,6 +220,7 @@ ticket_to_json(const struct ticket *t)
 	json_object_set_new(j, "expires", json_integer(t->expires));
 	json_object_set_new(j, "attempts", json_integer(t->attempts));
 	json_object_set_new(j, "verified", json_integer(t->verified));
+	json_object_set_new(j, "rev", json_integer(t->rev));
 	for (int i = 0; i < NMETHODS; i++) {
 		const struct pending_code *p = &t->pending[i];
 
@@ -272,6 +273,7 @@ ticket_from_json(const json_t *j, const char *id, struct ticket *t)
 	    "verified", &verified, "pending", &pend) != 0)
 		return -1;
 	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->rev = json_integer_value(json_object_get(j, "rev"));	/* 0: none */
 	/* Tickets of earlier versions have none: the engine derives it. */
 	acct = json_string_value(json_object_get(j, "acct"));
 	if (acct != NULL && strlen(acct) + 1 == sizeof(t->acct))

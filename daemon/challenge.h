@@ -46,6 +46,9 @@ struct pending_code {
 
 struct ticket {
 	char id[TICKET_HEX + 1];
+	/* Saved this many times (job_ticket_save()): a shared store keeps
+	 * only a newer one (redis.c's fencing). */
+	int64_t rev;
 	char *user;		/* as the front end sent it */
 	/* The identity every counter of this ticket's failures is kept on
 	 * (throttle.h): the resolved account, or the canonical name. */

@@ -532,8 +532,12 @@ job_ticket_load(struct job *job, const char *id)
 void
 job_ticket_save(struct job *job, void (*next)(struct job *))
 {
-	json_t *j = ticket_to_json(&job->t);
-	struct store_op op = { STORE_TICKETS, job->t.id, j };
+	json_t *j;
+	struct store_op op = { STORE_TICKETS, job->t.id, NULL };
+
+	job->t.rev++;
+	j = ticket_to_json(&job->t);
+	op.value = j;
 
 	job_commit(job, &op, 1, next);
 	json_decref(j);
@@ -1254,7 +1258,10 @@ job_begin(struct job *job)
 	struct spool_request *sreq = job->sreq;
 
 	if (!store_ready(e->store)) {
-		if (job_mono() - job->started > (double)job->cfg->daemon.max_wait) {
+		/* A resumed request may have a write in doubt: it waits for
+		 * as long as it takes, to be settled, not answered blind. */
+		if (!sreq->resumed && job_mono() - job->started >
+		    (double)job->cfg->daemon.max_wait) {
 			job->truth = "the state store was not available for "
 			    "[daemon] max_wait";
 			job_error(job, "state-unavailable");

@@ -155,8 +155,19 @@ proof_totp(struct job *job, const char *sealed, const char *dn)
 		free(owner);
 	}
 	secret_free(secret);
-	if (r == TOTP_OK && !throttle_totp_use(st, job->acct, step, TOTP_PERIOD))
-		r = TOTP_WRONG;
+	if (r == TOTP_OK) {
+		switch (throttle_totp_use(st, job->acct, step, TOTP_PERIOD)) {
+		case 1:
+			break;
+		case 0:		/* another instance took it just now */
+			r = TOTP_REPLAY;
+			break;
+		default:	/* not the user's fault: nothing counted */
+			job->truth = "the state store failed to record the step";
+			job_error(job, "state-unavailable");
+			return false;
+		}
+	}
 	if (r == TOTP_REPLAY)
 		job->truth = "an authenticator code used before";
 	if (r != TOTP_OK) {

@@ -237,9 +237,14 @@ recheck(struct job *job)
 
 	if (store_away(job, intent, recheck))
 		return;
-	if (user == NULL && job->req.ticket[0] != '\0' &&
-	    job_ticket_load(job, job->req.ticket) == 0)
-		user = job->t.user;
+	if (user == NULL && job->req.ticket[0] != '\0') {
+		if (job_ticket_load(job, job->req.ticket) == 0)
+			user = job->t.user;
+		else if (store_away(job, NULL, recheck)) {
+			json_decref(intent);	/* absent, or unread? again */
+			return;
+		}
+	}
 	if (user == NULL || dn == NULL) {
 		json_decref(intent);
 		/* nothing left to compare with: the ticket is gone, so the

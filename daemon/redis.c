@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <hiredis.h>
@@ -49,6 +50,7 @@ enum script {
 	S_LEASE,
 	S_UNLEASE,
 	S_STEP_TAKE,
+	S_TICKET_SET,
 	S_COUNT
 };
 
@@ -81,6 +83,17 @@ static const char *const scripts[S_COUNT] = {
 	    "local cur=tonumber(redis.call('GET',KEYS[1]) or '-1') "
 	    "if cur>=tonumber(ARGV[1]) then return 0 end "
 	    "redis.call('SET',KEYS[1],ARGV[1],'EX',ARGV[2]) return 1",
+	/* KEYS ticket, lease, tombstone; ARGV the record, its milliseconds,
+	 * its rev, this instance (queue_ticket()). 0: fenced off. */
+	[S_TICKET_SET] =
+	    "if redis.call('EXISTS',KEYS[3])==1 then return 0 end "
+	    "local l=redis.call('GET',KEYS[2]) "
+	    "if l and l~=ARGV[4] then return 0 end "
+	    "local cur=redis.call('GET',KEYS[1]) "
+	    "if cur then local ok,t=pcall(cjson.decode,cur) "
+	    "if ok and type(t)=='table' and tonumber(t.rev) and "
+	    "tonumber(t.rev)>=tonumber(ARGV[3]) then return 0 end end "
+	    "redis.call('SET',KEYS[1],ARGV[1],'PX',ARGV[2]) return 1",
 };
 
 struct rstore {
@@ -100,6 +113,7 @@ struct rstore {
 	unsigned	 replicas;	/* connected to the master, per ROLE */
 	double		 replicas_at;	/* when read; 0: read again */
 	bool		 degraded;	/* fewer than min_replicas connected */
+	double		 wait_failed_at;	/* the last WAIT that timed out */
 	char		 sha[S_COUNT][41];
 	unsigned char	*hmac_key;	/* sodium_malloc(), read-only once set */
 	bool		 have_key;
@@ -108,6 +122,7 @@ struct rstore {
 	unsigned	 retry_ms;
 	double		 down_since;	/* 0: up, or never tried */
 	bool		 ever_up;
+	bool		 reader;	/* ssprctl: makes no HMAC key */
 	/* The probe (rstore_attach()): asynchronous, on the event loop */
 	struct event_base *base;
 	redisAsyncContext *pac;		/* the step under way, or NULL */
@@ -246,13 +261,144 @@ setup_cmd(redisContext *c, redisReply **out, char *err, size_t errlen,
 	return true;
 }
 
+/*
+ * Commands that carry a secret (AUTH's password, the HMAC key) bypass
+ * hiredis, whose buffers are freed unwiped: the request is built in, and
+ * the answer read into, sodium_malloc() memory (wiped when freed), on the
+ * connection's blocking socket, before or between hiredis's own commands
+ * (nothing of theirs is pending then, and Redis sends one answer per
+ * command). SECRET_CMD_MAX bounds both.
+ */
+#define SECRET_CMD_MAX	4096
+
+struct secret_buf {
+	char	*p;
+	size_t	 len;
+};
+
+static void
+sb_add(struct secret_buf *b, const char *s, size_t n)
+{
+	if (b->len + n <= SECRET_CMD_MAX) {
+		memcpy(b->p + b->len, s, n);
+	}
+	b->len += n;
+}
+
+static void
+sb_bulk(struct secret_buf *b, const char *s, size_t n)
+{
+	char head[32];
+
+	snprintf(head, sizeof(head), "$%zu\r\n", n);
+	sb_add(b, head, strlen(head));
+	sb_add(b, s, n);
+	sb_add(b, "\r\n", 2);
+}
+
+/*
+ * Send argv (lens) and read one answer into *out (sodium_malloc()ed,
+ * NUL-terminated, the caller frees it with sodium_free()): a status,
+ * error or integer line as it came ("+OK", "-ERR ...", ":1"), a bulk
+ * string as "$" and its bytes, a nil as "$-1". false with err filled.
+ */
+static bool
+secret_call(redisContext *c, int argc, const char **argv, const size_t *lens,
+    char **out, char *err, size_t errlen)
+{
+	struct secret_buf req = { sodium_malloc(SECRET_CMD_MAX), 0 };
+	char *in = sodium_malloc(SECRET_CMD_MAX + 1), head[32];
+	size_t off = 0, got = 0, need = 0;
+	bool ok = false;
+
+	*out = NULL;
+	if (req.p == NULL || in == NULL) {
+		snprintf(err, errlen, "cannot allocate secure memory");
+		goto done;
+	}
+	snprintf(head, sizeof(head), "*%d\r\n", argc);
+	sb_add(&req, head, strlen(head));
+	for (int i = 0; i < argc; i++)
+		sb_bulk(&req, argv[i], lens[i]);
+	if (req.len > SECRET_CMD_MAX) {
+		snprintf(err, errlen, "%s: too long", argv[0]);
+		goto done;
+	}
+	while (off < req.len) {
+		ssize_t n = write(c->fd, req.p + off, req.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: %s", argv[0], n < 0 ?
+			    strerror(errno) : "cannot send");
+			goto done;
+		}
+		off += (size_t)n;
+	}
+	/* One answer: a line, or for a bulk string its line and its bytes. */
+	for (;;) {
+		char *eol = got > 0 ? memchr(in, '\n', got) : NULL;
+		ssize_t n;
+
+		if (eol != NULL && need == 0) {
+			if (in[0] != '$')
+				need = (size_t)(eol - in) + 1;
+			else if (atol(in + 1) < 0)
+				need = (size_t)(eol - in) + 1;
+			else
+				need = (size_t)(eol - in) + 1 +
+				    (size_t)atol(in + 1) + 2;
+			if (need > SECRET_CMD_MAX) {
+				snprintf(err, errlen, "%s: answer too long",
+				    argv[0]);
+				goto done;
+			}
+		}
+		if (need > 0 && got >= need)
+			break;
+		n = read(c->fd, in + got, SECRET_CMD_MAX - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: %s", argv[0], n < 0 ?
+			    strerror(errno) : "connection closed");
+			goto done;
+		}
+		got += (size_t)n;
+	}
+	if (in[0] == '-') {
+		snprintf(err, errlen, "%s: %.*s", argv[0],
+		    (int)strcspn(in + 1, "\r\n"), in + 1);
+		goto done;
+	}
+	if (in[0] == '$' && atol(in + 1) >= 0) {
+		size_t hl = (size_t)((char *)memchr(in, '\n', got) - in) + 1;
+		size_t bl = need - hl - 2;
+
+		memmove(in + 1, in + hl, bl);
+		in[1 + bl] = '\0';
+	} else {
+		in[strcspn(in, "\r\n")] = '\0';
+	}
+	*out = in;
+	in = NULL;
+	ok = true;
+done:
+	if (req.p != NULL)
+		sodium_free(req.p);
+	if (in != NULL)
+		sodium_free(in);
+	return ok;
+}
+
 static bool
 authenticate(struct rstore *r, redisContext *c, char *err, size_t errlen)
 {
 	const char *argv[3];
 	size_t lens[3];
 	int argc = 0;
-	bool ok;
+	char *ans;
 
 	if (r->password == NULL)
 		return true;
@@ -264,11 +410,10 @@ authenticate(struct rstore *r, redisContext *c, char *err, size_t errlen)
 	}
 	argv[argc] = r->password;
 	lens[argc++] = r->password_len;
-	ok = setup_cmd(c, NULL, err, errlen, argc, argv, lens);
-	/* hiredis's output buffer held the password */
-	if (c->obuf != NULL)
-		sodium_memzero(c->obuf, sdslen(c->obuf));
-	return ok;
+	if (!secret_call(c, argc, argv, lens, &ans, err, errlen))
+		return false;
+	sodium_free(ans);
+	return true;
 }
 
 /* The server must be a master: a replica refuses writes, and one that a
@@ -322,15 +467,16 @@ load_scripts(struct rstore *r, redisContext *c, char *err, size_t errlen)
  * this process runs with means another state: refused.
  */
 static bool
-load_key(struct rstore *r, redisContext *c, char *err, size_t errlen)
+load_key(struct rstore *r, redisContext *c, bool reader, char *err,
+    size_t errlen)
 {
 	char hex[STORE_HMAC_KEY_LEN * 2 + 3];
 	unsigned char key[STORE_HMAC_KEY_LEN];
 	char *name = xasprintf("%sm:%s", r->prefix, HMAC_KEY_NAME);
 	const char *set[] = { "SET", name, hex, "NX" };
 	const char *get[] = { "GET", name };
-	size_t setlen[4], keylen;
-	redisReply *rep = NULL;
+	size_t setlen[4], getlen[2], keylen;
+	char *ans = NULL, *got = NULL;
 	bool ok = false;
 
 	if (r->have_key)
@@ -345,12 +491,19 @@ load_key(struct rstore *r, redisContext *c, char *err, size_t errlen)
 	setlen[1] = strlen(name);
 	setlen[2] = sizeof(hex) - 1;
 	setlen[3] = 2;
-	if (!setup_cmd(c, NULL, err, errlen, 4, set, setlen) ||
-	    !setup_cmd(c, &rep, err, errlen, 2, get, NULL))
+	getlen[0] = 3;
+	getlen[1] = strlen(name);
+	/* A reader (ssprctl) only reads: it never makes the key. */
+	if ((!reader && !secret_call(c, 4, set, setlen, &ans, err, errlen)) ||
+	    !secret_call(c, 2, get, getlen, &got, err, errlen))
 		goto out;
-	if (rep->type != REDIS_REPLY_STRING || rep->len != sizeof(hex) - 1 ||
-	    rep->str[0] != '"' || rep->str[rep->len - 1] != '"' ||
-	    sodium_hex2bin(key, sizeof(key), rep->str + 1, rep->len - 2, NULL,
+	if (reader && strcmp(got, "$-1") == 0) {
+		snprintf(err, errlen, "%s holds no ssprd state yet", name);
+		goto out;
+	}
+	if (got[0] != '$' || strlen(got) != sizeof(hex) ||
+	    got[1] != '"' || got[sizeof(hex) - 1] != '"' ||
+	    sodium_hex2bin(key, sizeof(key), got + 2, sizeof(hex) - 3, NULL,
 	    &keylen, NULL) != 0 || keylen != sizeof(key)) {
 		snprintf(err, errlen, "the HMAC key at %s is unreadable; delete "
 		    "it to start afresh (pending tickets are lost)", name);
@@ -371,12 +524,10 @@ load_key(struct rstore *r, redisContext *c, char *err, size_t errlen)
 	}
 	ok = true;
 out:
-	if (rep != NULL) {
-		sodium_memzero(rep->str, rep->len);
-		freeReplyObject(rep);
-	}
-	if (c->obuf != NULL)
-		sodium_memzero(c->obuf, sdslen(c->obuf));
+	if (ans != NULL)
+		sodium_free(ans);
+	if (got != NULL)
+		sodium_free(got);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(hex, sizeof(hex));
 	free(name);
@@ -686,7 +837,7 @@ ensure(struct rstore *r)
 	    sizeof(where), err, sizeof(err));
 	r->reached = false;
 	if (c != NULL && (!load_scripts(r, c, err, sizeof(err)) ||
-	    !load_key(r, c, err, sizeof(err)))) {
+	    !load_key(r, c, r->reader, err, sizeof(err)))) {
 		redisFree(c);
 		c = NULL;
 	}
@@ -721,20 +872,18 @@ ensure(struct rstore *r)
 
 /* --- commands ---------------------------------------------------------------- */
 
-/* An error answer that means this connection must go: the server is no
- * longer the master, or cannot serve yet. */
+/*
+ * Every error answer drops the connection: ssprd sends nothing a serving
+ * master refuses, so a refusal (READONLY after a failover, LOADING,
+ * MASTERDOWN, NOPERM from an ACL, MISCONF, OOM...) means this server cannot
+ * keep the state now. The store is then not ready until a new connection
+ * is up, and a read that failed is never taken for an absent record.
+ */
 static bool
 fatal_error(const redisReply *rep)
 {
-	static const char *const kinds[] = {
-		"READONLY", "LOADING", "MASTERDOWN", "NOSCRIPT", "NOAUTH",
-		"NOREPLICAS", NULL
-	};
-
-	for (int i = 0; kinds[i] != NULL; i++)
-		if (strncmp(rep->str, kinds[i], strlen(kinds[i])) == 0)
-			return true;
-	return false;
+	(void)rep;
+	return true;
 }
 
 /*
@@ -747,31 +896,72 @@ fatal_error(const redisReply *rep)
  * Redis that is away. Logged when it starts and ends. false also when the
  * ROLE command lost the connection (r->c is then NULL).
  */
+/* Replicas online with a lag of at most REPLICA_LAG seconds, per INFO
+ * replication ("slaveN:ip=...,state=online,offset=...,lag=L"); -1 when the
+ * server is not a master. A replica that stopped answering stays listed
+ * online until repl-timeout, but its lag grows. */
+#define REPLICA_LAG	2
+
+static int
+count_replicas(const char *info)
+{
+	const char *line = info;
+	int n = 0;
+	bool master = false;
+
+	while (line != NULL && *line != '\0') {
+		const char *end = strchr(line, '\n'), *lag;
+		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+		char buf[512];
+
+		snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) ?
+		    len : sizeof(buf) - 1), line);
+		buf[strcspn(buf, "\r")] = '\0';
+		if (strcmp(buf, "role:master") == 0)
+			master = true;
+		else if (strncmp(buf, "slave", 5) == 0 &&
+		    strstr(buf, "state=online") != NULL &&
+		    (lag = strstr(buf, "lag=")) != NULL &&
+		    atoi(lag + 4) <= REPLICA_LAG)
+			n++;
+		line = end != NULL ? end + 1 : NULL;
+	}
+	return master ? n : -1;
+}
+
 static bool
 replicas_enough(struct rstore *r)
 {
 	redisReply *rep;
+	int n;
 
 	if (r->min_replicas == 0)
 		return true;
+	/* A WAIT that timed out: no change for a while, rather than a stall
+	 * of WAIT_MS for each. */
+	if (mono() - r->wait_failed_at < REPLICAS_EVERY)
+		return false;
 	if (r->replicas_at == 0 || mono() - r->replicas_at > REPLICAS_EVERY) {
-		if ((rep = redisCommand(r->c, "ROLE")) == NULL) {
+		if ((rep = redisCommand(r->c, "INFO replication")) == NULL) {
 			drop(r, r->c->errstr);
 			return false;
 		}
-		r->replicas = rep->type == REDIS_REPLY_ARRAY &&
-		    rep->elements >= 3 &&
-		    rep->element[2]->type == REDIS_REPLY_ARRAY ?
-		    (unsigned)rep->element[2]->elements : 0;
+		n = rep->type == REDIS_REPLY_STRING ? count_replicas(rep->str) :
+		    -1;
 		freeReplyObject(rep);
+		if (n < 0) {
+			drop(r, "no longer a master (INFO replication)");
+			return false;
+		}
+		r->replicas = (unsigned)n;
 		r->replicas_at = mono();
 	}
 	if (r->replicas < r->min_replicas) {
 		if (!r->degraded)
-			log_warnx("store: Redis at %s has %u replica(s) online, "
-			    "fewer than redis_min_replicas %u: no change is made "
-			    "until they are back; requests wait", r->where,
-			    r->replicas, r->min_replicas);
+			log_warnx("store: Redis at %s has %u replica(s) online and "
+			    "current, fewer than redis_min_replicas %u: no change "
+			    "is made until they are back; requests wait",
+			    r->where, r->replicas, r->min_replicas);
 		r->degraded = true;
 		return false;
 	}
@@ -811,15 +1001,16 @@ run(struct rstore *r, bool write, int argc, const char **argv,
 		goto fail;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
-		if (fatal_error(rep))
-			drop(r, rep->str);
-		else
-			log_warnx("store: Redis: %s: %s", argv[0], rep->str);
+		char why[300];
+
+		snprintf(why, sizeof(why), "%s: %s", argv[0], rep->str);
+		drop(r, why);
 		goto fail;
 	}
 	if (wait && (w->type != REDIS_REPLY_INTEGER ||
 	    w->integer < (long long)r->min_replicas)) {
 		r->replicas_at = 0;	/* count them again */
+		r->wait_failed_at = mono();
 		log_warnx("store: Redis at %s: %lld of %u replica(s) confirmed "
 		    "a change within %d ms; counted as failed", r->where,
 		    w->type == REDIS_REPLY_INTEGER ? w->integer : -1LL,
@@ -919,6 +1110,7 @@ read_replies(struct rstore *r, size_t queued, bool wait)
 		} else if (rep->type != REDIS_REPLY_INTEGER ||
 		    rep->integer < (long long)r->min_replicas) {	/* WAIT */
 			r->replicas_at = 0;
+			r->wait_failed_at = mono();
 			log_warnx("store: Redis at %s: %lld of %u replica(s) "
 			    "confirmed a change within %d ms; counted as failed",
 			    r->where, rep->type == REDIS_REPLY_INTEGER ?
@@ -934,11 +1126,115 @@ read_replies(struct rstore *r, size_t queued, bool wait)
 	return ok && !lost;
 }
 
+/* A pipeline being built: the strings it owns until it is sent. */
+struct pipe {
+	struct rstore	*r;
+	size_t		 queued;
+	char		**owned;
+	size_t		 nowned, cap;
+};
+
+static const char *
+own(struct pipe *p, char *str)
+{
+	if (p->nowned == p->cap) {
+		p->cap = p->cap * 2 + 8;
+		p->owned = xreallocarray(p->owned, p->cap, sizeof(*p->owned));
+	}
+	p->owned[p->nowned++] = str;
+	return str;
+}
+
+static void
+queue(struct pipe *p, int argc, const char **argv)
+{
+	size_t lens[12];
+
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	redisAppendCommandArgv(p->r->c, argc, argv, lens);
+	p->queued++;
+}
+
+/*
+ * A ticket's changes are fenced, so that a change kept for a retry
+ * (batch_keep()) can never undo a later one made elsewhere: a put goes
+ * in only when its "rev" is above the stored one's, no other instance
+ * holds the ticket's lease, and the ticket was not spent; spending it
+ * deletes it and leaves a tombstone (g:ID) for a day.
+ */
+static void
+queue_ticket(struct pipe *p, const struct store_op *op)
+{
+	struct rstore *r = p->r;
+	const char *t = own(p, rkey(r, STORE_TICKETS, op->key));
+	const char *l = own(p, xasprintf("%sl:%s", r->prefix, op->key));
+	const char *g = own(p, xasprintf("%sg:%s", r->prefix, op->key));
+	const char *day = own(p, xasprintf("%lld",
+	    (long long)SWEEP_INTENT_AGE * 1000));
+
+	if (op->value == NULL) {
+		const char *del[] = { "DEL", t };
+		const char *stone[] = { "SET", g, "1", "PX", day };
+
+		queue(p, 2, del);
+		queue(p, 5, stone);
+	} else {
+		char *v = json_dumps(op->value, JSON_COMPACT);
+		json_t *rev = json_object_get(op->value, "rev");
+		const char *argv[] = { "EVALSHA", r->sha[S_TICKET_SET], "3", t,
+		    l, g, own(p, v != NULL ? v : xstrdup("{}")),
+		    own(p, xasprintf("%lld", ttl_ms(STORE_TICKETS, op->value))),
+		    own(p, xasprintf("%lld", json_is_integer(rev) ?
+		    (long long)json_integer_value(rev) : 0LL)), r->instance };
+
+		queue(p, 10, argv);
+	}
+}
+
+/* A write intent; the ticket it names, and this instance's lease on it,
+ * then live a day: if this instance dies after the write, no other may
+ * work on the ticket before the intent is settled (by this instance,
+ * restarted: the lease is its own). */
+static void
+queue_intent(struct pipe *p, const struct store_op *op)
+{
+	struct rstore *r = p->r;
+	const char *k = own(p, rkey(r, STORE_INTENTS, op->key));
+	const char *ticket;
+
+	if (op->value == NULL) {
+		const char *del[] = { "DEL", k };
+
+		queue(p, 2, del);
+		return;
+	}
+	{
+		char *v = json_dumps(op->value, JSON_COMPACT);
+		const char *set[] = { "SET", k, own(p, v != NULL ? v :
+		    xstrdup("{}")), "PX", own(p, xasprintf("%lld",
+		    ttl_ms(STORE_INTENTS, op->value))) };
+
+		queue(p, 5, set);
+	}
+	ticket = json_string_value(json_object_get(op->value, "ticket"));
+	if (ticket != NULL && *ticket != '\0') {
+		const char *day = own(p, xasprintf("%lld",
+		    (long long)SWEEP_INTENT_AGE * 1000));
+		const char *l[] = { "PEXPIRE", own(p, xasprintf("%sl:%s",
+		    r->prefix, ticket)), day };
+		const char *t[] = { "PEXPIRE", own(p, rkey(r, STORE_TICKETS,
+		    ticket)), day };
+
+		queue(p, 3, l);
+		queue(p, 3, t);
+	}
+}
+
 int
 rstore_apply(struct rstore *r, const struct store_op *ops, size_t n)
 {
-	char **owned;
-	size_t nowned = 0;
+	struct pipe p = { .r = r };
 	bool wait;
 	int rc;
 
@@ -949,53 +1245,39 @@ rstore_apply(struct rstore *r, const struct store_op *ops, size_t n)
 	if (!replicas_enough(r))
 		return -1;
 	wait = r->min_replicas > 0;
-	owned = xreallocarray(NULL, n * 3, sizeof(*owned));
 	redisAppendCommand(r->c, "MULTI");
 	for (size_t i = 0; i < n; i++) {
-		const char *argv[5];
-		size_t lens[5];
-		int argc = 0;
-		char *k = rkey(r, ops[i].db, ops[i].key), *v;
-		long long ms;
+		const struct store_op *op = &ops[i];
+		const char *k;
 
-		owned[nowned++] = k;
-		if (ops[i].value == NULL) {
-			argv[argc] = "DEL";
-			lens[argc++] = 3;
-			argv[argc] = k;
-			lens[argc++] = strlen(k);
-			redisAppendCommandArgv(r->c, argc, argv, lens);
+		if (op->db == STORE_TICKETS) {
+			queue_ticket(&p, op);
 			continue;
 		}
-		/* Encodable: the callers built it with jansson; an empty
-		 * object stands in rather than desynchronise the pipeline. */
-		if ((v = json_dumps(ops[i].value, JSON_COMPACT)) == NULL)
-			v = xstrdup("{}");
-		owned[nowned++] = v;
-		argv[argc] = "SET";
-		lens[argc++] = 3;
-		argv[argc] = k;
-		lens[argc++] = strlen(k);
-		argv[argc] = v;
-		lens[argc++] = strlen(v);
-		if ((ms = ttl_ms(ops[i].db, ops[i].value)) > 0) {
-			char *t = xasprintf("%lld", ms);
-
-			owned[nowned++] = t;
-			argv[argc] = "PX";
-			lens[argc++] = 2;
-			argv[argc] = t;
-			lens[argc++] = strlen(t);
+		if (op->db == STORE_INTENTS) {
+			queue_intent(&p, op);
+			continue;
 		}
-		redisAppendCommandArgv(r->c, argc, argv, lens);
+		k = own(&p, rkey(r, op->db, op->key));
+		if (op->value == NULL) {
+			const char *del[] = { "DEL", k };
+
+			queue(&p, 2, del);
+		} else {
+			char *v = json_dumps(op->value, JSON_COMPACT);
+			const char *set[] = { "SET", k, own(&p, v != NULL ? v :
+			    xstrdup("{}")) };
+
+			queue(&p, 3, set);	/* accounts, meta: no TTL */
+		}
 	}
 	redisAppendCommand(r->c, "EXEC");
 	if (wait)
 		redisAppendCommand(r->c, "WAIT %u %d", r->min_replicas, WAIT_MS);
-	rc = read_replies(r, n, wait) ? 0 : -1;
-	for (size_t i = 0; i < nowned; i++)
-		free(owned[i]);
-	free(owned);
+	rc = read_replies(r, p.queued, wait) ? 0 : -1;
+	for (size_t i = 0; i < p.nowned; i++)
+		free(p.owned[i]);
+	free(p.owned);
 	return rc;
 }
 
@@ -1238,10 +1520,11 @@ settings(struct rstore *r, const struct config *cfg)
 }
 
 struct rstore *
-rstore_open(const struct config *cfg, char *err, size_t errlen)
+rstore_open(const struct config *cfg, bool reader, char *err, size_t errlen)
 {
 	struct rstore *r = xcalloc(1, sizeof(*r));
 
+	r->reader = reader;
 	if (sodium_init() == -1) {
 		snprintf(err, errlen, "cannot initialise libsodium");
 		free(r);

@@ -38,8 +38,8 @@ struct rstore;
 
 /* Settings from cfg's [state]; connects when it can (an unreachable Redis
  * is not an error here: rstore_ready() says false until it is up). */
-struct rstore *rstore_open(const struct config *cfg, char *err,
-    size_t errlen);
+struct rstore *rstore_open(const struct config *cfg, bool reader,
+    char *err, size_t errlen);
 void rstore_close(struct rstore *r);
 /* From now on a store that is down is probed asynchronously on base's
  * loop (a host that drops packets never stalls it); before, connections

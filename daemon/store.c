@@ -1016,7 +1016,7 @@ store_open_config(const struct config *cfg, bool reader, char *err,
 	st = xcalloc(1, sizeof(*st));
 	st->lockfd = -1;
 	st->path = xstrdup("redis");
-	if ((st->redis = rstore_open(cfg, err, errlen)) == NULL) {
+	if ((st->redis = rstore_open(cfg, reader, err, errlen)) == NULL) {
 		store_close(st);
 		return NULL;
 	}

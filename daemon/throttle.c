@@ -178,7 +178,11 @@ throttle_totp_last(struct store *st, const char *id, unsigned period)
 	return t > 0 ? t / (int64_t)period : -1;
 }
 
-bool
+/* How long a shared store keeps the last step: well past the steps
+ * totp_check() accepts, whatever the instances' clocks say. */
+#define TOTP_STEP_KEEP	600
+
+int
 throttle_totp_use(struct store *st, const char *id, int64_t step,
     unsigned period)
 {
@@ -187,7 +191,8 @@ throttle_totp_use(struct store *st, const char *id, int64_t step,
 	key(k, sizeof(k), "totp", id, NULL);
 	/* Instances race for a step: one script reserves it. */
 	if (store_shared(st))
-		return store_step_take(st, k, step, 3 * period) == 1;
+		return store_step_take(st, k, step, 3 * period > TOTP_STEP_KEEP ?
+		    3 * period : TOTP_STEP_KEEP);
 	return store_events_add(st, k, step * (int64_t)period, 3 * period,
-	    1) > 0;
+	    1) > 0 ? 1 : -1;
 }

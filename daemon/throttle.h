@@ -70,11 +70,13 @@ bool throttle_locked(struct store *st, const struct config *cfg,
 /*
  * Authenticator-app steps, each usable once per identity (RFC 6238, 5.2):
  * the last step accepted for id, or -1; and recording step as used, kept
- * as an event at the step's start time so the sweep drops it in time.
- * False on a store error (then the code is refused).
+ * as an event at the step's start time so the sweep drops it in time:
+ * 1, or 0 when the step (or a later one) was used already (a shared store
+ * reserves it atomically: two instances never both accept it), or -1 on a
+ * store error (the code is then neither accepted nor counted as wrong).
  */
 int64_t throttle_totp_last(struct store *st, const char *id, unsigned period);
-bool throttle_totp_use(struct store *st, const char *id, int64_t step,
+int throttle_totp_use(struct store *st, const char *id, int64_t step,
     unsigned period);
 
 #endif
