@@ -534,6 +534,33 @@ out:
 	return ok;
 }
 
+static char *config_get(redisContext *c, const char *name);
+
+/*
+ * An eviction policy other than noeviction, with a memory limit, lets
+ * Redis drop keys ssprd gave a TTL (volatile-*) or any key (allkeys-*):
+ * lockouts, TOTP steps, leases, intents, tickets. The message into buf,
+ * or false when there is nothing to say (or CONFIG cannot say).
+ */
+static bool
+eviction_risk(redisContext *c, const char *where, char *buf, size_t len)
+{
+	char *policy = config_get(c, "maxmemory-policy");
+	char *max = config_get(c, "maxmemory");
+	bool risk = policy != NULL && max != NULL &&
+	    strcmp(policy, "noeviction") != 0 && strcmp(max, "0") != 0;
+
+	if (risk)
+		snprintf(buf, len, "[state] Redis at %s has maxmemory %s with "
+		    "maxmemory-policy %s: when full it drops keys, lockouts, "
+		    "TOTP steps and write intents among them (set "
+		    "maxmemory-policy noeviction: Redis then refuses changes "
+		    "and requests wait)", where, max, policy);
+	free(policy);
+	free(max);
+	return risk;
+}
+
 /* A new, set-up connection to the master, or NULL with err filled. */
 static redisContext *
 connect_master(struct rstore *r, const char *known, unsigned known_port,
@@ -857,6 +884,12 @@ ensure(struct rstore *r)
 	r->c = c;
 	r->replicas_at = 0;
 	snprintf(r->where, sizeof(r->where), "%s", where);
+	{
+		char msg[512];
+
+		if (eviction_risk(c, where, msg, sizeof(msg)))
+			log_warnx("store: %s", msg + strlen("[state] "));
+	}
 	if (r->down_since != 0)
 		log_info("store: Redis at %s is in use%s (after %.1f s)", where,
 		    r->ever_up ? " again" : "", mono() - r->down_since);
@@ -1675,6 +1708,8 @@ rstore_check(const struct config *cfg,
 	}
 	free(aof);
 	free(fsync);
+	if (eviction_risk(c, where, msg, sizeof(msg)))
+		fn(msg, arg);
 	redisFree(c);
 	rstore_close(r);
 	return rc;
