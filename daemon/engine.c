@@ -1058,12 +1058,37 @@ reservation_find(struct engine *e, const char *acct)
 	return NULL;
 }
 
+/* A shared reservation's name: this instance's and the request's. */
+#define RESERVATION_TOKEN	256
+
+static void
+reservation_token(const struct job *job, char token[RESERVATION_TOKEN])
+{
+	snprintf(token, RESERVATION_TOKEN, "%s:%s", job->cfg->state.instance,
+	    job->sreq->id);
+}
+
 bool
 job_failure_reserve(struct job *job)
 {
 	struct engine *e = job->e;
-	struct reservation *r = reservation_find(e, job->acct);
-	int have = throttle_failures(e->store, job->cfg, job->acct, job_now());
+	struct reservation *r;
+	int have;
+
+	/* Instances sharing the store reserve there: each instance's own
+	 * count would let every one of them run the whole budget at once. */
+	if (store_shared(e->store)) {
+		char token[RESERVATION_TOKEN];
+
+		reservation_token(job, token);
+		if (throttle_failure_reserve(e->store, job->cfg, job->acct, token,
+		    job_now()) != 1)
+			return false;
+		job->reserved = true;
+		return true;
+	}
+	r = reservation_find(e, job->acct);
+	have = throttle_failures(e->store, job->cfg, job->acct, job_now());
 
 	if (have < 0 || (unsigned)have + (r ? r->n : 0) >=
 	    job->cfg->policy.lockout_failures)
@@ -1086,6 +1111,13 @@ job_failure_release(struct job *job)
 	if (!job->reserved)
 		return;
 	job->reserved = false;
+	if (store_shared(job->e->store)) {
+		char token[RESERVATION_TOKEN];
+
+		reservation_token(job, token);
+		throttle_failure_unreserve(job->e->store, job->acct, token);
+		return;
+	}
 	if ((r = reservation_find(job->e, job->acct)) == NULL)
 		return;
 	if (--r->n == 0) {

@@ -51,6 +51,7 @@ enum script {
 	S_UNLEASE,
 	S_STEP_TAKE,
 	S_TICKET_SET,
+	S_RESERVE,
 	S_COUNT
 };
 
@@ -94,6 +95,19 @@ static const char *const scripts[S_COUNT] = {
 	    "if ok and type(t)=='table' and tonumber(t.rev) and "
 	    "tonumber(t.rev)>=tonumber(ARGV[3]) then return 0 end end "
 	    "redis.call('SET',KEYS[1],ARGV[1],'PX',ARGV[2]) return 1",
+	/* KEYS the failure counter, the reservations; ARGV now (s), the
+	 * counter's window (s), the limit, a token, now (ms), the
+	 * reservation's life (ms). Failures counted plus checks under way,
+	 * on every instance, stay below the limit. */
+	[S_RESERVE] =
+	    "redis.call('ZREMRANGEBYSCORE',KEYS[2],'-inf',ARGV[5]) "
+	    "local have=redis.call('ZCOUNT',KEYS[1],'('..(tonumber(ARGV[1])-"
+	    "tonumber(ARGV[2])),'+inf') "
+	    "if have+redis.call('ZCARD',KEYS[2])>=tonumber(ARGV[3]) then "
+	    "return 0 end "
+	    "redis.call('ZADD',KEYS[2],tonumber(ARGV[5])+tonumber(ARGV[6]),"
+	    "ARGV[4]) "
+	    "redis.call('PEXPIRE',KEYS[2],ARGV[6]) return 1",
 };
 
 struct rstore {
@@ -1494,6 +1508,54 @@ unlease_pending(struct rstore *r)
 		log_debug("store: gave back %zu ticket lease(s) held when Redis "
 		    "was lost", todo.n - r->unleases.n);
 	strlist_free(&todo);
+}
+
+int
+rstore_reserve(struct rstore *r, const char *events, const char *key,
+    const char *token, int64_t now, int64_t window, unsigned limit,
+    unsigned ms)
+{
+	char *e = rkey(r, STORE_EVENTS, events);
+	char *k = xasprintf("%sr:%s", r->prefix, key);
+	char snow[24], swin[24], slim[16], snowms[32], sms[16];
+	const char *argv[] = { "EVALSHA", r->sha[S_RESERVE], "2", e, k, snow,
+	    swin, slim, token, snowms, sms };
+	size_t lens[11];
+	struct timespec ts;
+	redisReply *rep;
+	long long v = -1;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(snow, sizeof(snow), "%" PRId64, now);
+	snprintf(swin, sizeof(swin), "%" PRId64, window);
+	snprintf(slim, sizeof(slim), "%u", limit);
+	snprintf(snowms, sizeof(snowms), "%lld",
+	    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	snprintf(sms, sizeof(sms), "%u", ms);
+	for (int i = 0; i < 11; i++)
+		lens[i] = strlen(argv[i]);
+	if (ensure(r) && (rep = run(r, true, 11, argv, lens)) != NULL) {
+		if (rep->type == REDIS_REPLY_INTEGER)
+			v = rep->integer;
+		freeReplyObject(rep);
+	}
+	free(e);
+	free(k);
+	return v < 0 ? -1 : v > 0;
+}
+
+void
+rstore_unreserve(struct rstore *r, const char *key, const char *token)
+{
+	char *k = xasprintf("%sr:%s", r->prefix, key);
+	const char *argv[] = { "ZREM", k, token };
+
+	/* Failing, the reservation ends with its life. */
+	redisReply *rep = run(r, false, 3, argv, NULL);
+
+	if (rep != NULL)
+		freeReplyObject(rep);
+	free(k);
 }
 
 int64_t

@@ -60,6 +60,14 @@ int rstore_events_count(struct rstore *r, const char *key, int64_t now,
     int64_t window);
 int rstore_lease(struct rstore *r, const char *key, unsigned ms);
 void rstore_unlease(struct rstore *r, const char *key);
+/* A check that may count a failure on events (a counter of window
+ * seconds): reserved under key with token for ms milliseconds when the
+ * failures counted plus the checks reserved, on every instance, are
+ * below limit (1), else 0; -1 on an error. */
+int rstore_reserve(struct rstore *r, const char *events, const char *key,
+    const char *token, int64_t now, int64_t window, unsigned limit,
+    unsigned ms);
+void rstore_unreserve(struct rstore *r, const char *key, const char *token);
 int64_t rstore_step_last(struct rstore *r, const char *key);
 int rstore_step_take(struct rstore *r, const char *key, int64_t step,
     unsigned ttl);

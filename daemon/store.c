@@ -1054,6 +1054,22 @@ store_unlease(struct store *st, const char *key)
 		rstore_unlease(st->redis, key);
 }
 
+int
+store_reserve(struct store *st, const char *events, const char *key,
+    const char *token, int64_t now, int64_t window, unsigned limit,
+    unsigned ms)
+{
+	return st->redis == NULL ? -1 : rstore_reserve(st->redis, events, key,
+	    token, now, window, limit, ms);
+}
+
+void
+store_unreserve(struct store *st, const char *key, const char *token)
+{
+	if (st->redis != NULL)
+		rstore_unreserve(st->redis, key, token);
+}
+
 int64_t
 store_step_last(struct store *st, const char *key)
 {

@@ -117,6 +117,11 @@ void store_unlease(struct store *st, const char *key);
 /* Shared stores only: the last TOTP step used under key (-1: none or an
  * error), and reserving one: 1 when step is above the last, 0 when not
  * (replayed), -1 on an error. */
+/* Shared stores only: see rstore_reserve() in redis.h. */
+int store_reserve(struct store *st, const char *events, const char *key,
+    const char *token, int64_t now, int64_t window, unsigned limit,
+    unsigned ms);
+void store_unreserve(struct store *st, const char *key, const char *token);
 int64_t store_step_last(struct store *st, const char *key);
 int store_step_take(struct store *st, const char *key, int64_t step,
     unsigned ttl);

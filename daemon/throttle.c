@@ -161,6 +161,28 @@ throttle_failure(struct store *st, const struct config *cfg, const char *id,
 	return false;
 }
 
+int
+throttle_failure_reserve(struct store *st, const struct config *cfg,
+    const char *id, const char *token, int64_t now)
+{
+	char k[STORE_KEY_MAX + 1], r[STORE_KEY_MAX + 1];
+
+	key(k, sizeof(k), "fail", id, NULL);
+	key(r, sizeof(r), "checking", id, NULL);
+	return store_reserve(st, k, r, token, now, THROTTLE_FAILURE_WINDOW,
+	    cfg->policy.lockout_failures, (cfg->daemon.max_wait + 60) * 1000);
+}
+
+void
+throttle_failure_unreserve(struct store *st, const char *id,
+    const char *token)
+{
+	char r[STORE_KEY_MAX + 1];
+
+	key(r, sizeof(r), "checking", id, NULL);
+	store_unreserve(st, r, token);
+}
+
 int64_t
 throttle_totp_last(struct store *st, const char *id, unsigned period)
 {

@@ -68,6 +68,18 @@ bool throttle_locked(struct store *st, const struct config *cfg,
     const char *id, int64_t now);
 
 /*
+ * Instances sharing a store: a proof check under way for id, reserved
+ * under token (unique) so that failures counted plus checks under way,
+ * across instances, stay below lockout_failures (1), or not (0), or -1 on
+ * an error; and its end. The reservation also ends by itself after
+ * max_wait plus a minute.
+ */
+int throttle_failure_reserve(struct store *st, const struct config *cfg,
+    const char *id, const char *token, int64_t now);
+void throttle_failure_unreserve(struct store *st, const char *id,
+    const char *token);
+
+/*
  * Authenticator-app steps, each usable once per identity (RFC 6238, 5.2):
  * the last step accepted for id, or -1; and recording step as used, kept
  * as an event at the step's start time so the sweep drops it in time:
