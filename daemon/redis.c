@@ -1075,12 +1075,31 @@ fail:
 	return NULL;
 }
 
+/*
+ * A ticket's records (t: the ticket, l: its lease, g: its tombstone) are
+ * named by a hash of its ID (BLAKE2b, 128 bits): the ID is the bearer
+ * credential a front end holds, and whoever can read Redis should not
+ * learn it (with it, and the keyed hash of a pending code beside the HMAC
+ * key, a code could be found offline and the reset taken over).
+ */
+static char *
+tkey(const struct rstore *r, char kind, const char *id)
+{
+	unsigned char h[16];
+	char hex[sizeof(h) * 2 + 1];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)id, strlen(id),
+	    NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	return xasprintf("%s%c:%s", r->prefix, kind, hex);
+}
+
 static char *
 rkey(const struct rstore *r, enum store_db db, const char *key)
 {
 	switch (db) {
 	case STORE_TICKETS:
-		return xasprintf("%st:%s", r->prefix, key);
+		return tkey(r, 't', key);
 	case STORE_INTENTS:
 		return xasprintf("%si:%s:%s", r->prefix, r->instance, key);
 	case STORE_EVENTS:
@@ -1215,8 +1234,8 @@ queue_ticket(struct pipe *p, const struct store_op *op)
 {
 	struct rstore *r = p->r;
 	const char *t = own(p, rkey(r, STORE_TICKETS, op->key));
-	const char *l = own(p, xasprintf("%sl:%s", r->prefix, op->key));
-	const char *g = own(p, xasprintf("%sg:%s", r->prefix, op->key));
+	const char *l = own(p, tkey(r, 'l', op->key));
+	const char *g = own(p, tkey(r, 'g', op->key));
 	const char *day = own(p, xasprintf("%lld",
 	    (long long)SWEEP_INTENT_AGE * 1000));
 
@@ -1256,20 +1275,34 @@ queue_intent(struct pipe *p, const struct store_op *op)
 		queue(p, 2, del);
 		return;
 	}
-	{
-		char *v = json_dumps(op->value, JSON_COMPACT);
-		const char *set[] = { "SET", k, own(p, v != NULL ? v :
-		    xstrdup("{}")), "PX", own(p, xasprintf("%lld",
-		    ttl_ms(STORE_INTENTS, op->value))) };
-
-		queue(p, 5, set);
-	}
 	ticket = json_string_value(json_object_get(op->value, "ticket"));
+	{
+		/* The ticket named by its hashed name (tkey()), not its ID. */
+		json_t *copy = json_copy((json_t *)op->value);
+		char *v;
+
+		if (ticket != NULL && *ticket != '\0') {
+			char *name = tkey(r, 't', ticket);
+
+			json_object_set_new(copy, "ticket",
+			    json_string(name + strlen(r->prefix) + 2));
+			free(name);
+		}
+		v = json_dumps(copy, JSON_COMPACT);
+		json_decref(copy);
+		{
+			const char *set[] = { "SET", k, own(p, v != NULL ? v :
+			    xstrdup("{}")), "PX", own(p, xasprintf("%lld",
+			    ttl_ms(STORE_INTENTS, op->value))) };
+
+			queue(p, 5, set);
+		}
+	}
 	if (ticket != NULL && *ticket != '\0') {
 		const char *day = own(p, xasprintf("%lld",
 		    (long long)SWEEP_INTENT_AGE * 1000));
-		const char *l[] = { "PEXPIRE", own(p, xasprintf("%sl:%s",
-		    r->prefix, ticket)), day };
+		const char *l[] = { "PEXPIRE", own(p, tkey(r, 'l', ticket)),
+		    day };
 		const char *t[] = { "PEXPIRE", own(p, rkey(r, STORE_TICKETS,
 		    ticket)), day };
 
@@ -1359,7 +1392,8 @@ rstore_get(struct rstore *r, enum store_db db, const char *key)
 size_t
 rstore_count(struct rstore *r, enum store_db db)
 {
-	char *match = rkey(r, db, "*"), cursor[32] = "0";
+	char *match = db == STORE_TICKETS ? xasprintf("%st:*", r->prefix) :
+	    rkey(r, db, "*"), cursor[32] = "0";
 	size_t n = 0;
 
 	do {
@@ -1466,7 +1500,7 @@ rstore_events_count(struct rstore *r, const char *key, int64_t now,
 int
 rstore_lease(struct rstore *r, const char *key, unsigned ms)
 {
-	char *k = xasprintf("%sl:%s", r->prefix, key), sms[16];
+	char *k = tkey(r, 'l', key), sms[16];
 	const char *args[2] = { r->instance, sms };
 	long long v;
 
@@ -1481,7 +1515,7 @@ rstore_lease(struct rstore *r, const char *key, unsigned ms)
 void
 rstore_unlease(struct rstore *r, const char *key)
 {
-	char *k = xasprintf("%sl:%s", r->prefix, key);
+	char *k = tkey(r, 'l', key);
 	const char *args[1] = { r->instance };
 
 	/* Failing, it is tried again once Redis is back (past the cap, the

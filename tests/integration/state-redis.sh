@@ -90,6 +90,9 @@ other=$(redis_cli "$tmp/redis" -n 3 --scan | grep -v -c -F "$prefix")
 check "...and nothing outside it ($other keys)" [ "$other" -eq 0 ]
 check "no code or password in Redis's append-only files" \
 	not_grep -r -a -F -e "$code" -e "$pw" "$tmp/redis/data"
+# The ticket is the front end's bearer credential: Redis names it by a hash.
+check "...nor the ticket's ID, though it was written, leased and spent there" \
+	not_grep -r -a -F -e "$t" "$tmp/redis/data"
 
 # --- b. wrong codes on A and B add up to the lockout (lockout_failures = 4) --
 a=$(isub A '{"v":1,"op":"start","user":"bob","method":"email"}')
