@@ -13,6 +13,7 @@
  */
 #include "build.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <grp.h>
@@ -983,51 +984,60 @@ word_ok(const char *s, const char *extra, size_t max)
 	return true;
 }
 
-/* "host:port" or "[v6]:port" into *host and *port; false when it is not. */
-static bool
-host_port(const char *s, size_t len, char **host, unsigned *port)
+/*
+ * "host:port" or "[v6]:port" into *host and *port; NULL, or why not. An
+ * IPv6 address must be in brackets, and only an IPv6 address may be: an
+ * unbracketed "fe80::1" would otherwise read as host "fe80:" and port 1.
+ * With defport 0 the port is required, else it defaults to defport.
+ */
+static const char *
+host_port(const char *s, size_t len, unsigned defport, char **host,
+    unsigned *port)
 {
-	const char *colon, *h = s, *end = s + len;
-	size_t hlen;
-	char *num, *stop;
-	unsigned long p;
+	const char *end = s + len, *after, *err = NULL;
+	char *name, *num, *stop;
+	unsigned long p = defport;
 
 	if (len > 0 && *s == '[') {
 		const char *close = memchr(s, ']', len);
+		struct in6_addr a;
 
-		if (close == NULL || close + 1 >= end || close[1] != ':')
-			return false;
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
+		if (close == NULL)
+			return "a '[' without its ']'";
+		name = xstrndup(s + 1, (size_t)(close - s - 1));
+		if (strchr(name, ':') == NULL || inet_pton(AF_INET6, name, &a) != 1)
+			err = "only an IPv6 address goes in brackets";
+		after = close + 1;
 	} else {
-		colon = NULL;
-		for (const char *c = s; c < end; c++)
-			if (*c == ':')
-				colon = c;
-		if (colon == NULL)
-			return false;
-		hlen = (size_t)(colon - s);
+		const char *colon = memchr(s, ':', len);
+
+		if (colon != NULL && memchr(colon + 1, ':',
+		    (size_t)(end - colon - 1)) != NULL)
+			return "an IPv6 address must be in brackets ([::1]:6379)";
+		after = colon != NULL ? colon : end;
+		name = xstrndup(s, (size_t)(after - s));
+		if (!word_ok(name, ".-_", 253))
+			err = "the host must be a name or an address";
 	}
-	if (hlen == 0 || colon + 1 >= end)
-		return false;
-	num = xstrndup(colon + 1, (size_t)(end - colon - 1));
-	p = strtoul(num, &stop, 10);
-	if (*stop != '\0' || !isdigit((unsigned char)*num) || p == 0 ||
-	    p > 65535) {
+	if (err == NULL && after < end && *after != ':')
+		err = "only :PORT may follow the ']'";
+	else if (err == NULL && after == end && defport == 0)
+		err = "the port is missing";
+	else if (err == NULL && after < end) {
+		num = xstrndup(after + 1, (size_t)(end - after - 1));
+		p = strtoul(num, &stop, 10);
+		if (*stop != '\0' || !isdigit((unsigned char)*num) || p == 0 ||
+		    p > 65535)
+			err = "the port must be a number from 1 to 65535";
 		free(num);
-		return false;
 	}
-	free(num);
-	*host = xstrndup(h, hlen);
-	for (char *c = *host; *c != '\0'; c++)
-		if (!isalnum((unsigned char)*c) && strchr(".-:_", *c) == NULL) {
-			free(*host);
-			*host = NULL;
-			return false;
-		}
+	if (err != NULL) {
+		free(name);
+		return err;
+	}
+	*host = name;
 	*port = (unsigned)p;
-	return true;
+	return NULL;
 }
 
 /* A database number: digits, at most 15. */
@@ -1051,7 +1061,7 @@ static void
 check_redis_url(struct loader *ld)
 {
 	struct config *c = ld->cfg;
-	const char *u = c->state.redis_url, *rest, *slash;
+	const char *u = c->state.redis_url, *rest, *slash, *err;
 	unsigned at = BLAME("state", "redis_url");
 
 	if (strncasecmp(u, "rediss://", 9) == 0) {
@@ -1087,25 +1097,65 @@ check_redis_url(struct loader *ld)
 		return;
 	}
 	slash = strchr(rest, '/');
-	if (!host_port(rest, slash != NULL ? (size_t)(slash - rest) :
-	    strlen(rest), &c->state.redis_host, &c->state.redis_port)) {
-		/* no port: Redis's own */
-		size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
-		char *h = xstrndup(rest, n);
-
-		if (n > 0 && word_ok(h, ".-_", 253)) {
-			c->state.redis_host = h;
-			c->state.redis_port = 6379;
-		} else {
-			free(h);
-			diag_add(ld, at, true, "redis_url: cannot read the host "
-			    "and port of %s", u);
-			return;
-		}
+	if ((err = host_port(rest, slash != NULL ? (size_t)(slash - rest) :
+	    strlen(rest), 6379, &c->state.redis_host,
+	    &c->state.redis_port)) != NULL) {
+		diag_add(ld, at, true, "redis_url: cannot read the host and port "
+		    "of %s: %s", u, err);
+		return;
 	}
 	if (slash != NULL && !db_number(slash + 1, &c->state.redis_db))
 		diag_add(ld, at, true, "redis_url: the database after / must "
 		    "be a number from 0 to 15");
+}
+
+/* redis_sentinels into c->state.redis_sentinels, each checked. */
+static void
+check_sentinels(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	char *copy = xstrdup(c->state.redis_sentinels_text), *save = NULL;
+	unsigned at = BLAME("state", "redis_sentinels");
+
+	for (char *w = strtok_r(copy, " \t,", &save); w != NULL;
+	    w = strtok_r(NULL, " \t,", &save)) {
+		const char *err;
+		char *h = NULL;
+		unsigned p;
+
+		if ((err = host_port(w, strlen(w), 0, &h, &p)) != NULL) {
+			diag_add(ld, at, true, "redis_sentinels: %s is not "
+			    "HOST:PORT: %s", w, err);
+			continue;
+		}
+		free(h);
+		strlist_add(&c->state.redis_sentinels, w);
+	}
+	free(copy);
+	if (c->state.redis_master_name == NULL)
+		diag_add(ld, at, true, "redis_sentinels needs "
+		    "redis_master_name: the name the sentinels monitor");
+	else if (!word_ok(c->state.redis_master_name, ".-_", 64))
+		diag_add(ld, BLAME("state", "redis_master_name"), true,
+		    "redis_master_name: letters, digits, '.', '-' or '_'");
+	if (c->state.redis_socket != NULL)
+		diag_add(ld, BLAME("state", "redis_url"), true,
+		    "with redis_sentinels, redis_url may only name the "
+		    "database (redis://sentinel/DB): the sentinels name "
+		    "the master");
+	else if (c->state.redis_host != NULL &&
+	    strcasecmp(c->state.redis_host, "sentinel") != 0)
+		diag_add(ld, BLAME("state", "redis_url"), false,
+		    "with redis_sentinels, redis_url's host is not used: only "
+		    "its /DB (write redis://sentinel/DB)");
+	if (c->state.redis_min_replicas == 0)
+		diag_add(ld, ld->key_line[KEY("state", "redis_min_replicas")] ?
+		    BLAME("state", "redis_min_replicas") : at, false,
+		    "with redis_sentinels and redis_min_replicas = 0, a "
+		    "failover may lose the last changes the old master "
+		    "acknowledged (a spent ticket could come back, a counted "
+		    "failure be forgotten): set redis_min_replicas = 1, with "
+		    "two replicas");
 }
 
 static void
@@ -1114,7 +1164,16 @@ check_state(struct loader *ld)
 	struct config *c = ld->cfg;
 	char host[256];
 
-	if (c->state.instance == NULL) {
+	/* Under Redis the name owns intents and leases that outlive a
+	 * process: two hosts of one name would share them, and a renamed
+	 * host would lose its intents (a resumed request written again). So
+	 * only the instance-local LMDB may default to the host name. */
+	if (c->state.instance == NULL && c->state.backend == STATE_REDIS) {
+		diag_add(ld, BLAME("state", "backend"), true, "backend = redis "
+		    "needs instance: a name for this ssprd, different on every "
+		    "instance and kept across restarts (it owns this "
+		    "instance's write intents and ticket leases)");
+	} else if (c->state.instance == NULL) {
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "ssprd");
 		host[sizeof(host) - 1] = '\0';
@@ -1130,10 +1189,13 @@ check_state(struct loader *ld)
 		diag_add(ld, BLAME("state", "key_prefix"), true, "key_prefix: 1 "
 		    "to 64 letters, digits, ':', '.', '-' or '_'");
 	if (c->state.backend != STATE_REDIS) {
-		if (c->state.redis_url != NULL ||
-		    c->state.redis_sentinels_text != NULL)
-			diag_add(ld, BLAME("state", c->state.redis_url != NULL ?
-			    "redis_url" : "redis_sentinels"), false,
+		const char *set = c->state.redis_url != NULL ? "redis_url" :
+		    c->state.redis_sentinels_text != NULL ? "redis_sentinels" :
+		    c->state.redis_master_name != NULL ? "redis_master_name" :
+		    NULL;
+
+		if (set != NULL)
+			diag_add(ld, BLAME("state", set), false,
 			    "the redis_ keys are ignored unless backend = redis");
 		return;
 	}
@@ -1144,36 +1206,11 @@ check_state(struct loader *ld)
 	}
 	if (c->state.redis_url != NULL)
 		check_redis_url(ld);
-	if (c->state.redis_sentinels_text != NULL) {
-		char *copy = xstrdup(c->state.redis_sentinels_text), *save = NULL;
-		unsigned at = BLAME("state", "redis_sentinels");
-
-		for (char *w = strtok_r(copy, " \t,", &save); w != NULL;
-		    w = strtok_r(NULL, " \t,", &save)) {
-			char *h = NULL;
-			unsigned p;
-
-			if (!host_port(w, strlen(w), &h, &p)) {
-				diag_add(ld, at, true, "redis_sentinels: %s is not "
-				    "HOST:PORT", w);
-				continue;
-			}
-			free(h);
-			strlist_add(&c->state.redis_sentinels, w);
-		}
-		free(copy);
-		if (c->state.redis_master_name == NULL)
-			diag_add(ld, at, true, "redis_sentinels needs "
-			    "redis_master_name: the name the sentinels monitor");
-		else if (!word_ok(c->state.redis_master_name, ".-_", 64))
-			diag_add(ld, BLAME("state", "redis_master_name"), true,
-			    "redis_master_name: letters, digits, '.', '-' or '_'");
-		if (c->state.redis_socket != NULL)
-			diag_add(ld, BLAME("state", "redis_url"), true,
-			    "with redis_sentinels, redis_url may only name the "
-			    "database (redis://sentinel/DB): the sentinels name "
-			    "the master");
-	}
+	if (c->state.redis_sentinels_text != NULL)
+		check_sentinels(ld);
+	else if (c->state.redis_master_name != NULL)
+		diag_add(ld, BLAME("state", "redis_master_name"), false,
+		    "redis_master_name is ignored without redis_sentinels");
 	if (c->state.redis_password_file == NULL && c->state.redis_user != NULL)
 		diag_add(ld, BLAME("state", "redis_user"), true,
 		    "redis_user needs redis_password_file");

@@ -62,7 +62,7 @@ min_length = 12
 max_starts_per_hour = 100
 [state]
 backend = redis
-redis_url = redis://127.0.0.1:1/2
+redis_url = redis://sentinel/2
 redis_password_file = $tmp/redis.secret
 key_prefix = ssprdf$$:
 redis_sentinels = 127.0.0.1:$(redis_port "$tmp/s1") 127.0.0.1:$(redis_port "$tmp/s2") 127.0.0.1:$(redis_port "$tmp/s3")

@@ -138,6 +138,30 @@ expect_ok(const char *text)
 	return cfg;
 }
 
+/* Load minimal() + REST, which must succeed; whether a warning at LINE
+ * contains WHAT. */
+static bool
+warned_in(const char *rest, unsigned line, const char *what)
+{
+	char *text = minimal("", rest), prefix[300];
+	struct config_diag diag;
+	struct config *cfg = load_text(text, &diag);
+	bool found = false;
+
+	snprintf(prefix, sizeof(prefix), "%s:%u: warning: ", ini, line);
+	for (size_t i = 0; i < diag.n; i++)
+		found |= strncmp(diag.lines[i], prefix, strlen(prefix)) == 0 &&
+		    strstr(diag.lines[i], what) != NULL;
+	if (cfg == NULL)
+		for (size_t i = 0; i < diag.n; i++)
+			print_error("  %s\n", diag.lines[i]);
+	assert_non_null(cfg);
+	config_diag_free(&diag);
+	config_free(cfg);
+	free(text);
+	return found;
+}
+
 static void
 test_defaults(void **state)
 {
@@ -967,6 +991,24 @@ test_config_check_status(void **state)
 /* [email] smtp_url and [sms] url: what is refused, and what a good one
  * gives (issue 18). */
 /* [state]: the backend's keys, read into the parts the store uses. */
+/* backend = redis with URL loads, and reads as HOST, PORT and DB. */
+static void
+redis_url_reads(const char *url, const char *host, unsigned port, unsigned db)
+{
+	char rest[256], *text;
+	struct config *cfg;
+
+	snprintf(rest, sizeof(rest), "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = %s\n", url);
+	text = minimal("", rest);
+	cfg = expect_ok(text);
+	free(text);
+	assert_string_equal(cfg->state.redis_host, host);
+	assert_int_equal(cfg->state.redis_port, port);
+	assert_int_equal(cfg->state.redis_db, db);
+	config_free(cfg);
+}
+
 static void
 test_state(void **state)
 {
@@ -996,16 +1038,10 @@ test_state(void **state)
 	assert_string_equal(cfg->state.key_prefix, "sspr:prod:");
 	config_free(cfg);
 
-	text = minimal("", "[state]\nbackend = redis\n"
-	    "redis_url = redis://redis.example.org\n");
-	cfg = expect_ok(text);
-	free(text);
-	assert_string_equal(cfg->state.redis_host, "redis.example.org");
-	assert_int_equal(cfg->state.redis_port, 6379);
-	assert_int_equal(cfg->state.redis_db, 0);
-	config_free(cfg);
+	redis_url_reads("redis://redis.example.org", "redis.example.org", 6379,
+	    0);
 
-	text = minimal("", "[state]\nbackend = redis\n"
+	text = minimal("", "[state]\nbackend = redis\ninstance = a\n"
 	    "redis_url = unix:/run/redis/redis.sock?db=2\n");
 	cfg = expect_ok(text);
 	free(text);
@@ -1014,6 +1050,7 @@ test_state(void **state)
 	config_free(cfg);
 
 	text = minimal("", "[state]\nbackend = redis\nredis_url = redis://x/1\n"
+	    "instance = a\n"
 	    "redis_sentinels = 127.0.0.1:26379 [::1]:26380, s3.example.org:26381\n"
 	    "redis_master_name = ssprd-state\nredis_min_replicas = 1\n");
 	cfg = expect_ok(text);
@@ -1060,6 +1097,66 @@ test_state(void **state)
 	    "redis_user = ssprd\n", 10, "redis_user needs redis_password_file");
 	expect_error_in("", "[state]\nbackend = redis\nredis_url = redis://r:1\n"
 	    "redis_min_replicas = 17\n", 10, "redis_min_replicas");
+
+	/* instance: required with redis (blamed on backend), optional with
+	 * lmdb (the host name, tested above) */
+	expect_error_in("", "[state]\nredis_url = redis://r\nbackend = redis\n",
+	    9, "backend = redis needs instance: a name for this ssprd");
+	expect_error_in("", "[state]\nbackend = redis\nredis_url = redis://r\n",
+	    8, "different on every instance and kept across restarts");
+
+	/* IPv6 only in brackets; brackets only around IPv6 */
+	redis_url_reads("redis://[::1]/0", "::1", 6379, 0);
+	redis_url_reads("redis://[fe80::1]", "fe80::1", 6379, 0);
+	redis_url_reads("redis://[::ffff:192.0.2.1]:6380/4", "::ffff:192.0.2.1",
+	    6380, 4);
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = redis://fe80::1\n", 10,
+	    "an IPv6 address must be in brackets");
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = redis://::1:6379/0\n", 10,
+	    "an IPv6 address must be in brackets");
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = redis://[r.example.org]:6379\n", 10,
+	    "only an IPv6 address goes in brackets");
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = redis://[::1\n", 10, "without its ']'");
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = redis://[::1]x:6379\n", 10, "only :PORT may follow");
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = redis://:6379\n", 10, "must be a name or an address");
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_master_name = m\n"
+	    "redis_sentinels = 10.0.0.1:26379 fe80::1:26379\n", 11,
+	    "fe80::1:26379 is not HOST:PORT: an IPv6 address must be in "
+	    "brackets");
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_master_name = m\nredis_sentinels = [s1]:26379\n", 11,
+	    "only an IPv6 address goes in brackets");
+	expect_error_in("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_master_name = m\nredis_sentinels = [::1]\n", 11,
+	    "[::1] is not HOST:PORT: the port is missing");
+
+	/* keys that are set but not used draw a warning */
+#define SENTINELS "[state]\nbackend = redis\ninstance = a\n" \
+	"redis_sentinels = 127.0.0.1:26379\nredis_master_name = m\n"
+	assert_true(warned_in(SENTINELS "redis_url = redis://r.example.org:6379/2\n"
+	    "redis_min_replicas = 1\n", 12,
+	    "with redis_sentinels, redis_url's host is not used: only its /DB"));
+	assert_false(warned_in(SENTINELS "redis_url = redis://sentinel/2\n"
+	    "redis_min_replicas = 1\n", 12, "redis_url's host is not used"));
+	assert_true(warned_in(SENTINELS, 10, "with redis_sentinels and "
+	    "redis_min_replicas = 0, a failover may lose the last changes"));
+	assert_true(warned_in(SENTINELS "redis_min_replicas = 0\n", 12,
+	    "set redis_min_replicas = 1, with two replicas"));
+	assert_false(warned_in(SENTINELS "redis_min_replicas = 1\n", 12,
+	    "redis_min_replicas = 0"));
+#undef SENTINELS
+	assert_true(warned_in("[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = redis://r\nredis_master_name = m\n", 11,
+	    "redis_master_name is ignored without redis_sentinels"));
+	assert_true(warned_in("[state]\nredis_master_name = m\n", 8,
+	    "the redis_ keys are ignored unless backend = redis"));
 }
 
 static void
