@@ -899,7 +899,7 @@ ensure(struct rstore *r)
 	r->replicas_at = 0;
 	snprintf(r->where, sizeof(r->where), "%s", where);
 	{
-		char msg[512];
+		char msg[1024];
 
 		if (eviction_risk(c, where, msg, sizeof(msg)))
 			log_warnx("store: %s", msg + strlen("[state] "));
@@ -1648,6 +1648,22 @@ settings(struct rstore *r, const struct config *cfg)
 	    cfg->state.redis_url != NULL ? cfg->state.redis_url : "?");
 }
 
+/* The AUTH password, in guarded memory; false when none can be had. */
+static bool
+copy_password(struct rstore *r, const struct config *cfg)
+{
+	size_t n = cfg->state.redis_password_len;
+
+	if (cfg->state.redis_password == NULL)
+		return true;
+	if ((r->password = sodium_malloc(n + 1)) == NULL)
+		return false;
+	memcpy(r->password, cfg->state.redis_password, n);
+	r->password[n] = '\0';
+	r->password_len = n;
+	return true;
+}
+
 struct rstore *
 rstore_open(const struct config *cfg, bool reader, char *err, size_t errlen)
 {
@@ -1660,15 +1676,8 @@ rstore_open(const struct config *cfg, bool reader, char *err, size_t errlen)
 		return NULL;
 	}
 	settings(r, cfg);
-	if (cfg->state.redis_password != NULL) {
-		if ((r->password = sodium_malloc(cfg->state.redis_password_len +
-		    1)) == NULL)
-			goto nomem;
-		memcpy(r->password, cfg->state.redis_password,
-		    cfg->state.redis_password_len);
-		r->password[cfg->state.redis_password_len] = '\0';
-		r->password_len = cfg->state.redis_password_len;
-	}
+	if (!copy_password(r, cfg))
+		goto nomem;
 	if ((r->hmac_key = sodium_malloc(STORE_HMAC_KEY_LEN)) == NULL)
 		goto nomem;
 	(void)sodium_mprotect_readonly(r->hmac_key);
@@ -1757,21 +1766,13 @@ rstore_check(const struct config *cfg,
     void (*fn)(const char *msg, void *arg), void *arg)
 {
 	struct rstore *r = xcalloc(1, sizeof(*r));
-	char err[512] = "", where[300], msg[768];
+	char err[512] = "", where[300], msg[1024];
 	redisContext *c;
 	char *aof, *fsync;
 	int rc = 0;
 
 	settings(r, cfg);
-	if (cfg->state.redis_password != NULL) {
-		r->password = sodium_malloc(cfg->state.redis_password_len + 1);
-		if (r->password != NULL) {
-			memcpy(r->password, cfg->state.redis_password,
-			    cfg->state.redis_password_len);
-			r->password[cfg->state.redis_password_len] = '\0';
-			r->password_len = cfg->state.redis_password_len;
-		}
-	}
+	(void)copy_password(r, cfg);
 	if ((c = connect_master(r, NULL, 0, where, sizeof(where), err,
 	    sizeof(err))) == NULL) {
 		snprintf(msg, sizeof(msg), "[state] cannot use Redis at %s now: "
