@@ -186,6 +186,7 @@ static const struct key keys[] = {
 	{ "state", "backend", K_ENUM, O(state.backend), "lmdb", 0, 0, backend_names },
 	{ "state", "redis_url", K_STRING, O(state.redis_url), "", 0, 0, NULL },
 	{ "state", "redis_password_file", K_PASSWORD, O(state.redis_password_file), "", 0, 0, NULL },
+	{ "state", "redis_ca_file", K_FILE, O(state.redis_ca_file), "", 0, 0, NULL },
 	{ "state", "redis_user", K_STRING, O(state.redis_user), "", 0, 0, NULL },
 	{ "state", "key_prefix", K_STRING, O(state.key_prefix), "ssprd:", 0, 0, NULL },
 	{ "state", "redis_sentinels", K_STRING, O(state.redis_sentinels_text), "", 0, 0, NULL },
@@ -1064,13 +1065,6 @@ check_redis_url(struct loader *ld)
 	const char *u = c->state.redis_url, *rest, *slash, *err;
 	unsigned at = BLAME("state", "redis_url");
 
-	if (strncasecmp(u, "rediss://", 9) == 0) {
-		diag_add(ld, at, true, "redis_url: rediss:// (TLS) is not "
-		    "available: Debian 12's hiredis (0.14) has no TLS; reach "
-		    "a remote Redis through a local TLS tunnel's unix: socket "
-		    "or over a network you trust");
-		return;
-	}
 	if (strncasecmp(u, "unix:", 5) == 0) {
 		const char *q = strchr(u + 5, '?');
 
@@ -1085,12 +1079,16 @@ check_redis_url(struct loader *ld)
 			    "path only ?db=N (0 to 15) may follow");
 		return;
 	}
-	if (strncasecmp(u, "redis://", 8) != 0) {
-		diag_add(ld, at, true, "redis_url: must be redis://HOST:PORT/DB "
-		    "or unix:/PATH");
+	if (strncasecmp(u, "rediss://", 9) == 0) {
+		c->state.redis_tls = true;	/* verified: redistls.h */
+		rest = u + 9;
+	} else if (strncasecmp(u, "redis://", 8) == 0) {
+		rest = u + 8;
+	} else {
+		diag_add(ld, at, true, "redis_url: must be redis://HOST:PORT/DB, "
+		    "rediss://HOST:PORT/DB (TLS) or unix:/PATH");
 		return;
 	}
-	rest = u + 8;
 	if (strchr(rest, '@') != NULL) {
 		diag_add(ld, at, true, "redis_url: no user or password in the "
 		    "URL: use redis_user and redis_password_file");

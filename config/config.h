@@ -277,6 +277,8 @@ struct config {
 		char *redis_host;		/* NULL with a unix socket */
 		unsigned redis_port;
 		char *redis_socket;		/* NULL over TCP */
+		bool redis_tls;			/* rediss:// */
+		char *redis_ca_file;		/* for it; NULL: the system's */
 		unsigned redis_db;
 		struct strlist redis_sentinels;	/* "host:port" */
 	} state;

@@ -35,6 +35,7 @@
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
 #include "daemon/redis.h"
+#include "daemon/redistls.h"
 #include "daemon/sweep.h"
 
 #define CONNECT_MS	500	/* to a server or a sentinel */
@@ -137,6 +138,9 @@ struct rstore {
 	double		 down_since;	/* 0: up, or never tried */
 	bool		 ever_up;
 	bool		 reader;	/* ssprctl: makes no HMAC key */
+	bool		 tls;		/* rediss:// (redistls.h) */
+	char		*ca_file;	/* for it; NULL: the system's store */
+	bool		 preached;	/* TLS: the probe's connection is up */
 	/* The probe (rstore_attach()): asynchronous, on the event loop */
 	struct event_base *base;
 	redisAsyncContext *pac;		/* the step under way, or NULL */
@@ -172,14 +176,25 @@ ms_tv(unsigned ms)
 /* --- connecting --------------------------------------------------------------- */
 
 static redisContext *
-dial(const char *host, unsigned port, const char *sock, char *err,
-    size_t errlen)
+dial(const struct rstore *r, const char *host, unsigned port,
+    const char *sock, char *err, size_t errlen)
 {
 	struct timeval tv = ms_tv(CONNECT_MS), cmd = ms_tv(COMMAND_MS);
-	redisContext *c = sock != NULL ?
-	    redisConnectUnixWithTimeout(sock, tv) :
-	    redisConnectWithTimeout(host, (int)port, tv);
+	redisContext *c;
 
+	if (r->tls && sock == NULL) {
+		/* rediss://: hiredis gets the plain end of a TLS tunnel */
+		int fd = redistls_open(host, port, r->ca_file, CONNECT_MS * 2,
+		    err, errlen);
+
+		if (fd == -1)
+			return NULL;
+		if ((c = redisConnectFd(fd)) == NULL)
+			close(fd);
+	} else {
+		c = sock != NULL ? redisConnectUnixWithTimeout(sock, tv) :
+		    redisConnectWithTimeout(host, (int)port, tv);
+	}
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -221,7 +236,7 @@ ask_sentinels(struct rstore *r, char **host, unsigned *port, char *err,
 
 		if (h == NULL)
 			continue;
-		c = dial(h, p, NULL, err, errlen);
+		c = dial(r, h, p, NULL, err, errlen);
 		free(h);
 		if (c == NULL)
 			continue;
@@ -598,7 +613,7 @@ connect_master(struct rstore *r, const char *known, unsigned known_port,
 		    "%s:%u", host, port);
 	else
 		snprintf(where, wlen, "unix:%s", r->socket);
-	c = dial(host, port, r->socket, err, errlen);
+	c = dial(r, host, port, r->socket, err, errlen);
 	free(host);
 	if (c == NULL)
 		return NULL;
@@ -688,9 +703,21 @@ static void
 on_probe_connect(const redisAsyncContext *ac, int status)
 {
 	struct rstore *r = ac->data;
+	struct timeval now = { 0, 0 };
 
-	if (ac == r->pac && status != REDIS_OK)
+	if (ac != r->pac)
+		return;
+	if (status != REDIS_OK) {
 		probe_next(r, "cannot connect");
+		return;
+	}
+	/* Over TLS the probe cannot speak: a server (or sentinel) that
+	 * takes the connection is there. Its context goes on the next turn
+	 * (on_probe_timeout()), not inside hiredis's callback. */
+	if (r->tls) {
+		r->preached = true;
+		evtimer_add(r->ptimer, &now);
+	}
 }
 
 static void
@@ -714,6 +741,20 @@ on_probe_timeout(evutil_socket_t fd, short what, void *arg)
 	r->pac = NULL;		/* its callbacks now do nothing */
 	if (ac != NULL)
 		redisAsyncFree(ac);
+	if (r->preached) {
+		/* TLS: reachable; the synchronous connection asks the
+		 * sentinels itself, or goes to the server probed */
+		r->preached = false;
+		if (r->pstage == P_SENTINEL) {
+			free(r->phost);
+			r->phost = NULL;
+		}
+		r->pstage = P_IDLE;
+		r->reached = true;
+		r->next_try = 0;
+		(void)ensure(r);
+		return;
+	}
 	probe_next(r, "no answer in time");
 }
 
@@ -786,8 +827,8 @@ probe_master(struct rstore *r)
 {
 	r->pstage = P_MASTER;
 	if (!probe_open(r, r->phost, r->pport, r->phost == NULL ? r->socket :
-	    NULL) || redisAsyncCommand(r->pac, on_probe_ping, NULL,
-	    "PING") != REDIS_OK) {
+	    NULL) || (!r->tls && redisAsyncCommand(r->pac, on_probe_ping, NULL,
+	    "PING") != REDIS_OK)) {
 		probe_abandon(r);
 		probe_failed(r, "cannot reach the master");
 	}
@@ -830,6 +871,8 @@ probe_sentinel(struct rstore *r)
 		free(h);
 		if (!opened)
 			continue;
+		if (r->tls)
+			return;		/* connect only: on_probe_connect() */
 		if (redisAsyncCommand(r->pac, on_probe_sentinel, NULL,
 		    "SENTINEL get-master-addr-by-name %s", r->master_name) ==
 		    REDIS_OK)
@@ -1642,6 +1685,9 @@ settings(struct rstore *r, const struct config *cfg)
 	    xstrdup(cfg->state.redis_master_name) : NULL;
 	r->user = cfg->state.redis_user ? xstrdup(cfg->state.redis_user) : NULL;
 	r->min_replicas = cfg->state.redis_min_replicas;
+	r->tls = cfg->state.redis_tls;
+	r->ca_file = cfg->state.redis_ca_file != NULL ?
+	    xstrdup(cfg->state.redis_ca_file) : NULL;
 	r->retry_ms = RETRY_MIN_MS;
 	snprintf(r->where, sizeof(r->where), "%s",
 	    r->sentinels.n > 0 ? "(the sentinels' master)" :
@@ -1720,6 +1766,7 @@ rstore_close(struct rstore *r)
 	strlist_free(&r->unleases);
 	free(r->master_name);
 	free(r->user);
+	free(r->ca_file);
 	free(r);
 }
 

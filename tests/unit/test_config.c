@@ -1064,9 +1064,18 @@ test_state(void **state)
 
 	expect_error_in("", "[state]\nbackend = redis\n", 8,
 	    "backend = redis needs redis_url or redis_sentinels");
+	text = minimal("", "[state]\nbackend = redis\ninstance = a\n"
+	    "redis_url = rediss://r.example.org:6380/4\n");
+	cfg = expect_ok(text);
+	free(text);
+	assert_true(cfg->state.redis_tls);
+	assert_string_equal(cfg->state.redis_host, "r.example.org");
+	assert_int_equal(cfg->state.redis_port, 6380);
+	assert_int_equal(cfg->state.redis_db, 4);
+	config_free(cfg);
 	expect_error_in("", "[state]\nbackend = redis\n"
-	    "redis_url = rediss://r.example.org:6380\n", 9,
-	    "rediss:// (TLS) is not available");
+	    "redis_url = tls://r.example.org:6380\n", 9,
+	    "rediss://HOST:PORT/DB (TLS)");
 	expect_error_in("", "[state]\nbackend = redis\n"
 	    "redis_url = redis://u:pw@r.example.org\n", 9,
 	    "no user or password in the URL");
