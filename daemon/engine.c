@@ -1081,11 +1081,18 @@ job_failure_reserve(struct job *job)
 		char token[RESERVATION_TOKEN];
 
 		reservation_token(job, token);
-		if (throttle_failure_reserve(e->store, job->cfg, job->acct, token,
-		    job_now()) != 1)
+		switch (throttle_failure_reserve(e->store, job->cfg, job->acct,
+		    token, job_now())) {
+		case 1:
+			job->reserved = true;
+			return true;
+		case 0:
 			return false;
-		job->reserved = true;
-		return true;
+		default:
+			/* not the user's doing: no "throttled" for it */
+			job->reserve_failed = true;
+			return false;
+		}
 	}
 	r = reservation_find(e, job->acct);
 	have = throttle_failures(e->store, job->cfg, job->acct, job_now());

@@ -120,6 +120,7 @@ struct job {
 	 * (throttle.h); set by job_identify*() once it is known. */
 	char acct[TICKET_ACCT_LEN];
 	bool reserved;			/* holds a reservation */
+	bool reserve_failed;		/* ...could not get one: store error */
 	bool answers_real;		/* answers go to the user's own hashes */
 	bool intent_retried;		/* recovery.c: a second commit */
 	bool settling;			/* recovery.c: a write from before */

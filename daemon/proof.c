@@ -61,6 +61,20 @@ proof_failed(struct job *job, bool expired)
 	job_ticket_save(job, failure_saved);
 }
 
+/* No reservation for the check (job_failure_reserve()): the failures
+ * under way would lock self-service, or a shared store failed to say. */
+static void
+refuse_unreserved(struct job *job)
+{
+	if (job->reserve_failed) {
+		job->truth = "the state store could not reserve the check";
+		job_error(job, "state-unavailable");
+		return;
+	}
+	job->truth = "failures in flight would lock self-service";
+	job_error(job, "throttled");
+}
+
 /* Check the code or answers the request carries; on success the ticket
  * has one more verified method (saved) and proof_saved() goes on with the
  * op; on failure the job is answered. Answers are checked off the event
@@ -84,8 +98,7 @@ prove(struct job *job)
 		 * is reserved first, as for answers: parallel tickets cannot
 		 * try more codes than lockout_failures. */
 		if (!job_failure_reserve(job)) {
-			job->truth = "failures in flight would lock self-service";
-			job_error(job, "throttled");
+			refuse_unreserved(job);
 			return;
 		}
 		job_lookup(job, job->t.user, totp_looked_up);
@@ -482,8 +495,7 @@ verify_answers(struct job *job)
 		return;
 	}
 	if (!job_failure_reserve(job)) {
-		job->truth = "failures in flight would lock self-service";
-		job_error(job, "throttled");
+		refuse_unreserved(job);
 		return;
 	}
 	job_lookup(job, job->t.user, answers_looked_up);

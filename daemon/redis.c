@@ -97,17 +97,19 @@ static const char *const scripts[S_COUNT] = {
 	    "tonumber(t.rev)>=tonumber(ARGV[3]) then return 0 end end "
 	    "redis.call('SET',KEYS[1],ARGV[1],'PX',ARGV[2]) return 1",
 	/* KEYS the failure counter, the reservations; ARGV now (s), the
-	 * counter's window (s), the limit, a token, now (ms), the
+	 * counter's window (s), the limit, a token, (unused), the
 	 * reservation's life (ms). Failures counted plus checks under way,
-	 * on every instance, stay below the limit. */
+	 * on every instance, stay below the limit; reservations expire by
+	 * Redis's clock, not the instances'. */
 	[S_RESERVE] =
-	    "redis.call('ZREMRANGEBYSCORE',KEYS[2],'-inf',ARGV[5]) "
+	    "local t=redis.call('TIME') "
+	    "local nowms=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000) "
+	    "redis.call('ZREMRANGEBYSCORE',KEYS[2],'-inf',nowms) "
 	    "local have=redis.call('ZCOUNT',KEYS[1],'('..(tonumber(ARGV[1])-"
 	    "tonumber(ARGV[2])),'+inf') "
 	    "if have+redis.call('ZCARD',KEYS[2])>=tonumber(ARGV[3]) then "
 	    "return 0 end "
-	    "redis.call('ZADD',KEYS[2],tonumber(ARGV[5])+tonumber(ARGV[6]),"
-	    "ARGV[4]) "
+	    "redis.call('ZADD',KEYS[2],nowms+tonumber(ARGV[6]),ARGV[4]) "
 	    "redis.call('PEXPIRE',KEYS[2],ARGV[6]) return 1",
 };
 
@@ -141,6 +143,7 @@ struct rstore {
 	bool		 tls;		/* rediss:// (redistls.h) */
 	char		*ca_file;	/* for it; NULL: the system's store */
 	bool		 preached;	/* TLS: the probe's connection is up */
+	size_t		 sentinel_first;	/* asked first: it answered last */
 	/* The probe (rstore_attach()): asynchronous, on the event loop */
 	struct event_base *base;
 	redisAsyncContext *pac;		/* the step under way, or NULL */
@@ -227,7 +230,8 @@ static bool
 ask_sentinels(struct rstore *r, char **host, unsigned *port, char *err,
     size_t errlen)
 {
-	for (size_t i = 0; i < r->sentinels.n; i++) {
+	for (size_t n = 0; n < r->sentinels.n; n++) {
+		size_t i = (r->sentinel_first + n) % r->sentinels.n;
 		const char *s = r->sentinels.v[i];
 		unsigned p;
 		char *h = sentinel_host(s, &p);
@@ -248,6 +252,7 @@ ask_sentinels(struct rstore *r, char **host, unsigned *port, char *err,
 		    rep->element[1]->type == REDIS_REPLY_STRING) {
 			*host = xstrdup(rep->element[0]->str);
 			*port = (unsigned)atoi(rep->element[1]->str);
+			r->sentinel_first = i;
 			freeReplyObject(rep);
 			redisFree(c);
 			return true;
@@ -385,7 +390,7 @@ secret_call(redisContext *c, int argc, const char **argv, const size_t *lens,
 			}
 		}
 		if (need > 0 && got >= need)
-			break;
+			break;	/* (more than one answer: checked below) */
 		n = read(c->fd, in + got, SECRET_CMD_MAX - got);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -395,6 +400,12 @@ secret_call(redisContext *c, int argc, const char **argv, const size_t *lens,
 			goto done;
 		}
 		got += (size_t)n;
+	}
+	if (got != need) {
+		/* Redis sends one answer per command: bytes past it would be
+		 * lost to hiredis's reader. The connection is not used. */
+		snprintf(err, errlen, "%s: more than one answer", argv[0]);
+		goto done;
 	}
 	if (in[0] == '-') {
 		snprintf(err, errlen, "%s: %.*s", argv[0],
@@ -681,6 +692,7 @@ static void
 probe_failed(struct rstore *r, const char *why)
 {
 	r->pstage = P_IDLE;
+	r->preached = false;
 	log_debug("store: Redis probe: %s", why);
 	r->next_try = mono() + r->retry_ms / 1000.0;
 	r->retry_ms = r->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
@@ -692,6 +704,7 @@ static void
 probe_next(struct rstore *r, const char *why)
 {
 	r->pac = NULL;
+	r->preached = false;
 	evtimer_del(r->ptimer);
 	if (r->pstage == P_SENTINEL)
 		probe_sentinel(r);
@@ -748,6 +761,9 @@ on_probe_timeout(evutil_socket_t fd, short what, void *arg)
 		if (r->pstage == P_SENTINEL) {
 			free(r->phost);
 			r->phost = NULL;
+			/* the synchronous connection asks it first, not the
+			 * dead ones before it */
+			r->sentinel_first = r->psent - 1;
 		}
 		r->pstage = P_IDLE;
 		r->reached = true;
@@ -802,6 +818,7 @@ probe_abandon(struct rstore *r)
 	redisAsyncContext *ac = r->pac;
 
 	r->pac = NULL;
+	r->preached = false;
 	evtimer_del(r->ptimer);
 	if (ac != NULL)
 		redisAsyncFree(ac);
@@ -977,8 +994,8 @@ fatal_error(const redisReply *rep)
 }
 
 /*
- * Enough replicas online to take a change (redis_min_replicas, per ROLE,
- * read at most once a second): every change then waits (WAIT) until that
+ * Enough replicas online to take a change (redis_min_replicas, per INFO
+ * replication, read at most once a second): every change then waits (WAIT) until that
  * many have it, so no failover can lose it. With fewer, changes fail at
  * once, without the WAIT_MS stall (a replica that is down or still
  * syncing could be promoted all the same, so going on without would lose
@@ -1618,6 +1635,8 @@ rstore_reserve(struct rstore *r, const char *events, const char *key,
 	}
 	free(e);
 	free(k);
+	if (v < 0)	/* the ZADD may have gone in before a WAIT failed */
+		rstore_unreserve(r, key, token);
 	return v < 0 ? -1 : v > 0;
 }
 

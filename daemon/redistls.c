@@ -20,6 +20,9 @@
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sodium.h>
 
 #include "common/xalloc.h"
 #include "daemon/redistls.h"
@@ -37,6 +40,7 @@ static void
 tunnel_free(struct tunnel *t)
 {
 	if (t->session != NULL) {
+		/* one try: the socket may be non-blocking, the peer gone */
 		(void)gnutls_bye(t->session, GNUTLS_SHUT_WR);
 		gnutls_deinit(t->session);
 	}
@@ -115,14 +119,31 @@ write_all(int fd, const char *p, size_t n)
 	return true;
 }
 
+/* The session's socket is non-blocking: wait until it can go on, as
+ * GnuTLS says (reading or writing); false when the peer is gone. */
 static bool
-tls_send_all(gnutls_session_t s, const char *p, size_t n)
+tls_wait(struct tunnel *t)
+{
+	struct pollfd p = { .fd = t->tcp };
+
+	p.events = gnutls_record_get_direction(t->session) ? POLLOUT : POLLIN;
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return false;
+	return (p.revents & (POLLERR | POLLNVAL)) == 0;
+}
+
+static bool
+tls_send_all(struct tunnel *t, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = gnutls_record_send(s, p, n);
+		ssize_t w = gnutls_record_send(t->session, p, n);
 
-		if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+		if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED) {
+			if (!tls_wait(t))
+				return false;
 			continue;
+		}
 		if (w <= 0)
 			return false;
 		p += w;
@@ -132,14 +153,17 @@ tls_send_all(gnutls_session_t s, const char *p, size_t n)
 }
 
 /* Bytes both ways until either side ends; then everything is closed
- * (hiredis sees the end of file). */
+ * (hiredis sees the end of file). The TCP socket is non-blocking and
+ * kept alive by the kernel, so a record cut short by a peer that is gone
+ * never holds the thread: keepalive ends the connection. The buffer held
+ * AUTH's password and the HMAC key in clear: guarded, wiped when freed. */
 static void *
 pump(void *arg)
 {
 	struct tunnel *t = arg;
-	char *buf = xmalloc(PUMP_BUF);
+	char *buf = sodium_malloc(PUMP_BUF);
 
-	for (;;) {
+	while (buf != NULL) {
 		struct pollfd p[2] = {
 			{ .fd = t->tcp, .events = POLLIN },
 			{ .fd = t->local, .events = POLLIN },
@@ -156,7 +180,7 @@ pump(void *arg)
 		    (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			n = gnutls_record_recv(t->session, buf, PUMP_BUF);
 			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-				continue;
+				continue;	/* the rest of the record: poll */
 			if (n <= 0 || !write_all(t->local, buf, (size_t)n))
 				break;
 			continue;
@@ -165,13 +189,35 @@ pump(void *arg)
 			n = read(t->local, buf, PUMP_BUF);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0 || !tls_send_all(t->session, buf, (size_t)n))
+			if (n <= 0 || !tls_send_all(t, buf, (size_t)n))
 				break;
 		}
 	}
-	free(buf);
+	if (buf != NULL)
+		sodium_free(buf);
 	tunnel_free(t);
 	return NULL;
+}
+
+/* The kernel ends a connection whose peer went silent: probes after
+ * KEEP_IDLE s, and unacknowledged data after KEEP_USER_MS. */
+#define KEEP_IDLE	15
+#define KEEP_INTVL	5
+#define KEEP_CNT	3
+#define KEEP_USER_MS	30000
+
+static void
+keep_alive(int fd)
+{
+	int on = 1, idle = KEEP_IDLE, intvl = KEEP_INTVL, cnt = KEEP_CNT;
+	unsigned user = KEEP_USER_MS;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user,
+	    sizeof(user));
 }
 
 int
@@ -219,6 +265,7 @@ redistls_open(const char *host, unsigned port, const char *ca_file,
 		(void)gnutls_server_name_set(t->session, GNUTLS_NAME_DNS, host,
 		    strlen(host));
 	gnutls_session_set_verify_cert(t->session, host, 0);
+	gnutls_handshake_set_timeout(t->session, timeout_ms);
 	gnutls_transport_set_int(t->session, t->tcp);
 	do {
 		rc = gnutls_handshake(t->session);
@@ -242,6 +289,8 @@ redistls_open(const char *host, unsigned port, const char *ca_file,
 	}
 	(void)setsockopt(t->tcp, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	(void)setsockopt(t->tcp, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+	(void)fcntl(t->tcp, F_SETFL, fcntl(t->tcp, F_GETFL) | O_NONBLOCK);
+	keep_alive(t->tcp);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		goto fail;
