@@ -24,13 +24,9 @@
 # sanitizer build, which the unit's sandbox cannot host (see below).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$FIXTURES/sdbox.sh"
 
-[ "$(id -u)" -eq 0 ] || skip_all "needs root: it boots systemd in namespaces"
-SYSTEMD=/lib/systemd/systemd
-[ -x "$SYSTEMD" ] || skip_all "no $SYSTEMD"
-for c in unshare nsenter pivot_root setpriv findmnt pgrep; do
-	command -v "$c" >/dev/null || skip_all "no $c"
-done
+sdbox_usable || skip_all "$sdbox_why"
 builddir=$(cd "$(dirname "$SSPRD")" && pwd)
 [ -f "$builddir/Makefile" ] || skip_all "no build tree next to $SSPRD"
 # LeakSanitizer stops the process with ptrace at exit, which the unit's
@@ -46,73 +42,8 @@ case $exe in
 /home/* | /root/* | /run/user/* | /tmp/* | /var/tmp/*)
 	skip_all "ssprd installs to ${exe%/*}, hidden from the unit by ProtectHome= or PrivateTmp=" ;;
 esac
-cg2=$(findmnt -n -o TARGET -t cgroup2 | head -n 1)
-[ -n "$cg2" ] || skip_all "no cgroup2 hierarchy mounted"
-# Our own cgroup, under the one this shell is in (the v2 line of
-# /proc/self/cgroup); made for real once the fixture is up.
-cg=$cg2$(sed -n 's/^0:://p' /proc/self/cgroup)
-cg=${cg%/}/ssprd-real.$$
-{ mkdir "$cg" && rmdir "$cg"; } 2>/dev/null || skip_all "cannot make a cgroup in $cg2"
-# What the boot does first, tried in namespaces that vanish at once.
-probe=$(mktemp -d "${TMPDIR:-/tmp}/ssprd-real-probe.XXXXXX")
-unshare --fork --pid --mount --uts --ipc --cgroup --mount-proc sh -c '
-	mount -t tmpfs probe "$1" && mkdir "$1/u" "$1/w" "$1/m" &&
-	mount -t overlay overlay -o "lowerdir=/,upperdir=$1/u,workdir=$1/w" "$1/m" &&
-	[ -x "$1/m/bin/sh" ]' probe "$probe" >/dev/null 2>&1
-rc=$?
-rmdir "$probe"
-[ "$rc" -eq 0 ] || skip_all "unshare, or an overlay of / in a new mount namespace, fails"
-
 with_slapd real
-# Empty cgroups that runs killed before their cleanup left behind.
-for old in "${cg%/*}"/ssprd-real.*; do
-	[ -d "$old" ] && [ ! -d "/proc/${old##*.}" ] &&
-		grep -qx 'populated 0' "$old/cgroup.events" &&
-		find "$old" -depth -type d -exec rmdir {} + 2>/dev/null
-done
-mkdir "$cg" || { echo "Bail out! cannot make $cg"; exit 1; }
-
-upid=	# unshare, in the host's namespaces
-box=	# PID 1 of the booted system, as the host numbers it
-powered_off=no
-# real_down: power the system off, or kill what is left of it, and remove
-# its cgroup. Idempotent; the EXIT trap.
-real_down() {
-	if [ -n "$box" ] && box_is_systemd; then
-		if timeout 30 nsenter -t "$box" -a systemctl poweroff >/dev/null 2>&1 &&
-			wait_for 60 cg_empty; then
-			powered_off=yes
-		else
-			echo "# the system did not power off; killing it"
-		fi
-	fi
-	if ! cg_empty; then
-		if [ -f "$cg/cgroup.kill" ]; then
-			echo 1 >"$cg/cgroup.kill"
-		else
-			[ -n "$box" ] && kill -9 "$box" 2>/dev/null
-			[ -n "$upid" ] && kill -9 "$upid" 2>/dev/null
-		fi
-		wait_for 30 cg_empty || echo "# processes left in $cg"
-	fi
-	[ -n "$upid" ] && wait "$upid" 2>/dev/null
-	upid='' box=''
-	# systemd removes the cgroups it made when it stops; a killed one
-	# leaves them, deepest first.
-	[ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
-	[ -d "$cg" ] && echo "# could not remove $cg"
-	return 0
-}
-cg_empty() {
-	[ ! -d "$cg" ] || grep -qx 'populated 0' "$cg/cgroup.events"
-}
-# box_is_systemd: PID 1 has become systemd. Before that it is init.sh,
-# whose namespaces still show the host's /run: a systemctl there would
-# talk to the host's systemd, if it has one.
-box_is_systemd() {
-	[ "$(cat "/proc/$box/comm" 2>/dev/null)" = systemd ]
-}
-trap 'real_down; fixture_cleanup' EXIT
+trap 'sdbox_down; fixture_cleanup' EXIT
 trap 'exit 1' INT TERM HUP
 
 # --- the installed tree, and what the system inside needs -------------------
@@ -184,129 +115,11 @@ front=/etc/ssprd-test/front.ini
 install -D -m 0644 "$tmp/ssprd.ini" "$dest$front"
 
 # --- boot -------------------------------------------------------------------
-# init.sh: PID 1 of the new namespaces, which builds the system's tree and
-# becomes systemd. Masked (a link to /dev/null in /etc/systemd/system,
-# which overrides the unit wherever it lives): whatever the usual targets
-# pull in, but the journal, and a list of units that would touch the host
-# (devices, kernel settings, the clock, the network) or start servers.
-# The target booted pulls in sysinit.target only; ssprd.service is started
-# by hand.
-root=$tmp/root
-mkdir -p "$root" "$tmp/layer"
-: >"$tmp/console.log"
-cat >"$tmp/init.sh" <<'INIT'
-#!/bin/bash
-set -eu
-tmp=$1 root=$1/root dest=$1/dest systemd=$2
-mount --make-rprivate /
-mount -t tmpfs -o mode=0755 layer "$tmp/layer"
-mkdir "$tmp/layer/upper" "$tmp/layer/work"
-mount -t overlay overlay \
-	-o "lowerdir=/,upperdir=$tmp/layer/upper,workdir=$tmp/layer/work" "$root"
-mount -t proc proc "$root/proc"
-mount --bind "$root/proc/sys" "$root/proc/sys"
-mount -o remount,bind,ro "$root/proc/sys"
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
-mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$root/sys/fs/cgroup"
-mount -t tmpfs -o mode=0755,nosuid,nodev run "$root/run"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$root/tmp"
-mount -t tmpfs -o mode=0755,nosuid dev "$root/dev"
-for n in null zero full random urandom tty; do
-	touch "$root/dev/$n"
-	mount --bind "/dev/$n" "$root/dev/$n"
-done
-touch "$root/dev/console"
-mount --bind "$tmp/console.log" "$root/dev/console"
-mkdir "$root/dev/pts" "$root/dev/shm"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"
-ln -s pts/ptmx "$root/dev/ptmx"
-mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
-ln -s /proc/self/fd "$root/dev/fd"
-ln -s /proc/self/fd/0 "$root/dev/stdin"
-ln -s /proc/self/fd/1 "$root/dev/stdout"
-ln -s /proc/self/fd/2 "$root/dev/stderr"
-
-cp -a "$dest/." "$root/"
-: >"$root/etc/fstab"
-units=$root/etc/systemd/system
-# Only the unit just installed: no copy, link or drop-in of the host's.
-rm -rf "$units/ssprd.service" "$units/ssprd.service.d"
-keep=" ssprd.service systemd-journald.service systemd-journald.socket systemd-journald-dev-log.socket "
-for u in $(find "$root/lib/systemd/system" "$units" -mindepth 2 -maxdepth 2 \
-	\( -path '*.wants/*' -o -path '*.requires/*' \) -printf '%f\n' | sort -u) \
-	systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
-	systemd-udev-trigger.service systemd-udev-settle.service \
-	systemd-networkd.service systemd-networkd.socket systemd-resolved.service \
-	systemd-networkd-wait-online.service networking.service ifupdown-pre.service \
-	ifupdown-wait-online.service NetworkManager.service \
-	NetworkManager-wait-online.service systemd-timesyncd.service \
-	systemd-sysctl.service systemd-modules-load.service systemd-binfmt.service \
-	systemd-remount-fs.service systemd-logind.service systemd-journald-audit.socket \
-	console-getty.service getty@.service serial-getty@.service \
-	slapd.service samba-ad-dc.service smbd.service nmbd.service winbind.service \
-	nginx.service ssh.service ssh.socket cron.service postgresql.service \
-	dbus.service dbus.socket; do
-	case $keep in *" $u "*) continue ;; esac
-	rm -rf "${units:?}/$u"
-	ln -s /dev/null "$units/$u"
-done
-cat >"$units/ssprd-test.target" <<'TARGET'
-[Unit]
-Description=a small system to test ssprd.service in
-Wants=sysinit.target systemd-journald.service
-After=sysinit.target systemd-journald.service
-TARGET
-
-mkdir "$root/.oldroot"
-cd "$root"
-pivot_root . .oldroot
-cd /
-umount -l /.oldroot
-rmdir /.oldroot
-exec env -i container=other "$systemd" --system --unit=ssprd-test.target
-INIT
-chmod 0755 "$tmp/init.sh"
-
-# Should this script be killed outright (no trap runs), unshare dies with
-# it and takes the system along: SIGKILL for PID 1 ends a pid namespace.
-(
-	echo "$BASHPID" >"$cg/cgroup.procs" || exit 1
-	exec setpriv --pdeathsig KILL -- unshare --kill-child=KILL --fork --pid \
-		--mount --uts --ipc --cgroup --mount-proc \
-		"$tmp/init.sh" "$tmp" "$SYSTEMD"
-) >"$tmp/boot.log" 2>&1 &
-upid=$!
-
-# box_pid: PID 1 of the system, once unshare has forked it.
-box_pid() {
-	box=$(pgrep -P "$upid" | head -n 1)
-	[ -n "$box" ]
-}
-# in_box COMMAND...: run it in the system's namespaces, as root.
-in_box() {
-	nsenter -t "$box" -a "$@"
-}
-# booted: the system finished starting (a failed unit left it degraded:
-# the failed units are listed in the log, ssprd's tests go on).
-booted() {
-	local s
-	box_is_systemd || return 1
-	s=$(in_box systemctl is-system-running 2>/dev/null)
-	[ "$s" = running ] || [ "$s" = degraded ]
-}
-# diag_box: what the system says about itself, for a failure.
-diag_box() {
-	sed 's/^/# boot: /' "$tmp/boot.log" | tail -n 20
-	sed 's/^/# console: /' "$tmp/console.log" | tail -n 40
-	[ -n "$box" ] && box_is_systemd &&
-		in_box journalctl --no-pager -n 40 2>&1 | sed 's/^/# journal: /'
-}
-
-if wait_for 30 box_pid && wait_for 120 booted; then
+# ssprd.service and ssprweb.service are started by hand (tests/fixtures/sdbox.sh).
+if sdbox_boot "$tmp/box" "$dest" ssprd.service ssprweb.service; then
 	ok "systemd $(in_box systemctl --version | awk 'NR == 1 { print $2 }') boots as PID 1 of its namespaces"
 else
 	not_ok "systemd boots as PID 1 of its namespaces"
-	diag_box
 	finish
 	exit 1
 fi
@@ -347,19 +160,14 @@ if [ "$(prop ActiveState)/$(prop SubState)" = active/running ]; then
 else
 	not_ok "the unit is active (running) (got $(prop ActiveState)/$(prop SubState))"
 	sed 's/^/# /' "$tmp/start.out"
-	diag_box
+	sdbox_diag
 	finish
 	exit 1
 fi
 text=$(prop StatusText)
 check "...after READY=1: its status text is ssprd's ($text)" [ "${text%%:*}" = ready ]
 main=$(prop MainPID)
-# The main process as the host numbers it: its NSpid line is "HOST BOX".
-st=
-for p in $(cat "$cg/system.slice/ssprd.service/cgroup.procs" 2>/dev/null); do
-	[ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$p/status" 2>/dev/null)" = "$main" ] &&
-		st=/proc/$p/status
-done
+st=/proc/$(box_main_pid ssprd.service)/status
 # st_is KEY VALUE: the main process's status line KEY has VALUE.
 st_is() {
 	[ -n "$st" ] && [ "$(awk -v k="$1:" '$1 == k { print $2 }' "$st")" = "$2" ]
@@ -427,11 +235,7 @@ else
 	in_box journalctl --no-pager -u ssprweb 2>&1 | tail -n 20 | sed 's/^/# journal: /'
 fi
 web_main=$(wprop MainPID)
-web_pid=
-for p in $(cat "$cg/system.slice/ssprweb.service/cgroup.procs" 2>/dev/null); do
-	[ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$p/status" 2>/dev/null)" = "$web_main" ] &&
-		web_pid=$p
-done
+web_pid=$(box_main_pid ssprweb.service)
 wst_is() {
 	[ -n "$web_pid" ] && [ "$(awk -v k="$1:" '$1 == k { print $2 }' "/proc/$web_pid/status")" = "$2" ]
 }
@@ -556,8 +360,8 @@ if [ "$t_failed" -ne 0 ]; then
 fi
 
 # --- power off --------------------------------------------------------------------
-real_down
-check "systemctl poweroff ends the system" [ "$powered_off" = yes ]
-check "...and its cgroup is gone" [ ! -d "$cg" ]
+sdbox_down
+check "systemctl poweroff ends the system" [ "$sdbox_powered_off" = yes ]
+check "...and its cgroup is gone" [ ! -d "$sdbox_cg" ]
 
 finish
