@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #define LOG_LINE_MAX 2048
@@ -159,15 +160,13 @@ log_limited(struct log_limit *limit, enum log_level level, int errnum,
 	int saved = errno;
 	char msg[LOG_LINE_MAX], more[64] = "";
 	unsigned long held;
-	struct timespec ts;
 	double now;
 	va_list ap;
 	bool pass;
 
 	if (level > threshold)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	now = mono_now();
 	pthread_mutex_lock(&limit_lock);
 	if (limit->passed == 0 || now - limit->start >= limit->interval) {
 		limit->start = now;

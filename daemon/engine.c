@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/secret.h"
 #include "common/xalloc.h"
 #include "daemon/audit.h"
@@ -119,14 +120,6 @@ job_now(void)
 	return (int64_t)time(NULL);
 }
 
-double
-job_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* --- directory pools ---------------------------------------------------- */
 
@@ -368,7 +361,7 @@ job_send_now(struct job *job)
 		job->e->hooks.answered(job->e->hooks.arg, job->parsed ?
 		    request_op_name(job->req.op) : "-", job->result,
 		    job->reason ? job->reason : "",
-		    job_mono() - job->sreq->claimed_at);
+		    mono_now() - job->sreq->claimed_at);
 	/* The intent outlives a crash until the answer is durable: a request
 	 * resumed with a "done" intent is answered, never written again. */
 	snprintf(id, sizeof(id), "%s", job->sreq->id);	/* sreq goes next */
@@ -496,7 +489,7 @@ average(double *avg, double sample)
 void
 job_timed(struct job *job, enum job_timing t)
 {
-	average(&job->e->secs[t], job_mono() - job->started);
+	average(&job->e->secs[t], mono_now() - job->started);
 }
 
 void
@@ -504,7 +497,7 @@ job_like(struct job *job, enum job_timing t, void (*next)(struct job *))
 {
 	double jitter = 0.8 + 0.4 * (double)randombytes_uniform(1000) / 1000.0;
 
-	job_later(job, job->e->secs[t] * jitter - (job_mono() - job->started),
+	job_later(job, job->e->secs[t] * jitter - (mono_now() - job->started),
 	    next);
 }
 
@@ -612,6 +605,13 @@ job_commit_later(struct job *job, const struct store_op *ops, size_t n)
 	batch_add(job->e, ops, n);
 }
 
+/* The job has been in the engine longer than [daemon] max_wait. */
+static bool
+job_past_max_wait(const struct job *job)
+{
+	return mono_now() - job->started > (double)job->cfg->daemon.max_wait;
+}
+
 /*
  * A shared store (Redis) that is away: the changes are kept, ahead of any
  * gathered since, and tried again; every one is a put or a delete, so a
@@ -639,7 +639,7 @@ batch_keep(struct engine *e, struct store_op *ops, size_t n, void *joblist)
 	e->batch.cap = e->batch.n;
 	for (job = TAILQ_FIRST(jobs); job != NULL; job = next) {
 		next = TAILQ_NEXT(job, committing);
-		if (job_mono() - job->started <= (double)job->cfg->daemon.max_wait)
+		if (!job_past_max_wait(job))
 			continue;
 		TAILQ_REMOVE(jobs, job, committing);
 		job->commit_rc = -1;
@@ -723,7 +723,7 @@ ticket_lease(struct job *job)
 		job->leased = true;
 		return true;
 	}
-	if (job_mono() - job->started > (double)job->cfg->daemon.max_wait) {
+	if (job_past_max_wait(job)) {
 		job->truth = rc == 0 ? "another instance held the ticket for "
 		    "longer than [daemon] max_wait" : "the state store was "
 		    "not available for [daemon] max_wait";
@@ -845,8 +845,7 @@ job_ticket_live(struct job *job)
 	if ((rc = job_ticket_load(job, job->req.ticket)) != 0 &&
 	    !store_ready(job->e->store)) {
 		/* not "expired": the store could not say */
-		if (job_mono() - job->started >
-		    (double)job->cfg->daemon.max_wait) {
+		if (job_past_max_wait(job)) {
 			job_error(job, "state-unavailable");
 			return -1;
 		}
@@ -1267,7 +1266,7 @@ engine_request(struct spool_request *sreq, void *arg)
 	job->cfg = config_ref(e->cfg);
 	job->dr = e->dir;
 	job->dr->jobs++;
-	job->started = job_mono();
+	job->started = mono_now();
 	e->active++;
 	if (e->hooks.work_begin != NULL)
 		e->hooks.work_begin(e->hooks.arg);
@@ -1299,8 +1298,7 @@ job_begin(struct job *job)
 	if (!store_ready(e->store)) {
 		/* A resumed request may have a write in doubt: it waits for
 		 * as long as it takes, to be settled, not answered blind. */
-		if (!sreq->resumed && job_mono() - job->started >
-		    (double)job->cfg->daemon.max_wait) {
+		if (!sreq->resumed && job_past_max_wait(job)) {
 			job->truth = "the state store was not available for "
 			    "[daemon] max_wait";
 			job_error(job, "state-unavailable");

@@ -236,7 +236,6 @@ bool job_refuse_hash_busy(struct job *job);
 
 /* What the job works with. */
 int64_t job_now(void);
-double job_mono(void);
 struct store *job_store(const struct job *job);
 struct dir *job_dir(const struct job *job);
 struct notifier *job_notifier(const struct job *job);

@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
 #include "daemon/redis.h"
@@ -159,14 +160,6 @@ struct rstore {
 	struct strlist	 unleases;
 };
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static struct timeval
 ms_tv(unsigned ms)
@@ -658,12 +651,12 @@ drop(struct rstore *r, const char *reason)
 		r->c = NULL;
 	}
 	if (r->down_since == 0) {
-		r->down_since = mono();
+		r->down_since = mono_now();
 		log_warnx("store: lost Redis at %s: %s; requests wait for it",
 		    r->where, why);
 	}
 	r->retry_ms = RETRY_MIN_MS;
-	r->next_try = mono() + RETRY_MIN_MS / 1000.0;
+	r->next_try = mono_now() + RETRY_MIN_MS / 1000.0;
 }
 
 /*
@@ -694,7 +687,7 @@ probe_failed(struct rstore *r, const char *why)
 	r->pstage = P_IDLE;
 	r->preached = false;
 	log_debug("store: Redis probe: %s", why);
-	r->next_try = mono() + r->retry_ms / 1000.0;
+	r->next_try = mono_now() + r->retry_ms / 1000.0;
 	r->retry_ms = r->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
 	    r->retry_ms * 2;
 }
@@ -902,7 +895,7 @@ probe_sentinel(struct rstore *r)
 static void
 probe_start(struct rstore *r)
 {
-	if (mono() < r->next_try)
+	if (mono_now() < r->next_try)
 		return;
 	if (r->sentinels.n > 0) {
 		r->psent = 0;
@@ -925,7 +918,7 @@ ensure(struct rstore *r)
 	if (r->c != NULL)
 		return true;
 	snprintf(where, sizeof(where), "%s", r->where);
-	if (mono() < r->next_try)
+	if (mono_now() < r->next_try)
 		return false;
 	if (r->base != NULL && !r->reached) {
 		/* Only where the probe got an answer: a connect to a host
@@ -944,13 +937,13 @@ ensure(struct rstore *r)
 	}
 	if (c == NULL) {
 		if (r->down_since == 0) {
-			r->down_since = mono();
+			r->down_since = mono_now();
 			log_warnx("store: cannot use Redis at %s: %s; requests "
 			    "wait for it", where, err);
 		} else {
 			log_debug("store: Redis at %s: %s", where, err);
 		}
-		r->next_try = mono() + r->retry_ms / 1000.0;
+		r->next_try = mono_now() + r->retry_ms / 1000.0;
 		r->retry_ms = r->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
 		    r->retry_ms * 2;
 		return false;
@@ -966,7 +959,7 @@ ensure(struct rstore *r)
 	}
 	if (r->down_since != 0)
 		log_info("store: Redis at %s is in use%s (after %.1f s)", where,
-		    r->ever_up ? " again" : "", mono() - r->down_since);
+		    r->ever_up ? " again" : "", mono_now() - r->down_since);
 	else
 		log_info("store: Redis at %s is in use", where);
 	r->down_since = 0;
@@ -1046,9 +1039,9 @@ replicas_enough(struct rstore *r)
 		return true;
 	/* A WAIT that timed out: no change for a while, rather than a stall
 	 * of WAIT_MS for each. */
-	if (mono() - r->wait_failed_at < REPLICAS_EVERY)
+	if (mono_now() - r->wait_failed_at < REPLICAS_EVERY)
 		return false;
-	if (r->replicas_at == 0 || mono() - r->replicas_at > REPLICAS_EVERY) {
+	if (r->replicas_at == 0 || mono_now() - r->replicas_at > REPLICAS_EVERY) {
 		if ((rep = redisCommand(r->c, "INFO replication")) == NULL) {
 			drop(r, r->c->errstr);
 			return false;
@@ -1061,7 +1054,7 @@ replicas_enough(struct rstore *r)
 			return false;
 		}
 		r->replicas = (unsigned)n;
-		r->replicas_at = mono();
+		r->replicas_at = mono_now();
 	}
 	if (r->replicas < r->min_replicas) {
 		if (!r->degraded)
@@ -1117,7 +1110,7 @@ run(struct rstore *r, bool write, int argc, const char **argv,
 	if (wait && (w->type != REDIS_REPLY_INTEGER ||
 	    w->integer < (long long)r->min_replicas)) {
 		r->replicas_at = 0;	/* count them again */
-		r->wait_failed_at = mono();
+		r->wait_failed_at = mono_now();
 		log_warnx("store: Redis at %s: %lld of %u replica(s) confirmed "
 		    "a change within %d ms; counted as failed", r->where,
 		    w->type == REDIS_REPLY_INTEGER ? w->integer : -1LL,
@@ -1236,7 +1229,7 @@ read_replies(struct rstore *r, size_t queued, bool wait)
 		} else if (rep->type != REDIS_REPLY_INTEGER ||
 		    rep->integer < (long long)r->min_replicas) {	/* WAIT */
 			r->replicas_at = 0;
-			r->wait_failed_at = mono();
+			r->wait_failed_at = mono_now();
 			log_warnx("store: Redis at %s: %lld of %u replica(s) "
 			    "confirmed a change within %d ms; counted as failed",
 			    r->where, rep->type == REDIS_REPLY_INTEGER ?

@@ -69,6 +69,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/xalloc.h"
@@ -187,14 +188,6 @@ spool_short_of_fds(struct spool *s)
 		evtimer_add(s->ev_retry, &tv);
 }
 
-static double
-spool_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /*
  * "ID.json" with ID 1-64 of [A-Za-z0-9_-]: copies ID into id. Anything else
@@ -511,7 +504,7 @@ spool_hand_over(struct spool *s, const char *id, unsigned char *data,
 	item->req.len = len;
 	item->req.resumed = resumed;
 	item->req.problem = problem;
-	item->req.claimed_at = spool_now();
+	item->req.claimed_at = mono_now();
 	item->in_cur = in_cur;
 	TAILQ_INSERT_TAIL(&s->items, item, entry);
 	s->active++;

@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "common/secret.h"
 #include "common/xalloc.h"
 #include "web/web.h"
@@ -31,14 +32,6 @@ static size_t nbuckets;		/* a power of two */
 static struct session *oldest, *newest;
 static unsigned count, max_count, idle;
 
-double
-session_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The bucket of an id: its first 16 hex digits (random bits). */
 static size_t
@@ -141,11 +134,11 @@ session_find(const char *id)
 			break;
 	if (s == NULL)
 		return NULL;
-	if (!s->busy && session_now() - s->last_used > idle) {
+	if (!s->busy && mono_now() - s->last_used > idle) {
 		session_free(s);
 		return NULL;
 	}
-	s->last_used = session_now();
+	s->last_used = mono_now();
 	lru_unlink(s);
 	lru_push(s);
 	return s;
@@ -158,7 +151,7 @@ session_new(void)
 	unsigned char r[WEB_ID_HEX / 2];
 	size_t b;
 
-	session_sweep(session_now());
+	session_sweep(mono_now());
 	while (count >= max_count && oldest != NULL && !oldest->busy)
 		session_free(oldest);
 	if (count >= max_count)
@@ -166,7 +159,7 @@ session_new(void)
 	s = xcalloc(1, sizeof(*s));
 	randombytes_buf(r, sizeof(r));
 	sodium_bin2hex(s->id, sizeof(s->id), r, sizeof(r));
-	s->last_used = session_now();
+	s->last_used = mono_now();
 	b = bucket_of(s->id);
 	s->hnext = buckets[b];
 	buckets[b] = s;

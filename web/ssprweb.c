@@ -29,6 +29,7 @@
 #include <sodium.h>
 #include <systemd/sd-daemon.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/netaddr.h"
 #include "common/xalloc.h"
@@ -363,7 +364,7 @@ handle(struct evhttp_request *req, void *arg)
 	if (!found)
 		goto not_found;
 	client_address(req, client);
-	if (!limit_take(client, session_now())) {
+	if (!limit_take(client, mono_now())) {
 		plain_error(req, 429, "Too Many Requests",
 		    "Too many requests from your address. Please wait a minute.");
 		return;
@@ -411,7 +412,7 @@ on_minute(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	session_sweep(session_now());
+	session_sweep(mono_now());
 	flow_policy_refresh();
 }
 

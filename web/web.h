@@ -192,8 +192,6 @@ void session_csrf(const struct session *s, const unsigned char *key,
 bool session_csrf_ok(const struct session *s, const unsigned char *key,
     const char *token);
 unsigned session_count(void);
-/* Seconds on the monotonic clock: what idle times and limits count in. */
-double session_now(void);
 void session_sweep(double now);
 
 /* --- queue.c --------------------------------------------------------------- */
