@@ -123,6 +123,33 @@ expect_field() {
 	fi
 }
 
+# samba_tool ARGS...: samba-tool on the Samba AD fixture's own database,
+# quietly (after with_samba).
+samba_tool() {
+	samba-tool "$@" -s "$SAMBA_DIR/etc/smb.conf" -H "$SAMBA_DIR/private/sam.ldb" >/dev/null 2>&1
+}
+
+# ad_pso NAME MIN_LENGTH USER: a fine-grained password policy NAME
+# (MIN_LENGTH, complexity, history 3, no ages) applied to USER, and read on
+# the Password Settings Container granted to the service account, as
+# ssprd.ini(5) tells an admin to (by default only administrators read it).
+ad_pso() {
+	local sid
+	samba_tool domain passwordsettings pso create "$1" 1 --min-pwd-length="$2" \
+		--complexity=on --history-length=3 --min-pwd-age=0 --max-pwd-age=0 &&
+		samba_tool domain passwordsettings pso apply "$1" "$3" || return 1
+	sid=$(ldapsearch -x -LLL -o ldif-wrap=no -H "$LDAPS_URI" -D "$ADMIN_DN" \
+		-y "$ADMIN_PASSWORD_FILE" -b "$SVC_DN" -s base objectSid </dev/null |
+		sed -n 's/^objectSid:: //p' | python3 -c 'import base64,sys,struct
+b=base64.b64decode(sys.stdin.read().strip())
+n=b[1]; auth=int.from_bytes(b[2:8],"big")
+subs=struct.unpack("<%dI"%n,b[8:8+4*n])
+print("S-%d-%d-%s"%(b[0],auth,"-".join(map(str,subs))))')
+	[ -n "$sid" ] && samba_tool dsacl set \
+		--objectdn="CN=Password Settings Container,CN=System,$BASE_DN" \
+		--sddl="(A;CI;RPLCRC;;;$sid)"
+}
+
 # samba_lock: the Samba AD fixture listens on fixed ports, so tests that
 # start it take this lock first (held until the script exits); make -j runs
 # them one after another instead of into each other.

@@ -28,7 +28,6 @@ binds() {
 		</dev/null >/dev/null 2>&1
 }
 not_binds() { ! binds "$@"; }
-samba_tool() { samba-tool "$@" -s "$SAMBA_DIR/etc/smb.conf" -H "$SAMBA_DIR/private/sam.ldb" >/dev/null 2>&1; }
 
 # --- lookups ---------------------------------------------------------------
 out=$(dt lookup "$USER1")

@@ -43,7 +43,6 @@ log=$tmp/daemon.log
 reloads() { [ "$(grep -c 'config: reloaded' "$log")" -ge "$1" ]; }
 daemon_start "$conf" "$log" || { not_ok "ssprd starts"; sed 's/^/# /' "$log"; finish; exit 1; }
 
-samba_tool() { samba-tool "$@" -s "$SAMBA_DIR/etc/smb.conf" -H "$SAMBA_DIR/private/sam.ldb" >/dev/null 2>&1; }
 sub() { submit "$conf" "$1"; }
 binds() {
 	ldapsearch -x -H "$LDAPS_URI" -D "$1" -y <(printf '%s' "$2") -b "" -s base \
@@ -85,22 +84,8 @@ a=$(sub "$(reset_req "$t" "$code" 'Harbour-Lights-2025')")
 expect "...a good one: ok" "$a" status ok
 
 # --- a fine-grained policy -------------------------------------------------------
-samba_tool domain passwordsettings pso create strict 1 --min-pwd-length=20 \
-	--complexity=on --history-length=3 --min-pwd-age=0 --max-pwd-age=0
-samba_tool domain passwordsettings pso apply strict alice
-# By default only administrators read password settings objects: the admin
-# grants the service account read on their container (ssprd.ini(5)).
-svc_sid=$(ldapsearch -x -LLL -o ldif-wrap=no -H "$LDAPS_URI" -D "$ADMIN_DN" -y "$ADMIN_PASSWORD_FILE" \
-	-b "$SVC_DN" -s base objectSid </dev/null | sed -n 's/^objectSid:: //p' |
-	python3 -c 'import base64,sys,struct
-b=base64.b64decode(sys.stdin.read().strip())
-n=b[1]; auth=int.from_bytes(b[2:8],"big")
-subs=struct.unpack("<%dI"%n,b[8:8+4*n])
-print("S-%d-%d-%s"%(b[0],auth,"-".join(map(str,subs))))')
-check "the service account's SID ($svc_sid)" test -n "$svc_sid"
-check "read on the Password Settings Container granted to it" samba_tool dsacl set \
-	--objectdn="CN=Password Settings Container,CN=System,$BASE_DN" \
-	--sddl="(A;CI;RPLCRC;;;$svc_sid)"
+check "a PSO (min length 20) for alice, readable by the service account" \
+	ad_pso strict 20 alice
 check "a PSO (min length 20) applies to alice" \
 	sh -c "ldapsearch -x -LLL -H '$LDAPS_URI' -D '$ADMIN_DN' -y '$ADMIN_PASSWORD_FILE' -b '$USER1_DN' -s base msDS-ResultantPSO </dev/null | grep -qi 'CN=strict'"
 kill -HUP "$daemon_pid"	# the policy cache is flushed on reload
