@@ -30,7 +30,8 @@
 #include "web/web.h"
 
 enum op { OP_NONE, OP_POLICY, OP_START, OP_VERIFY, OP_RESET, OP_UNLOCK,
-	OP_CHANGE, OP_STATUS, OP_REGISTER, OP_CONFIRM, OP_POLICY_THEN_STATUS };
+	OP_CHANGE, OP_STATUS, OP_REGISTER, OP_CONFIRM, OP_POLICY_THEN_STATUS,
+	OP_OWN_POLICY };
 
 static json_t *policy;		/* ssprd's last policy answer */
 
@@ -279,7 +280,12 @@ proved(struct session *s, json_t *a)
 		return;
 	}
 	if (s->flow == FLOW_RESET) {
-		s->step = STEP_PASSWORD;
+		/* The rules of the password step are the user's own: the
+		 * policy asked with the verified ticket (AD's fine-grained
+		 * policy, an OpenLDAP pwdPolicySubentry). */
+		r = request(s, "policy");
+		json_object_set_new(r, "ticket", json_string(s->ticket));
+		submit(s, OP_OWN_POLICY, r);
 		return;
 	}
 	r = request(s, "unlock");
@@ -296,7 +302,16 @@ on_answer(json_t *a, void *arg)
 
 	s->busy = false;
 	s->op = OP_NONE;
-	if (a == NULL) {
+	if (op == OP_OWN_POLICY) {
+		/* Whatever the answer, the password step follows: without
+		 * the user's rules it shows everyone's, and the reset itself
+		 * says what is wrong with the ticket or the password. */
+		json_decref(s->own_policy);
+		s->own_policy = a != NULL && is_ok(a) &&
+		    json_is_true(json_object_get(a, "own_rules")) ?
+		    json_deep_copy(a) : NULL;
+		s->step = STEP_PASSWORD;
+	} else if (a == NULL) {
 		notice(s, N_("The service did not answer in time. Please try again in a minute."), false);
 	} else if (op == OP_POLICY || op == OP_POLICY_THEN_STATUS) {
 		if (is_ok(a)) {

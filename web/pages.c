@@ -59,7 +59,8 @@ cancel_form(struct page *p, enum flow flow, const char *label)
 static void
 rules(struct page *p)
 {
-	json_t *pol = flow_policy(), *v;
+	json_t *pol = p->s != NULL && p->s->own_policy != NULL ?
+	    p->s->own_policy : flow_policy(), *v;
 	long min = (long)json_integer_value(json_object_get(pol, "min_length"));
 	long max = (long)json_integer_value(json_object_get(pol, "max_length"));
 	size_t i;

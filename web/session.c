@@ -91,6 +91,8 @@ session_reset_flow(struct session *s, enum flow flow)
 		free(s->questions[i]);
 	secret_free(s->password);
 	secret_free(s->totp_uri);
+	json_decref(s->own_policy);
+	s->own_policy = NULL;
 	s->nquestions = 0;
 	s->password = s->totp_uri = NULL;
 	sodium_memzero(s->user, sizeof(s->user));

@@ -170,6 +170,8 @@ struct session {
 	bool enough, reconfirm_due;
 	int required;
 	char *totp_uri;			/* secret memory, while pending */
+	json_t *own_policy;		/* reset: the policy answer for the
+					 * verified ticket, the user's rules */
 	/* What the next page says: a msgid, and violations of a refused
 	 * password. */
 	const char *notice;

@@ -37,6 +37,10 @@ min_length = 12
 max_starts_per_hour = 100
 max_starts_per_client_hour = 1000
 lockout_failures = 50"
+	# USER2's own rules: a fine-grained policy of 20 characters, which
+	# the password step must show instead of everyone's 12
+	check "a PSO (min length 20) for $USER2, readable by the service account" \
+		ad_pso strict 20 "$USER2"
 	export BROWSER_FLOWS=ad
 else
 with_slapd web

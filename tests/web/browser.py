@@ -305,11 +305,19 @@ def prove_by(d, lang, user, method, tag, folder=None):
     press(d, "code")
 
 
-def set_password(d, lang, user, dn, new, js, tag):
-    """The password step: a mismatch, a too-short one, then new."""
-    result(d.find_element(By.ID, "rules").text.find(t(lang, "At least {n} characters.").replace("{n}", "12")) >= 0,
-           "%s %s: the rules are shown before typing" % (tag, user))
+def set_password(d, lang, user, dn, new, js, tag, min_len=12):
+    """The password step: a mismatch, a too-short one, then new. min_len:
+    the user's own minimum (a fine-grained policy above ssprd's 12)."""
+    result(d.find_element(By.ID, "rules").text.find(t(lang, "At least {n} characters.").replace("{n}", str(min_len))) >= 0,
+           "%s %s: the rules are shown before typing, with %d characters at least" % (tag, user, min_len))
     shot(d, "%s-%s-4-password" % (lang, tag))
+    if js and min_len > 16:
+        # 16 characters pass ssprd's own 12 but not this user's policy:
+        # the live check goes by the user's rules
+        fill(d, "new_password", "Sixteen-Chars-Ok")
+        live = d.find_element(By.ID, "live").text
+        result(live == t(lang, "Too short so far."),
+               "%s %s: 16 characters are too short under the user's own policy (%r)" % (tag, user, live))
     fill(d, "new_password", "short1")
     live = d.find_element(By.ID, "live").text
     if js:
@@ -346,12 +354,12 @@ def set_password(d, lang, user, dn, new, js, tag):
     result(binds(dn, new), "%s %s: binds with the new password" % (tag, user))
 
 
-def flow_reset_email(d, lang, js, user=None, dn=None):
+def flow_reset_email(d, lang, js, user=None, dn=None, min_len=12):
     user, dn = user or E["USER1"], dn or E["USER1_DN"]
     tag = "reset-email" if user == E["USER1"] else "reset-email-" + user
     start_reset(d, lang, user, tag=tag)
     prove_by(d, lang, user, "email", tag, MAIL)
-    set_password(d, lang, user, dn, "Blue-Harbor-Lantern-42" if user == E["USER1"] else "Amber-Island-Beacon-57", js, tag)
+    set_password(d, lang, user, dn, "Blue-Harbor-Lantern-42" if user == E["USER1"] else "Amber-Island-Beacon-57", js, tag, min_len)
 
 
 def flow_reset_sms_turkish(d, js):
@@ -659,7 +667,10 @@ def main_ad():
     d = browser(True)
     try:
         d.get(URL + "/?lang=tr")
-        run("reset by email on AD (tr, JS)", flow_reset_email, d, "tr", True, E["USER2"], E["USER2_DN"])
+        # a fine-grained policy (min length 20) applies to USER2: the
+        # password step shows, and checks live, that user's own rules
+        run("reset by email on AD (tr, JS), under a PSO", flow_reset_email, d, "tr", True,
+            E["USER2"], E["USER2_DN"], 20)
     finally:
         d.quit()
     return 1 if failures else 0
