@@ -24,8 +24,8 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "common/log.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/secret.h"
 #include "common/xalloc.h"
 #include "daemon/audit.h"
@@ -119,7 +119,6 @@ job_now(void)
 {
 	return (int64_t)time(NULL);
 }
-
 
 /* --- directory pools ---------------------------------------------------- */
 
@@ -326,8 +325,6 @@ job_resume(struct job *job, enum job_step step)
 	job->next = NULL;
 	next(job);
 }
-
-
 
 /*
  * The one way out: the answer is written, audited and the job freed from
@@ -1353,7 +1350,6 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 		next.tv_sec = 1;
 	evtimer_add(e->ev_sweep, &next);
 }
-
 
 struct engine *
 engine_new(struct event_base *base, struct config *cfg, struct store *st,

@@ -31,8 +31,8 @@
 #include <adapters/libevent.h>
 #include <sodium.h>
 
-#include "common/log.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "daemon/challenge.h"
 #include "daemon/redis.h"
@@ -159,7 +159,6 @@ struct rstore {
 	 * expire. */
 	struct strlist	 unleases;
 };
-
 
 static struct timeval
 ms_tv(unsigned ms)

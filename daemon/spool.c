@@ -188,7 +188,6 @@ spool_short_of_fds(struct spool *s)
 		evtimer_add(s->ev_retry, &tv);
 }
 
-
 /*
  * "ID.json" with ID 1-64 of [A-Za-z0-9_-]: copies ID into id. Anything else
  * (dots, slashes, spaces, bytes beyond ASCII) is not a request name, so a

@@ -32,7 +32,6 @@ static size_t nbuckets;		/* a power of two */
 static struct session *oldest, *newest;
 static unsigned count, max_count, idle;
 
-
 /* The bucket of an id: its first 16 hex digits (random bits). */
 static size_t
 bucket_of(const char *id)
